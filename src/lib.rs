@@ -1,0 +1,2 @@
+#[cfg(feature = "ssr")]
+pub mod scim;
