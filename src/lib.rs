@@ -1,2 +1,12 @@
 #[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod directory;
+#[cfg(feature = "ssr")]
+pub mod provisioning;
+#[cfg(feature = "ssr")]
 pub mod scim;
+#[cfg(feature = "ssr")]
+pub mod scim_api;
+#[cfg(feature = "ssr")]
+pub mod store;

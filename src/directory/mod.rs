@@ -1,0 +1,214 @@
+//! Domain types of the directory: organizations, their admins and SCIM tokens, users,
+//! groups (teams) and provisioning events. Plain data (std, serde, uuid): no storage, no
+//! protocol, no web framework.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A new time-ordered id (UUIDv7), generated in the application so that SQLite and
+/// PostgreSQL behave the same and keyset pagination by id follows creation order.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub login: String,
+    pub name: String,
+    /// Pulumi's rule: once created, `userName` may not change.
+    pub user_name_immutable: bool,
+    /// What the identity provider uses as the unique identifier: `userName` or `email`.
+    pub unique_identifier: String,
+    /// Role names allowed in the scimgate extension's `role` (empty: any role accepted).
+    pub allowed_roles: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admin {
+    pub id: String,
+    pub email: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimToken {
+    pub id: String,
+    pub org_id: String,
+    pub label: String,
+    /// A non-secret reminder of which token this is (`scimgate_ab12cd…`).
+    pub hint: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl ScimToken {
+    pub fn usable_at(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// Where a user or group came from: provisioned by an identity provider over SCIM, or made
+/// in the console.
+pub const SOURCE_CONSOLE: &str = "console";
+
+pub fn scim_source(client: &str) -> String {
+    format!("scim:{client}")
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// The canonical SCIM body: every client-writable attribute.
+    pub attributes: Map<String, Value>,
+    pub source: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The indexed projections of a user's canonical body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserColumns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub emails: Vec<Email>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Email {
+    pub value: String,
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+impl UserColumns {
+    pub fn from_attributes(attrs: &Map<String, Value>) -> UserColumns {
+        let s = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_string);
+        UserColumns {
+            user_name: s("userName").unwrap_or_default(),
+            external_id: s("externalId"),
+            display_name: s("displayName"),
+            active: attrs.get("active").and_then(Value::as_bool).unwrap_or(true),
+            emails: attrs
+                .get("emails")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| {
+                            Some(Email {
+                                value: e.get("value")?.as_str()?.to_string(),
+                                kind: e.get("type").and_then(Value::as_str).map(str::to_string),
+                                primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub org_id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub source: String,
+    pub member_count: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Group {
+    pub fn is_managed(&self) -> bool {
+        self.source != SOURCE_CONSOLE
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+}
+
+/// What a change did to one resource, as the provisioning log records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deactivated,
+    Reactivated,
+    Deleted,
+    MemberAdded,
+    MemberRemoved,
+    MemberSkipped,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deactivated => "deactivated",
+            ChangeKind::Reactivated => "reactivated",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::MemberAdded => "member_added",
+            ChangeKind::MemberRemoved => "member_removed",
+            ChangeKind::MemberSkipped => "member_skipped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_name: Option<String>,
+    pub kind: ChangeKind,
+    /// Before/after of changed attributes, or the member id for membership changes.
+    pub detail: Option<Value>,
+}
+
+/// One SCIM request in the provisioning log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub org_id: Option<String>,
+    pub occurred_at: i64,
+    pub token_id: Option<String>,
+    pub token_label: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub client: String,
+    pub status: i64,
+    pub scim_type: Option<String>,
+    pub duration_us: i64,
+    pub request_body: Option<String>,
+    pub response_summary: Option<String>,
+    pub changes: Vec<Change>,
+}

@@ -1,0 +1,396 @@
+//! Group use cases. Membership changes are applied as deltas inside one transaction that
+//! first locks the group row, so concurrent PATCHes through different instances serialise
+//! and none is lost.
+
+use super::log::RequestLog;
+use super::{store_error, ScimContext};
+use crate::directory::{new_id, now_ms, scim_source, Change, ChangeKind, Group, Member};
+use crate::scim::list::ListParams;
+use crate::scim::patch::{group_changes, member_ids, GroupChange, PatchOp};
+use crate::scim::resource::canonicalize;
+use crate::scim::schema::ResourceKind;
+use crate::scim::ScimError;
+use crate::store::query::ListQuery;
+use crate::store::{groups, Store, StoreError, Tx};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+fn conflict(e: StoreError, name: &str) -> ScimError {
+    match e {
+        StoreError::Conflict(_) => ScimError::uniqueness(format!(
+            "A group named '{name}' already exists in this organization"
+        )),
+        other => store_error(other),
+    }
+}
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("Group {id} not found"))
+}
+
+fn members_of(body: &Value) -> Result<Vec<String>, ScimError> {
+    let m = body
+        .as_object()
+        .and_then(|o| crate::scim::patch::get_ci(o, "members"));
+    member_ids(m)
+}
+
+fn display_name_of(attrs: &serde_json::Map<String, Value>) -> Result<String, ScimError> {
+    match attrs
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+    {
+        Some(n) if !n.is_empty() => Ok(n.to_string()),
+        _ => Err(ScimError::invalid_value(
+            "'displayName' is required and must be a non-empty string",
+        )),
+    }
+}
+
+/// Accumulates the log entries of one request's membership changes.
+#[derive(Default)]
+struct Changes {
+    added: Vec<String>,
+    removed: Vec<String>,
+    skipped: Vec<String>,
+    other: Vec<Change>,
+}
+
+impl Changes {
+    fn into_vec(self, g: &Group) -> Vec<Change> {
+        let mut out = self.other;
+        for (kind, ids) in [
+            (ChangeKind::MemberAdded, self.added),
+            (ChangeKind::MemberRemoved, self.removed),
+            (ChangeKind::MemberSkipped, self.skipped),
+        ] {
+            if !ids.is_empty() {
+                out.push(Change {
+                    resource_type: "Group".into(),
+                    resource_id: g.id.clone(),
+                    resource_name: Some(g.display_name.clone()),
+                    kind,
+                    detail: Some(json!({"members": ids})),
+                });
+            }
+        }
+        out
+    }
+}
+
+async fn add(tx: &mut Tx, g: &Group, ids: &[String], ch: &mut Changes) -> Result<(), ScimError> {
+    let (added, skipped) = groups::add_members(&mut *tx, &g.org_id, &g.id, ids)
+        .await
+        .map_err(store_error)?;
+    ch.added.extend(added);
+    ch.skipped.extend(skipped);
+    Ok(())
+}
+
+async fn remove(tx: &mut Tx, g: &Group, ids: &[String], ch: &mut Changes) -> Result<(), ScimError> {
+    let removed = groups::remove_members(&mut *tx, &g.id, ids)
+        .await
+        .map_err(store_error)?;
+    ch.removed.extend(removed);
+    Ok(())
+}
+
+async fn replace_members(
+    tx: &mut Tx,
+    g: &Group,
+    ids: &[String],
+    ch: &mut Changes,
+) -> Result<(), ScimError> {
+    let current: HashSet<String> = groups::list_member_ids(&mut *tx, &g.id)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .collect();
+    let wanted: HashSet<&String> = ids.iter().collect();
+    let to_remove: Vec<String> = current
+        .iter()
+        .filter(|c| !wanted.contains(c))
+        .cloned()
+        .collect();
+    let to_add: Vec<String> = ids
+        .iter()
+        .filter(|i| !current.contains(*i))
+        .cloned()
+        .collect();
+    remove(tx, g, &to_remove, ch).await?;
+    add(tx, g, &to_add, ch).await
+}
+
+pub async fn create_group(
+    store: &Store,
+    ctx: &ScimContext,
+    log: &RequestLog,
+    body: &Value,
+) -> Result<(Group, Vec<Member>), ScimError> {
+    let attrs = canonicalize(ResourceKind::Group, body)?;
+    let name = display_name_of(&attrs)?;
+    let ids = members_of(body)?;
+    let now = now_ms();
+    let mut g = Group {
+        id: new_id(),
+        org_id: ctx.org.id.clone(),
+        display_name: name.clone(),
+        external_id: attrs
+            .get("externalId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        source: scim_source(&ctx.client),
+        member_count: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = store.begin().await.map_err(store_error)?;
+    groups::insert_group(&mut tx, &g)
+        .await
+        .map_err(|e| conflict(e, &name))?;
+    let mut ch = Changes::default();
+    ch.other.push(Change {
+        resource_type: "Group".into(),
+        resource_id: g.id.clone(),
+        resource_name: Some(name.clone()),
+        kind: ChangeKind::Created,
+        detail: None,
+    });
+    add(&mut tx, &g, &ids, &mut ch).await?;
+    g.member_count = ch.added.len() as i64;
+    let members = groups::list_members(&mut tx, &g.id, None, 0)
+        .await
+        .map_err(store_error)?;
+    log.write_in(
+        &mut tx,
+        201,
+        Some(format!("created group {name}")),
+        ch.into_vec(&g),
+    )
+    .await
+    .map_err(store_error)?;
+    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    log.mark_written();
+    Ok((g, members))
+}
+
+/// A group and, unless `with_members` is false, all its members.
+pub async fn get_group(
+    store: &Store,
+    ctx: &ScimContext,
+    id: &str,
+    with_members: bool,
+) -> Result<(Group, Option<Vec<Member>>), ScimError> {
+    let mut c = store.read().await.map_err(store_error)?;
+    let g = groups::find_group(&mut c, &ctx.org.id, id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(id))?;
+    let members = if with_members {
+        Some(
+            groups::list_members(&mut c, &g.id, None, 0)
+                .await
+                .map_err(store_error)?,
+        )
+    } else {
+        None
+    };
+    Ok((g, members))
+}
+
+pub async fn list_groups(
+    store: &Store,
+    ctx: &ScimContext,
+    p: &ListParams,
+    with_members: bool,
+) -> Result<(i64, Vec<(Group, Option<Vec<Member>>)>), ScimError> {
+    let cond = match &p.filter {
+        Some(f) => super::filter::to_cond(ResourceKind::Group, f)?,
+        None => crate::store::query::Cond::All,
+    };
+    let q = ListQuery {
+        cond,
+        sort: super::filter::sort_key(ResourceKind::Group, p.sort_by.as_deref())?,
+        descending: p.descending,
+        offset: p.start_index - 1,
+        limit: p.count,
+    };
+    let mut c = store.read().await.map_err(store_error)?;
+    let (total, gs) = groups::list_groups(&mut c, store.dialect, &ctx.org.id, &q)
+        .await
+        .map_err(store_error)?;
+    let mut out = Vec::with_capacity(gs.len());
+    for g in gs {
+        let m = if with_members {
+            Some(
+                groups::list_members(&mut c, &g.id, None, 0)
+                    .await
+                    .map_err(store_error)?,
+            )
+        } else {
+            None
+        };
+        out.push((g, m));
+    }
+    Ok((total, out))
+}
+
+/// PATCH: every operation applied in order, atomically.
+/// `status` is what the caller will answer (204, or 200 when it returns the group), for the log.
+pub async fn patch_group(
+    store: &Store,
+    ctx: &ScimContext,
+    log: &RequestLog,
+    id: &str,
+    ops: &[PatchOp],
+    if_match: Option<i64>,
+    status: u16,
+) -> Result<Group, ScimError> {
+    let changes = group_changes(id, ops)?;
+    apply_changes(store, ctx, log, id, changes, if_match, status).await
+}
+
+/// PUT: displayName, externalId and the full member list.
+pub async fn replace_group(
+    store: &Store,
+    ctx: &ScimContext,
+    log: &RequestLog,
+    id: &str,
+    body: &Value,
+    if_match: Option<i64>,
+) -> Result<Group, ScimError> {
+    if let Some(body_id) = body.get("id").and_then(Value::as_str) {
+        if body_id != id {
+            return Err(ScimError::mutability(
+                "'id' in the body differs from the id in the URL",
+            ));
+        }
+    }
+    let attrs = canonicalize(ResourceKind::Group, body)?;
+    let name = display_name_of(&attrs)?;
+    let changes = vec![
+        GroupChange::SetDisplayName(name),
+        GroupChange::SetExternalId(
+            attrs
+                .get("externalId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        ),
+        GroupChange::ReplaceMembers(members_of(body)?),
+    ];
+    apply_changes(store, ctx, log, id, changes, if_match, 200).await
+}
+
+async fn apply_changes(
+    store: &Store,
+    ctx: &ScimContext,
+    log: &RequestLog,
+    id: &str,
+    changes: Vec<GroupChange>,
+    if_match: Option<i64>,
+    status: u16,
+) -> Result<Group, ScimError> {
+    let mut tx = store.begin().await.map_err(store_error)?;
+    let mut g = match groups::lock_group(&mut tx, &ctx.org.id, id, if_match).await {
+        Ok(g) => g,
+        Err(StoreError::NotFound) => return Err(not_found(id)),
+        Err(StoreError::VersionMismatch) => return Err(ScimError::precondition_failed()),
+        Err(e) => return Err(store_error(e)),
+    };
+    let mut ch = Changes::default();
+    let before = json!({"displayName": g.display_name, "externalId": g.external_id});
+    for change in changes {
+        match change {
+            GroupChange::SetDisplayName(n) => g.display_name = n,
+            GroupChange::SetExternalId(e) => g.external_id = e,
+            GroupChange::AddMembers(ids) => add(&mut tx, &g, &ids, &mut ch).await?,
+            GroupChange::RemoveMembers(ids) => remove(&mut tx, &g, &ids, &mut ch).await?,
+            GroupChange::RemoveAllMembers => ch.removed.extend(
+                groups::remove_all_members(&mut tx, &g.id)
+                    .await
+                    .map_err(store_error)?,
+            ),
+            GroupChange::ReplaceMembers(ids) => replace_members(&mut tx, &g, &ids, &mut ch).await?,
+        }
+    }
+    let after = json!({"displayName": g.display_name, "externalId": g.external_id});
+    if before != after {
+        groups::update_group(
+            &mut tx,
+            &g.org_id,
+            &g.id,
+            &g.display_name,
+            g.external_id.as_deref(),
+        )
+        .await
+        .map_err(|e| conflict(e, &g.display_name))?;
+        let mut detail = serde_json::Map::new();
+        for k in ["displayName", "externalId"] {
+            if before[k] != after[k] {
+                detail.insert(k.into(), json!({"before": before[k], "after": after[k]}));
+            }
+        }
+        ch.other.push(Change {
+            resource_type: "Group".into(),
+            resource_id: g.id.clone(),
+            resource_name: Some(g.display_name.clone()),
+            kind: ChangeKind::Updated,
+            detail: Some(Value::Object(detail)),
+        });
+    }
+    let g_after = groups::get_group(&mut tx, &ctx.org.id, id)
+        .await
+        .map_err(store_error)?;
+    let summary = format!(
+        "+{} -{} members, {} skipped",
+        ch.added.len(),
+        ch.removed.len(),
+        ch.skipped.len()
+    );
+    log.write_in(&mut tx, status, Some(summary), ch.into_vec(&g_after))
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    log.mark_written();
+    Ok(g_after)
+}
+
+pub async fn delete_group(
+    store: &Store,
+    ctx: &ScimContext,
+    log: &RequestLog,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<(), ScimError> {
+    let mut tx = store.begin().await.map_err(store_error)?;
+    let g = groups::find_group(&mut tx, &ctx.org.id, id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(id))?;
+    if if_match.is_some_and(|v| v != g.version) {
+        return Err(ScimError::precondition_failed());
+    }
+    groups::delete_group(&mut tx, &ctx.org.id, id)
+        .await
+        .map_err(store_error)?;
+    let change = Change {
+        resource_type: "Group".into(),
+        resource_id: g.id.clone(),
+        resource_name: Some(g.display_name.clone()),
+        kind: ChangeKind::Deleted,
+        detail: Some(json!({"memberCount": g.member_count})),
+    };
+    log.write_in(
+        &mut tx,
+        204,
+        Some(format!("deleted group {}", g.display_name)),
+        vec![change],
+    )
+    .await
+    .map_err(store_error)?;
+    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    log.mark_written();
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The provisioning-log entry of one request, filled in as the request is handled. A write
+//! inserts it inside its own transaction ([`RequestLog::write_in`]); any request that did not
+//! (reads, errors, 401s) is written by the HTTP layer once the response is known.
+
+use crate::directory::{new_id, Change, Event};
+use crate::store::{events, Tx};
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Debug)]
+pub struct RequestLog {
+    inner: Arc<Mutex<State>>,
+    started: std::time::Instant,
+}
+
+#[derive(Debug)]
+struct State {
+    event: Event,
+    written: bool,
+}
+
+impl RequestLog {
+    pub fn new(event: Event) -> RequestLog {
+        RequestLog {
+            inner: Arc::new(Mutex::new(State {
+                event,
+                written: false,
+            })),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// A log for work that is not an HTTP request (bulk sub-operations share their parent's).
+    pub fn detached() -> RequestLog {
+        RequestLog::new(Event {
+            id: new_id(),
+            org_id: None,
+            occurred_at: crate::directory::now_ms(),
+            token_id: None,
+            token_label: None,
+            method: String::new(),
+            path: String::new(),
+            query: None,
+            client: "other".into(),
+            status: 0,
+            scim_type: None,
+            duration_us: 0,
+            request_body: None,
+            response_summary: None,
+            changes: Vec::new(),
+        })
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    pub fn set_org(&self, org_id: &str) {
+        self.with(|s| s.event.org_id = Some(org_id.to_string()));
+    }
+
+    pub fn set_token(&self, id: &str, label: &str) {
+        self.with(|s| {
+            s.event.token_id = Some(id.to_string());
+            s.event.token_label = Some(label.to_string());
+        });
+    }
+
+    pub fn is_written(&self) -> bool {
+        self.with(|s| s.written)
+    }
+
+    /// Inserts the event with `status` and `changes` into `tx`. Call right before commit;
+    /// then [`RequestLog::mark_written`] after a successful commit.
+    pub async fn write_in(
+        &self,
+        tx: &mut Tx,
+        status: u16,
+        summary: Option<String>,
+        changes: Vec<Change>,
+    ) -> crate::store::Result<()> {
+        let event = self.with(|s| {
+            s.event.status = i64::from(status);
+            s.event.response_summary = summary;
+            s.event.duration_us = self.started.elapsed().as_micros() as i64;
+            s.event.changes.extend(changes);
+            s.event.clone()
+        });
+        if event.org_id.is_none() || event.method.is_empty() {
+            // Detached logs (bulk sub-operations) are recorded by their parent request.
+            return Ok(());
+        }
+        events::insert_event(&mut *tx, &event).await
+    }
+
+    pub fn mark_written(&self) {
+        self.with(|s| s.written = true);
+    }
+
+    /// Changes recorded so far without a write (bulk collects its operations' changes).
+    pub fn add_changes(&self, changes: Vec<Change>) {
+        self.with(|s| s.event.changes.extend(changes));
+    }
+
+    /// The finished event for a request that wrote nothing in a transaction.
+    pub fn finish(&self, status: u16, scim_type: Option<String>, summary: Option<String>) -> Event {
+        self.with(|s| {
+            s.event.status = i64::from(status);
+            s.event.scim_type = scim_type;
+            s.event.response_summary = summary;
+            s.event.duration_us = self.started.elapsed().as_micros() as i64;
+            s.written = true;
+            s.event.clone()
+        })
+    }
+
+    pub fn event_id(&self) -> String {
+        self.with(|s| s.event.id.clone())
+    }
+}

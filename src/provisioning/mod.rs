@@ -1,0 +1,72 @@
+//! Use cases: a SCIM request becomes a directory change. Each write runs in one store
+//! transaction together with its provisioning-log entry, so the log never claims a change
+//! that did not happen and no change goes unlogged. Membership changes are deltas. This
+//! layer speaks [`ScimError`]; it knows nothing of HTTP.
+
+pub mod filter;
+pub mod groups;
+pub mod log;
+pub mod render;
+pub mod users;
+
+use crate::directory::{Org, ScimToken};
+use crate::scim::ScimError;
+use crate::store::StoreError;
+
+/// Who is asking: the org of the URL, the token that authenticated, the client product.
+#[derive(Clone, Debug)]
+pub struct ScimContext {
+    pub org: Org,
+    pub token: Option<ScimToken>,
+    /// okta, entra, onelogin, jumpcloud or other (from `User-Agent`).
+    pub client: String,
+    /// Absolute base URL of this org's SCIM API, for `meta.location`.
+    pub base_url: String,
+}
+
+/// Limits and defaults that shape list responses.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub default_count: u64,
+    pub max_count: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            default_count: 100,
+            max_count: 1000,
+        }
+    }
+}
+
+/// Store failures as SCIM errors. Conflicts and version mismatches are the client's;
+/// anything else is logged here, once, and reported opaquely.
+pub fn store_error(e: StoreError) -> ScimError {
+    match e {
+        StoreError::NotFound => ScimError::not_found("Resource not found"),
+        StoreError::Conflict(what) => {
+            ScimError::uniqueness(format!("A resource with this {what} already exists"))
+        }
+        StoreError::VersionMismatch => ScimError::precondition_failed(),
+        other => {
+            tracing::error!(error = %other, "store failure during SCIM request");
+            ScimError::internal()
+        }
+    }
+}
+
+/// Parses an `If-Match` / `If-None-Match` value (`W/"3"`, `"3"` or `*`) to a version.
+/// `Some(None)` is `*`.
+pub fn parse_etag(header: &str) -> Option<Option<i64>> {
+    let h = header.trim();
+    if h == "*" {
+        return Some(None);
+    }
+    let h = h.strip_prefix("W/").unwrap_or(h).trim_matches('"');
+    h.parse::<i64>().ok().map(Some)
+}
+
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}

@@ -1,0 +1,61 @@
+//! Background writer for log events that are not part of a change (reads, errors, 401s)
+//! and for token `last_used_at` stamps. Batching them keeps reads off the single SQLite
+//! writer's critical path; changes never go through here (they are logged in their own
+//! transaction). On shutdown the queue is drained before the process exits.
+
+use crate::directory::Event;
+use crate::store::{events, tokens, Store};
+use tokio::sync::mpsc;
+
+enum Job {
+    Event(Box<Event>),
+    Touch(String, i64),
+}
+
+#[derive(Clone)]
+pub struct LogWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl LogWriter {
+    /// Starts the writer task; it ends when every `LogWriter` clone is dropped and the
+    /// queue is empty.
+    pub fn start(store: Store) -> (LogWriter, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(16_384);
+        let handle = tokio::spawn(run(store, rx));
+        (LogWriter { tx }, handle)
+    }
+
+    pub async fn record(&self, e: Event) {
+        // Waiting here applies back-pressure instead of dropping log lines.
+        if self.tx.send(Job::Event(Box::new(e))).await.is_err() {
+            tracing::warn!("provisioning log writer has stopped; event not recorded");
+        }
+    }
+
+    pub async fn touch_token(&self, id: String, at: i64) {
+        let _ = self.tx.send(Job::Touch(id, at)).await;
+    }
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(512);
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        if let Err(e) = write_batch(&store, &batch).await {
+            tracing::error!(error = %e, count = batch.len(), "could not write provisioning log events");
+        }
+        batch.clear();
+    }
+}
+
+async fn write_batch(store: &Store, jobs: &[Job]) -> crate::store::Result<()> {
+    let mut tx = store.begin().await?;
+    for j in jobs {
+        match j {
+            Job::Event(e) => events::insert_event(&mut tx, e).await?,
+            Job::Touch(id, at) => tokens::touch_token(&mut tx, id, *at).await?,
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! Groups (teams) and memberships. Memberships are a table of (group, user) pairs indexed
+//! both ways; every change is a delta on those rows plus an O(1) update of the group's
+//! `member_count`, so its cost does not grow with the group.
+
+use super::query::{push_order, push_where, ListQuery, Table};
+use super::{Dialect, Result, StoreError};
+use crate::directory::{now_ms, Group, Member};
+use sqlx::{Any, AnyConnection, QueryBuilder};
+use std::collections::HashSet;
+
+/// Rows per multi-row statement (well under SQLite's bound-parameter limit).
+const CHUNK: usize = 400;
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: String,
+    org_id: String,
+    display_name: String,
+    external_id: Option<String>,
+    source: String,
+    member_count: i64,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<GroupRow> for Group {
+    fn from(r: GroupRow) -> Group {
+        Group {
+            id: r.id,
+            org_id: r.org_id,
+            display_name: r.display_name,
+            external_id: r.external_id,
+            source: r.source,
+            member_count: r.member_count,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "g.id, g.org_id, g.display_name, g.external_id, g.source, g.member_count, g.version, g.created_at, g.updated_at";
+
+pub async fn insert_group(conn: &mut AnyConnection, g: &Group) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id, source, member_count, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)",
+    )
+    .bind(&g.id)
+    .bind(&g.org_id)
+    .bind(&g.display_name)
+    .bind(g.display_name.to_lowercase())
+    .bind(&g.external_id)
+    .bind(&g.source)
+    .bind(g.version)
+    .bind(g.created_at)
+    .bind(g.updated_at)
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "displayName"))?;
+    Ok(())
+}
+
+pub async fn find_group(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<Group>> {
+    let row: Option<GroupRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM groups g WHERE g.org_id = $1 AND g.id = $2"
+    ))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(Group::from))
+}
+
+pub async fn get_group(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Group> {
+    find_group(conn, org_id, id)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Renames a group / sets its externalId and bumps its version.
+pub async fn update_group(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    id: &str,
+    display_name: &str,
+    external_id: Option<&str>,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE groups SET display_name = $1, display_name_key = $2, external_id = $3, version = version + 1, updated_at = $4 WHERE org_id = $5 AND id = $6",
+    )
+    .bind(display_name)
+    .bind(display_name.to_lowercase())
+    .bind(external_id)
+    .bind(now_ms())
+    .bind(org_id)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "displayName"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Locks the group row for this transaction and checks its version (`None`: any version).
+/// Every membership change starts here, so concurrent changes to one group serialise on
+/// its row in PostgreSQL (SQLite has a single writer anyway).
+pub async fn lock_group(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<Group> {
+    let done = sqlx::query(
+        "UPDATE groups SET version = version + 1, updated_at = $1 WHERE org_id = $2 AND id = $3",
+    )
+    .bind(now_ms())
+    .bind(org_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let g = get_group(conn, org_id, id).await?;
+    if let Some(v) = expected_version {
+        if g.version != v + 1 {
+            return Err(StoreError::VersionMismatch);
+        }
+    }
+    Ok(g)
+}
+
+async fn adjust_count(conn: &mut AnyConnection, id: &str, delta: i64) -> Result<()> {
+    if delta != 0 {
+        sqlx::query("UPDATE groups SET member_count = member_count + $1 WHERE id = $2")
+            .bind(delta)
+            .bind(id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_group(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<()> {
+    let done = sqlx::query("DELETE FROM groups WHERE org_id = $1 AND id = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+fn dedup(ids: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.iter()
+        .filter(|i| seen.insert(i.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Adds users to a group. Returns (added, skipped): ids already members are neither; ids
+/// that are not users of the org are skipped.
+pub async fn add_members(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    group_id: &str,
+    ids: &[String],
+) -> Result<(Vec<String>, Vec<String>)> {
+    let ids = dedup(ids);
+    let mut added = Vec::new();
+    let mut skipped = Vec::new();
+    let now = now_ms();
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb: QueryBuilder<'_, Any> =
+            QueryBuilder::new("SELECT id FROM users WHERE org_id = ");
+        qb.push_bind(org_id.to_string());
+        qb.push(" AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.clone());
+        }
+        qb.push(")");
+        let valid: HashSet<String> = qb
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        let valid_ids: Vec<&String> = chunk.iter().filter(|i| valid.contains(*i)).collect();
+        skipped.extend(chunk.iter().filter(|i| !valid.contains(*i)).cloned());
+        if valid_ids.is_empty() {
+            continue;
+        }
+        let mut ins: QueryBuilder<'_, Any> =
+            QueryBuilder::new("INSERT INTO group_members (group_id, user_id, created_at) ");
+        ins.push_values(valid_ids, |mut b, id| {
+            b.push_bind(group_id.to_string())
+                .push_bind(id.clone())
+                .push_bind(now);
+        });
+        ins.push(" ON CONFLICT (group_id, user_id) DO NOTHING RETURNING user_id");
+        let inserted: Vec<String> = ins.build_query_scalar().fetch_all(&mut *conn).await?;
+        added.extend(inserted);
+    }
+    adjust_count(conn, group_id, added.len() as i64).await?;
+    Ok((added, skipped))
+}
+
+/// Removes users from a group; returns those that were members.
+pub async fn remove_members(
+    conn: &mut AnyConnection,
+    group_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>> {
+    let ids = dedup(ids);
+    let mut removed = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb: QueryBuilder<'_, Any> =
+            QueryBuilder::new("DELETE FROM group_members WHERE group_id = ");
+        qb.push_bind(group_id.to_string());
+        qb.push(" AND user_id IN (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(id.clone());
+        }
+        qb.push(") RETURNING user_id");
+        removed.extend(
+            qb.build_query_scalar::<String>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    adjust_count(conn, group_id, -(removed.len() as i64)).await?;
+    Ok(removed)
+}
+
+pub async fn remove_all_members(conn: &mut AnyConnection, group_id: &str) -> Result<Vec<String>> {
+    let removed: Vec<String> =
+        sqlx::query_scalar("DELETE FROM group_members WHERE group_id = $1 RETURNING user_id")
+            .bind(group_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    sqlx::query("UPDATE groups SET member_count = 0 WHERE id = $1")
+        .bind(group_id)
+        .execute(conn)
+        .await?;
+    Ok(removed)
+}
+
+pub async fn list_member_ids(conn: &mut AnyConnection, group_id: &str) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id",
+        )
+        .bind(group_id)
+        .fetch_all(conn)
+        .await?,
+    )
+}
+
+/// Members with their names, one page (`limit` 0: all), ordered by user id.
+pub async fn list_members(
+    conn: &mut AnyConnection,
+    group_id: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Member>> {
+    let mut qb: QueryBuilder<'_, Any> = QueryBuilder::new(
+        "SELECT m.user_id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ",
+    );
+    qb.push_bind(group_id.to_string());
+    if let Some(a) = after {
+        qb.push(" AND m.user_id > ");
+        qb.push_bind(a.to_string());
+    }
+    qb.push(" ORDER BY m.user_id");
+    if limit > 0 {
+        qb.push(" LIMIT ");
+        qb.push_bind(limit as i64);
+    }
+    let rows: Vec<(String, String, Option<String>)> = qb.build_query_as().fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, user_name, display_name)| Member {
+            user_id,
+            user_name,
+            display_name,
+        })
+        .collect())
+}
+
+pub async fn is_member(conn: &mut AnyConnection, group_id: &str, user_id: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2",
+    )
+    .bind(group_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn list_groups(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    org_id: &str,
+    q: &ListQuery,
+) -> Result<(i64, Vec<Group>)> {
+    let mut count: QueryBuilder<'_, Any> =
+        QueryBuilder::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
+    count.push_bind(org_id.to_string());
+    count.push(" AND ");
+    push_where(&mut count, dialect, Table::Groups, &q.cond);
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    if q.limit == 0 || total == 0 || q.offset >= total as u64 {
+        return Ok((total, Vec::new()));
+    }
+    let mut qb: QueryBuilder<'_, Any> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM groups g WHERE g.org_id = "));
+    qb.push_bind(org_id.to_string());
+    qb.push(" AND ");
+    push_where(&mut qb, dialect, Table::Groups, &q.cond);
+    push_order(&mut qb, Table::Groups, q.sort, q.descending);
+    qb.push(" LIMIT ");
+    qb.push_bind(q.limit as i64);
+    qb.push(" OFFSET ");
+    qb.push_bind(q.offset as i64);
+    let rows: Vec<GroupRow> = qb.build_query_as().fetch_all(conn).await?;
+    Ok((total, rows.into_iter().map(Group::from).collect()))
+}
+
+/// (managed, console-made) group counts of an org.
+pub async fn count_groups(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, i64)> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT CASE WHEN source = 'console' THEN 0 ELSE 1 END AS managed, COUNT(*) FROM groups WHERE org_id = $1 GROUP BY CASE WHEN source = 'console' THEN 0 ELSE 1 END",
+    )
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?;
+    let get = |a: i64| rows.iter().find(|r| r.0 == a).map(|r| r.1).unwrap_or(0);
+    Ok((get(1), get(0)))
+}

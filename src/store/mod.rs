@@ -1,0 +1,250 @@
+//! Persistence. One store over `sqlx::Any` with two dialect adapters, SQLite (the embedded
+//! default) and PostgreSQL, chosen at run time from the URL. Every query is written once in
+//! the SQL both databases share; what differs (connection set-up, migrations, JSON access in
+//! filters, the session store) is confined to [`Dialect`]. Writes go through [`Store::begin`]
+//! so that a change and its provisioning-log entry commit together. This module knows
+//! nothing of HTTP, Leptos or SCIM error bodies.
+
+pub mod admins;
+pub mod events;
+pub mod groups;
+pub mod orgs;
+pub mod query;
+pub mod tokens;
+pub mod users;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub type Tx = sqlx::Transaction<'static, Any>;
+pub type Conn = PoolConnection<Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness constraint refused the write (the caller knows which one it risked).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row changed since it was read (optimistic concurrency, `If-Match`).
+    #[error("version mismatch")]
+    VersionMismatch,
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+    }
+    /// Maps a unique violation to [`StoreError::Conflict`] and anything else to `Database`.
+    pub fn conflict_or(e: sqlx::Error, what: &str) -> StoreError {
+        if Self::is_unique_violation(&e) {
+            StoreError::Conflict(what.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn from_url(url: &str) -> Result<Dialect> {
+        if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Dialect::Postgres)
+        } else {
+            Err(StoreError::InvalidUrl(
+                "expected sqlite://PATH or postgres://…".into(),
+            ))
+        }
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The typed pool used by the session store (tower-sessions has no `Any` store).
+#[derive(Clone, Debug)]
+pub enum TypedPool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    typed: TypedPool,
+    pub dialect: Dialect,
+}
+
+/// Normalises a SQLite URL: creates the parent directory and asks for the file to be
+/// created on first run.
+fn sqlite_url(url: &str) -> Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::InvalidUrl(
+            "scimgate needs a SQLite file, not an in-memory database".into(),
+        ));
+    }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::InvalidUrl(format!("cannot create directory {}: {e}", parent.display()))
+        })?;
+    }
+    let params = if params.contains("mode=") {
+        params.to_string()
+    } else if params.is_empty() {
+        "mode=rwc".into()
+    } else {
+        format!("{params}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{params}"))
+}
+
+impl Store {
+    /// Opens the database named by `url`, applies pending migrations and returns the store.
+    pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(url, 16).await
+    }
+
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::from_url(url)?;
+        let url = match dialect {
+            Dialect::Sqlite => sqlite_url(url)?,
+            Dialect::Postgres => url.to_string(),
+        };
+        let opts =
+            AnyConnectOptions::from_str(&url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let acquire = Duration::from_secs(10);
+        let (typed, read, write) = match dialect {
+            Dialect::Sqlite => {
+                let sopts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let typed = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(sopts)
+                    .await?;
+                SQLITE_MIGRATIONS.run(&typed).await?;
+                let setup = sqlite_connection_setup;
+                let read = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(acquire)
+                    .after_connect(setup)
+                    .connect_with(opts.clone())
+                    .await?;
+                // SQLite allows one writer at a time: one write connection queues writers in
+                // the pool instead of failing them with SQLITE_BUSY.
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(setup)
+                    .connect_with(opts)
+                    .await?;
+                (TypedPool::Sqlite(typed), read, write)
+            }
+            Dialect::Postgres => {
+                let typed = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(acquire)
+                    .connect(&url)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&typed).await?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(acquire)
+                    .connect_with(opts)
+                    .await?;
+                (TypedPool::Postgres(typed), pool.clone(), pool)
+            }
+        };
+        Ok(Store {
+            read,
+            write,
+            typed,
+            dialect,
+        })
+    }
+
+    pub async fn read(&self) -> Result<Conn> {
+        Ok(self.read.acquire().await?)
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.write.begin().await?)
+    }
+
+    pub fn typed_pool(&self) -> &TypedPool {
+        &self.typed
+    }
+
+    /// Cheap liveness check for `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+        match &self.typed {
+            TypedPool::Sqlite(p) => p.close().await,
+            TypedPool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Per-connection SQLite settings. WAL for concurrent readers; FULL sync so that a 2xx means
+/// the change and its log entry are on disk; LIKE case-sensitive as in PostgreSQL (a
+/// case-insensitive match lowers both sides explicitly).
+fn sqlite_connection_setup(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures_core_box::BoxFuture<'_, sqlx::Result<()>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -32000;",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// Boxed future type for the connection hook, without pulling in the futures crate.
+mod futures_core_box {
+    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
+
+pub fn bool_int(b: bool) -> i64 {
+    i64::from(b)
+}

@@ -1,0 +1,514 @@
+//! Directory queries as data, and their translation to SQL. The provisioning layer turns a
+//! SCIM filter into a [`Cond`]; this module turns a [`Cond`] into a WHERE clause with every
+//! value bound as a parameter (never formatted into the SQL). Only JSON access differs
+//! between SQLite and PostgreSQL.
+
+use super::Dialect;
+use sqlx::{Any, QueryBuilder};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    All,
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Test(Target, Op, Val),
+    /// Some element of a multi-valued attribute satisfies the inner condition, whose
+    /// targets are [`Target::Elem`].
+    Any(Collection, Box<Cond>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Id,
+    /// Users: `userName` (case-insensitive key column).
+    UserName,
+    ExternalId,
+    /// `displayName` of a user (case-insensitive) or group (key column).
+    DisplayName,
+    Active,
+    Created,
+    Modified,
+    /// Any other attribute, by its path inside the canonical JSON body.
+    Json {
+        path: Vec<String>,
+        case_exact: bool,
+        boolean: bool,
+    },
+    /// A sub-attribute of the element in an enclosing [`Cond::Any`].
+    Elem {
+        sub: String,
+        case_exact: bool,
+        boolean: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Collection {
+    /// `emails`, from the indexed `user_emails` table (sub-attributes value, type, primary).
+    Emails,
+    /// Group `members` (sub-attribute value).
+    Members,
+    /// A user's `groups` (sub-attribute value), from the membership table.
+    UserGroups,
+    /// Any other multi-valued attribute of the JSON body.
+    Json(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Co,
+    Sw,
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Pr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Str(String),
+    Bool(bool),
+    /// Unix milliseconds.
+    Time(i64),
+    Null,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Users,
+    Groups,
+}
+
+impl Table {
+    fn alias(self) -> &'static str {
+        match self {
+            Table::Users => "u",
+            Table::Groups => "g",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// Creation order (ids are time-ordered UUIDv7).
+    #[default]
+    Id,
+    UserName,
+    DisplayName,
+    ExternalId,
+    Created,
+    Modified,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListQuery {
+    pub cond: Cond,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            cond: Cond::All,
+            sort: SortKey::Id,
+            descending: false,
+            offset: 0,
+            limit: 100,
+        }
+    }
+}
+
+/// Which element table an [`Target::Elem`] refers to.
+#[derive(Clone, Copy)]
+enum ElemCtx {
+    None,
+    Emails,
+    Members,
+    UserGroups,
+    Json,
+}
+
+/// How the compared expression must be matched.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Compare as is.
+    Exact,
+    /// The column already holds a lowercase key: lowercase the value only.
+    Key,
+    /// Lowercase both sides.
+    Lower,
+    /// 0/1 integers.
+    Bool,
+    /// A JSON boolean (dialect-specific representation).
+    JsonBool,
+    Time,
+}
+
+pub fn push_where(qb: &mut QueryBuilder<'_, Any>, dialect: Dialect, table: Table, cond: &Cond) {
+    push_cond(qb, dialect, table, ElemCtx::None, cond);
+}
+
+fn push_cond(qb: &mut QueryBuilder<'_, Any>, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
+    match cond {
+        Cond::All => {
+            qb.push("1 = 1");
+        }
+        Cond::And(a, b) => {
+            qb.push("(");
+            push_cond(qb, d, t, ctx, a);
+            qb.push(" AND ");
+            push_cond(qb, d, t, ctx, b);
+            qb.push(")");
+        }
+        Cond::Or(a, b) => {
+            qb.push("(");
+            push_cond(qb, d, t, ctx, a);
+            qb.push(" OR ");
+            push_cond(qb, d, t, ctx, b);
+            qb.push(")");
+        }
+        Cond::Not(a) => {
+            // A missing attribute does not match `eq`, so it matches `not (… eq …)`.
+            qb.push("NOT COALESCE((");
+            push_cond(qb, d, t, ctx, a);
+            qb.push("), FALSE)");
+        }
+        Cond::Any(coll, inner) => {
+            let a = t.alias();
+            match coll {
+                Collection::Emails => {
+                    qb.push(format!(
+                        "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = {a}.id AND "
+                    ));
+                    push_cond(qb, d, t, ElemCtx::Emails, inner);
+                }
+                Collection::Members => {
+                    qb.push(format!(
+                        "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = {a}.id AND "
+                    ));
+                    push_cond(qb, d, t, ElemCtx::Members, inner);
+                }
+                Collection::UserGroups => {
+                    qb.push(format!(
+                        "EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = {a}.id AND "
+                    ));
+                    push_cond(qb, d, t, ElemCtx::UserGroups, inner);
+                }
+                Collection::Json(path) => {
+                    match d {
+                        Dialect::Sqlite => {
+                            qb.push(format!("EXISTS (SELECT 1 FROM json_each({a}.attributes, "));
+                            qb.push_bind(sqlite_json_path(path));
+                            qb.push(") j WHERE ");
+                        }
+                        Dialect::Postgres => {
+                            qb.push(format!("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(jsonb_extract_path({a}.attributes::jsonb"));
+                            for p in path {
+                                qb.push(", ");
+                                qb.push_bind(p.clone());
+                            }
+                            qb.push(format!(
+                                ")) = 'array' THEN jsonb_extract_path({a}.attributes::jsonb"
+                            ));
+                            for p in path {
+                                qb.push(", ");
+                                qb.push_bind(p.clone());
+                            }
+                            qb.push(") ELSE '[]'::jsonb END) AS j(value) WHERE ");
+                        }
+                    }
+                    push_cond(qb, d, t, ElemCtx::Json, inner);
+                }
+            }
+            qb.push(")");
+        }
+        Cond::Test(target, op, val) => push_test(qb, d, t, ctx, target, *op, val),
+    }
+}
+
+fn sqlite_json_path(path: &[String]) -> String {
+    let mut s = String::from("$");
+    for p in path {
+        // Quoted keys so that URNs with ':' and '.' are single path steps.
+        s.push_str(".\"");
+        s.push_str(&p.replace('"', ""));
+        s.push('"');
+    }
+    s
+}
+
+/// Pushes the expression for `target` and returns how it compares.
+fn push_expr(
+    qb: &mut QueryBuilder<'_, Any>,
+    d: Dialect,
+    t: Table,
+    ctx: ElemCtx,
+    target: &Target,
+) -> Kind {
+    let a = t.alias();
+    match (target, t) {
+        (Target::Id, _) => {
+            qb.push(format!("{a}.id"));
+            Kind::Exact
+        }
+        (Target::UserName, _) => {
+            qb.push(format!("{a}.user_name_key"));
+            Kind::Key
+        }
+        (Target::ExternalId, _) => {
+            qb.push(format!("{a}.external_id"));
+            Kind::Exact
+        }
+        (Target::DisplayName, Table::Groups) => {
+            qb.push("g.display_name_key");
+            Kind::Key
+        }
+        (Target::DisplayName, Table::Users) => {
+            qb.push("lower(u.display_name)");
+            Kind::Key
+        }
+        (Target::Active, _) => {
+            qb.push(format!("{a}.active"));
+            Kind::Bool
+        }
+        (Target::Created, _) => {
+            qb.push(format!("{a}.created_at"));
+            Kind::Time
+        }
+        (Target::Modified, _) => {
+            qb.push(format!("{a}.updated_at"));
+            Kind::Time
+        }
+        (
+            Target::Json {
+                path,
+                case_exact,
+                boolean,
+            },
+            _,
+        ) => {
+            let kind = if *boolean {
+                Kind::JsonBool
+            } else if *case_exact {
+                Kind::Exact
+            } else {
+                Kind::Lower
+            };
+            if kind == Kind::Lower {
+                qb.push("lower(");
+            }
+            match d {
+                Dialect::Sqlite => {
+                    qb.push(format!("json_extract({a}.attributes, "));
+                    qb.push_bind(sqlite_json_path(path));
+                    qb.push(")");
+                }
+                Dialect::Postgres => {
+                    qb.push(format!("jsonb_extract_path_text({a}.attributes::jsonb"));
+                    for p in path {
+                        qb.push(", ");
+                        qb.push_bind(p.clone());
+                    }
+                    qb.push(")");
+                }
+            }
+            if kind == Kind::Lower {
+                qb.push(")");
+            }
+            kind
+        }
+        (
+            Target::Elem {
+                sub,
+                case_exact,
+                boolean,
+            },
+            _,
+        ) => match ctx {
+            ElemCtx::Emails => match sub.as_str() {
+                "value" => {
+                    qb.push("e.value_key");
+                    Kind::Key
+                }
+                "type" => {
+                    qb.push("lower(e.type)");
+                    Kind::Key
+                }
+                _ => {
+                    qb.push("e.is_primary");
+                    Kind::Bool
+                }
+            },
+            ElemCtx::Members => {
+                qb.push("m.user_id");
+                Kind::Exact
+            }
+            ElemCtx::UserGroups => {
+                qb.push("m.group_id");
+                Kind::Exact
+            }
+            ElemCtx::Json | ElemCtx::None => {
+                let kind = if *boolean {
+                    Kind::JsonBool
+                } else if *case_exact {
+                    Kind::Exact
+                } else {
+                    Kind::Lower
+                };
+                if kind == Kind::Lower {
+                    qb.push("lower(");
+                }
+                match d {
+                    Dialect::Sqlite => {
+                        qb.push("json_extract(j.value, ");
+                        qb.push_bind(sqlite_json_path(std::slice::from_ref(sub)));
+                        qb.push(")");
+                    }
+                    Dialect::Postgres => {
+                        qb.push("(j.value ->> ");
+                        qb.push_bind(sub.clone());
+                        qb.push(")");
+                    }
+                }
+                if kind == Kind::Lower {
+                    qb.push(")");
+                }
+                kind
+            }
+        },
+    }
+}
+
+fn like_pattern(s: &str, op: Op) -> String {
+    let escaped = s
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    match op {
+        Op::Co => format!("%{escaped}%"),
+        Op::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+fn push_test(
+    qb: &mut QueryBuilder<'_, Any>,
+    d: Dialect,
+    t: Table,
+    ctx: ElemCtx,
+    target: &Target,
+    op: Op,
+    val: &Val,
+) {
+    qb.push("(");
+    let kind = push_expr(qb, d, t, ctx, target);
+    match (op, val) {
+        (Op::Pr, _) => {
+            qb.push(" IS NOT NULL");
+            if matches!(kind, Kind::Exact | Kind::Key | Kind::Lower) {
+                qb.push(" AND ");
+                push_expr(qb, d, t, ctx, target);
+                qb.push(" <> ''");
+            }
+        }
+        (Op::Eq, Val::Null) => {
+            qb.push(" IS NULL");
+        }
+        (_, Val::Null) => {
+            qb.push(" IS NOT NULL");
+        }
+        (Op::Co | Op::Sw | Op::Ew, Val::Str(s)) => {
+            let s = if matches!(kind, Kind::Key | Kind::Lower) {
+                s.to_lowercase()
+            } else {
+                s.clone()
+            };
+            qb.push(" LIKE ");
+            qb.push_bind(like_pattern(&s, op));
+            qb.push(" ESCAPE '\\'");
+        }
+        (_, v) => {
+            let sql_op = match op {
+                Op::Eq => " = ",
+                Op::Ne => " <> ",
+                Op::Gt => " > ",
+                Op::Ge => " >= ",
+                Op::Lt => " < ",
+                Op::Le => " <= ",
+                _ => " = ",
+            };
+            qb.push(sql_op);
+            push_value(qb, d, kind, v);
+            if op == Op::Ne {
+                qb.push(" OR ");
+                push_expr(qb, d, t, ctx, target);
+                qb.push(" IS NULL");
+            }
+        }
+    }
+    qb.push(")");
+}
+
+fn push_value(qb: &mut QueryBuilder<'_, Any>, d: Dialect, kind: Kind, v: &Val) {
+    match (kind, v) {
+        (Kind::Bool, Val::Bool(b)) => {
+            qb.push_bind(i64::from(*b));
+        }
+        (Kind::JsonBool, Val::Bool(b)) => match d {
+            // json_extract yields 1/0 for JSON booleans; ->> yields 'true'/'false'.
+            Dialect::Sqlite => {
+                qb.push_bind(i64::from(*b));
+            }
+            Dialect::Postgres => {
+                qb.push_bind(b.to_string());
+            }
+        },
+        (Kind::Time, Val::Time(ms)) => {
+            qb.push_bind(*ms);
+        }
+        (Kind::Key | Kind::Lower, Val::Str(s)) => {
+            qb.push_bind(s.to_lowercase());
+        }
+        (_, Val::Str(s)) => {
+            qb.push_bind(s.clone());
+        }
+        (_, Val::Bool(b)) => {
+            qb.push_bind(b.to_string());
+        }
+        (_, Val::Time(ms)) => {
+            qb.push_bind(*ms);
+        }
+        (_, Val::Null) => {
+            qb.push("NULL");
+        }
+    }
+}
+
+/// `ORDER BY …` for a list query; always ends with the id so the order is total and stable.
+pub fn push_order(qb: &mut QueryBuilder<'_, Any>, table: Table, sort: SortKey, descending: bool) {
+    let a = table.alias();
+    let dir = if descending { "DESC" } else { "ASC" };
+    let col = match (sort, table) {
+        (SortKey::Id, _) => None,
+        (SortKey::UserName, Table::Users) => Some("u.user_name_key".to_string()),
+        (SortKey::UserName, Table::Groups) => None,
+        (SortKey::DisplayName, Table::Users) => Some("lower(u.display_name)".to_string()),
+        (SortKey::DisplayName, Table::Groups) => Some("g.display_name_key".to_string()),
+        (SortKey::ExternalId, _) => Some(format!("{a}.external_id")),
+        (SortKey::Created, _) => Some(format!("{a}.created_at")),
+        (SortKey::Modified, _) => Some(format!("{a}.updated_at")),
+    };
+    qb.push(" ORDER BY ");
+    if let Some(c) = col {
+        qb.push(format!("{c} {dir} NULLS LAST, "));
+    }
+    qb.push(format!("{a}.id {dir}"));
+}

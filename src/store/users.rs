@@ -1,0 +1,246 @@
+//! Users. The canonical SCIM body is the source of truth; `user_name_key`, `external_id`,
+//! `display_name`, `active` and the `user_emails` rows are projections of it for indexed
+//! lookups, rewritten with every write.
+
+use super::query::{push_order, push_where, ListQuery, Table};
+use super::{bool_int, Dialect, Result, StoreError};
+use crate::directory::{User, UserColumns};
+use serde_json::{Map, Value};
+use sqlx::{Any, AnyConnection, QueryBuilder};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    org_id: String,
+    user_name: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    active: i64,
+    attributes: String,
+    source: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User> {
+        let attributes: Map<String, Value> = serde_json::from_str(&self.attributes)
+            .map_err(|e| StoreError::Corrupt(format!("user {}: {e}", self.id)))?;
+        Ok(User {
+            id: self.id,
+            org_id: self.org_id,
+            user_name: self.user_name,
+            external_id: self.external_id,
+            display_name: self.display_name,
+            active: self.active != 0,
+            attributes,
+            source: self.source,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.active, u.attributes, u.source, u.version, u.created_at, u.updated_at";
+
+/// Inserts a user. `user.attributes` must be canonical; the columns are derived from it.
+pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    let cols = UserColumns::from_attributes(&user.attributes);
+    let body = Value::Object(user.attributes.clone()).to_string();
+    sqlx::query(
+        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, active, attributes, source, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&user.id)
+    .bind(&user.org_id)
+    .bind(&cols.user_name)
+    .bind(cols.user_name.to_lowercase())
+    .bind(&cols.external_id)
+    .bind(&cols.display_name)
+    .bind(bool_int(cols.active))
+    .bind(body)
+    .bind(&user.source)
+    .bind(user.version)
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "userName"))?;
+    write_emails(conn, &user.org_id, &user.id, &cols).await
+}
+
+async fn write_emails(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_id: &str,
+    cols: &UserColumns,
+) -> Result<()> {
+    for (pos, e) in cols.emails.iter().enumerate() {
+        sqlx::query("INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, is_primary) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(user_id)
+            .bind(org_id)
+            .bind(pos as i64)
+            .bind(&e.value)
+            .bind(e.value.to_lowercase())
+            .bind(&e.kind)
+            .bind(bool_int(e.primary))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes `user` (its attributes, `updated_at`) if the stored version is still
+/// `expected_version`; the stored version becomes `expected_version + 1`.
+pub async fn update_user(
+    conn: &mut AnyConnection,
+    user: &User,
+    expected_version: i64,
+) -> Result<()> {
+    let cols = UserColumns::from_attributes(&user.attributes);
+    let body = Value::Object(user.attributes.clone()).to_string();
+    let done = sqlx::query(
+        "UPDATE users SET user_name = $1, user_name_key = $2, external_id = $3, display_name = $4, active = $5, attributes = $6, \
+         version = version + 1, updated_at = $7 WHERE id = $8 AND org_id = $9 AND version = $10",
+    )
+    .bind(&cols.user_name)
+    .bind(cols.user_name.to_lowercase())
+    .bind(&cols.external_id)
+    .bind(&cols.display_name)
+    .bind(bool_int(cols.active))
+    .bind(body)
+    .bind(user.updated_at)
+    .bind(&user.id)
+    .bind(&user.org_id)
+    .bind(expected_version)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::conflict_or(e, "userName"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::VersionMismatch);
+    }
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(&user.id)
+        .execute(&mut *conn)
+        .await?;
+    write_emails(conn, &user.org_id, &user.id, &cols).await
+}
+
+pub async fn find_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = $2"
+    ))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(UserRow::into_user).transpose()
+}
+
+pub async fn get_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<User> {
+    find_user(conn, org_id, id)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+pub async fn find_user_by_user_name(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_name: &str,
+) -> Result<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.org_id = $1 AND u.user_name_key = $2"
+    ))
+    .bind(org_id)
+    .bind(user_name.to_lowercase())
+    .fetch_optional(conn)
+    .await?;
+    row.map(UserRow::into_user).transpose()
+}
+
+/// Deletes a user and its memberships (keeping group member counts right).
+/// Returns the ids of the groups it was removed from.
+pub async fn delete_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Vec<String>> {
+    let groups: Vec<String> =
+        sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let done = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    for g in &groups {
+        sqlx::query("UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(crate::directory::now_ms())
+            .bind(g)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(groups)
+}
+
+/// One page of users matching `q`, and the total number of matches.
+pub async fn list_users(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    org_id: &str,
+    q: &ListQuery,
+) -> Result<(i64, Vec<User>)> {
+    let mut count: QueryBuilder<'_, Any> =
+        QueryBuilder::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
+    count.push_bind(org_id.to_string());
+    count.push(" AND ");
+    push_where(&mut count, dialect, Table::Users, &q.cond);
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    if q.limit == 0 || total == 0 || q.offset >= total as u64 {
+        return Ok((total, Vec::new()));
+    }
+    let mut qb: QueryBuilder<'_, Any> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE u.org_id = "));
+    qb.push_bind(org_id.to_string());
+    qb.push(" AND ");
+    push_where(&mut qb, dialect, Table::Users, &q.cond);
+    push_order(&mut qb, Table::Users, q.sort, q.descending);
+    qb.push(" LIMIT ");
+    qb.push_bind(q.limit as i64);
+    qb.push(" OFFSET ");
+    qb.push_bind(q.offset as i64);
+    let rows: Vec<UserRow> = qb.build_query_as().fetch_all(conn).await?;
+    Ok((
+        total,
+        rows.into_iter()
+            .map(UserRow::into_user)
+            .collect::<Result<_>>()?,
+    ))
+}
+
+/// The groups a user belongs to: (id, displayName).
+pub async fn list_user_groups(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = $1 ORDER BY g.display_name_key, g.id",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// (active, deactivated) user counts of an org.
+pub async fn count_users(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, i64)> {
+    let rows: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT active, COUNT(*) FROM users WHERE org_id = $1 GROUP BY active")
+            .bind(org_id)
+            .fetch_all(conn)
+            .await?;
+    let get = |a: i64| rows.iter().find(|r| r.0 == a).map(|r| r.1).unwrap_or(0);
+    Ok((get(1), get(0)))
+}
