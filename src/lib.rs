@@ -1,7 +1,27 @@
+//! scimgate: a SCIM 2.0 service provider and admin console in one binary.
+//!
+//! Module map and the dependency rule (each module imports only those listed after it):
+//! - [`scim`]: the protocol, pure; imports nothing from the crate.
+//! - [`directory`]: domain types; std, serde, uuid only.
+//! - [`store`]: persistence (SQLite, PostgreSQL); imports `directory`.
+//! - [`auth`]: passwords and SCIM tokens.
+//! - [`provisioning`]: SCIM use cases; imports `scim`, `directory`, `store`.
+//! - [`scim_api`]: the axum adapter for `/scim/v2/{org}`; imports `provisioning` and below.
+//! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types.
+//! - [`server`]: wiring; imported only by `main`.
+//!
+//! Server-only modules are gated on the `ssr` feature here and only here.
+
+pub mod console;
+
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
 pub mod directory;
+#[cfg(feature = "ssr")]
+pub mod management;
 #[cfg(feature = "ssr")]
 pub mod provisioning;
 #[cfg(feature = "ssr")]
@@ -9,4 +29,22 @@ pub mod scim;
 #[cfg(feature = "ssr")]
 pub mod scim_api;
 #[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
 pub mod store;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(console::App);
+    // End-to-end tests wait for this marker: clicks before hydration would be lost.
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

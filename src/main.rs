@@ -1,1 +1,134 @@
-fn main() {}
+//! The `scimgate` command: serve (default), migrate, and org/admin/token management.
+//! Errors print one line on stderr and exit with status 1; nothing prompts when stdin is
+//! not a terminal.
+
+use clap::Parser;
+use scimgate::config::{AdminCommand, Cli, Command, OrgCommand, ServeArgs, TokenCommand};
+use scimgate::{management, server, store::Store};
+use std::io::{IsTerminal, Read};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_level, &cli.log_format);
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing(filter: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format.eq_ignore_ascii_case("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(url: &str) -> Result<Store, BoxError> {
+    Store::connect(url)
+        .await
+        .map_err(|e| format!("cannot open database: {e}").into())
+}
+
+async fn run(cli: Cli) -> Result<(), BoxError> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => {
+            let store = Store::connect_with(&cli.database_url, args.db_connections)
+                .await
+                .map_err(|e| format!("cannot open database: {e}"))?;
+            server::serve(store, args).await
+        }
+        Command::Migrate => {
+            let store = open(&cli.database_url).await?;
+            store.close().await;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create { login, name }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::create_org(&store, &login, name.as_deref()).await?;
+            println!(
+                "created organization {} ({}); SCIM base URL path: /scim/v2/{}",
+                org.login, org.name, org.login
+            );
+            Ok(())
+        }
+        Command::Org(OrgCommand::List) => {
+            let store = open(&cli.database_url).await?;
+            let mut c = store.read().await?;
+            for o in scimgate::store::orgs::list_orgs(&mut c).await? {
+                println!("{}\t{}", o.login, o.name);
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create { org, email }) => {
+            let store = open(&cli.database_url).await?;
+            let (password, generated) = read_password()?;
+            let admin =
+                management::create_admin(&store, &org, email.trim(), password.clone()).await?;
+            eprintln!("created admin {} in organization {org}", admin.email);
+            if generated {
+                println!("{password}");
+                eprintln!("(generated password shown once above)");
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            org,
+            label,
+            expires_in_days,
+        }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            let issued =
+                management::create_token(&store, &org, &label, expires_in_days, Some("cli"))
+                    .await?;
+            eprintln!(
+                "created SCIM token '{}' ({}) for {}; it is shown once:",
+                issued.token.label, issued.token.hint, org.login
+            );
+            println!("{}", issued.secret);
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { org }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            for t in management::list_tokens(&store, &org).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if !t.usable_at(scimgate::directory::now_ms()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}\t{state}", t.id, t.hint, t.label);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The password for `admin create`: prompted for on a terminal, else one line of stdin;
+/// empty means "generate one".
+fn read_password() -> Result<(String, bool), BoxError> {
+    let typed = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password (empty to generate one): ")?
+    } else {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s.lines().next().unwrap_or("").to_string()
+    };
+    if typed.is_empty() {
+        Ok((scimgate::auth::password::generate_password(), true))
+    } else {
+        Ok((typed, false))
+    }
+}

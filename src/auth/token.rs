@@ -42,6 +42,7 @@ pub fn from_authorization(header: &str) -> Option<&str> {
     let t = match h.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         Some(_) => return None,
+        None if h.eq_ignore_ascii_case("bearer") => return None,
         None => h,
     };
     (!t.is_empty()).then_some(t)

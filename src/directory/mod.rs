@@ -212,3 +212,65 @@ pub struct Event {
     pub response_summary: Option<String>,
     pub changes: Vec<Change>,
 }
+
+/// An org login is its SCIM URL segment: 2–63 lowercase letters, digits and dashes.
+pub fn validate_login(login: &str) -> Result<(), String> {
+    let ok = (2..=63).contains(&login.len())
+        && login
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !login.starts_with('-')
+        && !login.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{login}' is not a valid org login: use 2 to 63 lowercase letters, digits and dashes"
+        ))
+    }
+}
+
+/// A deliberately simple check: one '@' with text on both sides and a dot in the domain.
+pub fn validate_email(email: &str) -> Result<(), String> {
+    let ok = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("'{email}' is not a valid email address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_and_emails() {
+        assert!(validate_login("acme").is_ok());
+        assert!(validate_login("acme-eu-2").is_ok());
+        for bad in ["a", "Acme", "acme corp", "-acme", "acme-", "ac/me", ""] {
+            assert!(validate_login(bad).is_err(), "{bad}");
+        }
+        assert!(validate_email("ops@example.com").is_ok());
+        for bad in [
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "o ps@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -145,14 +145,16 @@ pub async fn list_events(
     limit: i64,
 ) -> Result<Vec<Event>> {
     let rows: Vec<EventRow> = match before {
-        Some(b) => sqlx::query_as(&format!(
+        Some(b) => {
+            sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM events WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
         ))
-        .bind(org_id)
-        .bind(b)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?,
+            .bind(org_id)
+            .bind(b)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?
+        }
         None => {
             sqlx::query_as(&format!(
                 "SELECT {COLUMNS} FROM events WHERE org_id = $1 ORDER BY id DESC LIMIT $2"

@@ -3,9 +3,10 @@
 //! `member_count`, so its cost does not grow with the group.
 
 use super::query::{push_order, push_where, ListQuery, Table};
+use super::sql::Sql;
 use super::{Dialect, Result, StoreError};
 use crate::directory::{now_ms, Group, Member};
-use sqlx::{Any, AnyConnection, QueryBuilder};
+use sqlx::AnyConnection;
 use std::collections::HashSet;
 
 /// Rows per multi-row statement (well under SQLite's bound-parameter limit).
@@ -178,17 +179,13 @@ pub async fn add_members(
     let mut skipped = Vec::new();
     let now = now_ms();
     for chunk in ids.chunks(CHUNK) {
-        let mut qb: QueryBuilder<'_, Any> =
-            QueryBuilder::new("SELECT id FROM users WHERE org_id = ");
-        qb.push_bind(org_id.to_string());
-        qb.push(" AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(id.clone());
-        }
-        qb.push(")");
+        let mut qb = Sql::new("SELECT id FROM users WHERE org_id = ");
+        qb.push_bind(org_id)
+            .push(" AND id IN (")
+            .push_list(chunk)
+            .push(")");
         let valid: HashSet<String> = qb
-            .build_query_scalar::<String>()
+            .query_scalar::<String>()
             .fetch_all(&mut *conn)
             .await?
             .into_iter()
@@ -198,15 +195,21 @@ pub async fn add_members(
         if valid_ids.is_empty() {
             continue;
         }
-        let mut ins: QueryBuilder<'_, Any> =
-            QueryBuilder::new("INSERT INTO group_members (group_id, user_id, created_at) ");
-        ins.push_values(valid_ids, |mut b, id| {
-            b.push_bind(group_id.to_string())
-                .push_bind(id.clone())
-                .push_bind(now);
-        });
+        let mut ins = Sql::new("INSERT INTO group_members (group_id, user_id, created_at) VALUES ");
+        for (i, id) in valid_ids.into_iter().enumerate() {
+            if i > 0 {
+                ins.push(", ");
+            }
+            ins.push("(")
+                .push_bind(group_id)
+                .push(", ")
+                .push_bind(id.as_str())
+                .push(", ")
+                .push_bind(now)
+                .push(")");
+        }
         ins.push(" ON CONFLICT (group_id, user_id) DO NOTHING RETURNING user_id");
-        let inserted: Vec<String> = ins.build_query_scalar().fetch_all(&mut *conn).await?;
+        let inserted: Vec<String> = ins.query_scalar().fetch_all(&mut *conn).await?;
         added.extend(inserted);
     }
     adjust_count(conn, group_id, added.len() as i64).await?;
@@ -222,20 +225,12 @@ pub async fn remove_members(
     let ids = dedup(ids);
     let mut removed = Vec::new();
     for chunk in ids.chunks(CHUNK) {
-        let mut qb: QueryBuilder<'_, Any> =
-            QueryBuilder::new("DELETE FROM group_members WHERE group_id = ");
-        qb.push_bind(group_id.to_string());
-        qb.push(" AND user_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(id.clone());
-        }
-        qb.push(") RETURNING user_id");
-        removed.extend(
-            qb.build_query_scalar::<String>()
-                .fetch_all(&mut *conn)
-                .await?,
-        );
+        let mut qb = Sql::new("DELETE FROM group_members WHERE group_id = ");
+        qb.push_bind(group_id)
+            .push(" AND user_id IN (")
+            .push_list(chunk)
+            .push(") RETURNING user_id");
+        removed.extend(qb.query_scalar::<String>().fetch_all(&mut *conn).await?);
     }
     adjust_count(conn, group_id, -(removed.len() as i64)).await?;
     Ok(removed)
@@ -272,20 +267,20 @@ pub async fn list_members(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Member>> {
-    let mut qb: QueryBuilder<'_, Any> = QueryBuilder::new(
+    let mut qb = Sql::new(
         "SELECT m.user_id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ",
     );
-    qb.push_bind(group_id.to_string());
+    qb.push_bind(group_id);
     if let Some(a) = after {
         qb.push(" AND m.user_id > ");
-        qb.push_bind(a.to_string());
+        qb.push_bind(a);
     }
     qb.push(" ORDER BY m.user_id");
     if limit > 0 {
         qb.push(" LIMIT ");
         qb.push_bind(limit as i64);
     }
-    let rows: Vec<(String, String, Option<String>)> = qb.build_query_as().fetch_all(conn).await?;
+    let rows: Vec<(String, String, Option<String>)> = qb.query_as().fetch_all(conn).await?;
     Ok(rows
         .into_iter()
         .map(|(user_id, user_name, display_name)| Member {
@@ -313,18 +308,16 @@ pub async fn list_groups(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<Group>)> {
-    let mut count: QueryBuilder<'_, Any> =
-        QueryBuilder::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
-    count.push_bind(org_id.to_string());
+    let mut count = Sql::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
+    count.push_bind(org_id);
     count.push(" AND ");
     push_where(&mut count, dialect, Table::Groups, &q.cond);
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    let total: i64 = count.query_scalar().fetch_one(&mut *conn).await?;
     if q.limit == 0 || total == 0 || q.offset >= total as u64 {
         return Ok((total, Vec::new()));
     }
-    let mut qb: QueryBuilder<'_, Any> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM groups g WHERE g.org_id = "));
-    qb.push_bind(org_id.to_string());
+    let mut qb = Sql::new(format!("SELECT {COLUMNS} FROM groups g WHERE g.org_id = "));
+    qb.push_bind(org_id);
     qb.push(" AND ");
     push_where(&mut qb, dialect, Table::Groups, &q.cond);
     push_order(&mut qb, Table::Groups, q.sort, q.descending);
@@ -332,7 +325,7 @@ pub async fn list_groups(
     qb.push_bind(q.limit as i64);
     qb.push(" OFFSET ");
     qb.push_bind(q.offset as i64);
-    let rows: Vec<GroupRow> = qb.build_query_as().fetch_all(conn).await?;
+    let rows: Vec<GroupRow> = qb.query_as().fetch_all(conn).await?;
     Ok((total, rows.into_iter().map(Group::from).collect()))
 }
 

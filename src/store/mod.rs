@@ -10,6 +10,7 @@ pub mod events;
 pub mod groups;
 pub mod orgs;
 pub mod query;
+pub mod sql;
 pub mod tokens;
 pub mod users;
 

@@ -3,8 +3,8 @@
 //! value bound as a parameter (never formatted into the SQL). Only JSON access differs
 //! between SQLite and PostgreSQL.
 
+use super::sql::Sql;
 use super::Dialect;
-use sqlx::{Any, QueryBuilder};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cond {
@@ -152,11 +152,11 @@ enum Kind {
     Time,
 }
 
-pub fn push_where(qb: &mut QueryBuilder<'_, Any>, dialect: Dialect, table: Table, cond: &Cond) {
+pub fn push_where(qb: &mut Sql, dialect: Dialect, table: Table, cond: &Cond) {
     push_cond(qb, dialect, table, ElemCtx::None, cond);
 }
 
-fn push_cond(qb: &mut QueryBuilder<'_, Any>, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
+fn push_cond(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
     match cond {
         Cond::All => {
             qb.push("1 = 1");
@@ -246,13 +246,7 @@ fn sqlite_json_path(path: &[String]) -> String {
 }
 
 /// Pushes the expression for `target` and returns how it compares.
-fn push_expr(
-    qb: &mut QueryBuilder<'_, Any>,
-    d: Dialect,
-    t: Table,
-    ctx: ElemCtx,
-    target: &Target,
-) -> Kind {
+fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) -> Kind {
     let a = t.alias();
     match (target, t) {
         (Target::Id, _) => {
@@ -399,15 +393,7 @@ fn like_pattern(s: &str, op: Op) -> String {
     }
 }
 
-fn push_test(
-    qb: &mut QueryBuilder<'_, Any>,
-    d: Dialect,
-    t: Table,
-    ctx: ElemCtx,
-    target: &Target,
-    op: Op,
-    val: &Val,
-) {
+fn push_test(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target, op: Op, val: &Val) {
     qb.push("(");
     let kind = push_expr(qb, d, t, ctx, target);
     match (op, val) {
@@ -457,7 +443,7 @@ fn push_test(
     qb.push(")");
 }
 
-fn push_value(qb: &mut QueryBuilder<'_, Any>, d: Dialect, kind: Kind, v: &Val) {
+fn push_value(qb: &mut Sql, d: Dialect, kind: Kind, v: &Val) {
     match (kind, v) {
         (Kind::Bool, Val::Bool(b)) => {
             qb.push_bind(i64::from(*b));
@@ -493,7 +479,7 @@ fn push_value(qb: &mut QueryBuilder<'_, Any>, d: Dialect, kind: Kind, v: &Val) {
 }
 
 /// `ORDER BY …` for a list query; always ends with the id so the order is total and stable.
-pub fn push_order(qb: &mut QueryBuilder<'_, Any>, table: Table, sort: SortKey, descending: bool) {
+pub fn push_order(qb: &mut Sql, table: Table, sort: SortKey, descending: bool) {
     let a = table.alias();
     let dir = if descending { "DESC" } else { "ASC" };
     let col = match (sort, table) {

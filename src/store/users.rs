@@ -3,10 +3,11 @@
 //! lookups, rewritten with every write.
 
 use super::query::{push_order, push_where, ListQuery, Table};
+use super::sql::Sql;
 use super::{bool_int, Dialect, Result, StoreError};
 use crate::directory::{User, UserColumns};
 use serde_json::{Map, Value};
-use sqlx::{Any, AnyConnection, QueryBuilder};
+use sqlx::AnyConnection;
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -193,18 +194,16 @@ pub async fn list_users(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<User>)> {
-    let mut count: QueryBuilder<'_, Any> =
-        QueryBuilder::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
-    count.push_bind(org_id.to_string());
+    let mut count = Sql::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
+    count.push_bind(org_id);
     count.push(" AND ");
     push_where(&mut count, dialect, Table::Users, &q.cond);
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    let total: i64 = count.query_scalar().fetch_one(&mut *conn).await?;
     if q.limit == 0 || total == 0 || q.offset >= total as u64 {
         return Ok((total, Vec::new()));
     }
-    let mut qb: QueryBuilder<'_, Any> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE u.org_id = "));
-    qb.push_bind(org_id.to_string());
+    let mut qb = Sql::new(format!("SELECT {COLUMNS} FROM users u WHERE u.org_id = "));
+    qb.push_bind(org_id);
     qb.push(" AND ");
     push_where(&mut qb, dialect, Table::Users, &q.cond);
     push_order(&mut qb, Table::Users, q.sort, q.descending);
@@ -212,7 +211,7 @@ pub async fn list_users(
     qb.push_bind(q.limit as i64);
     qb.push(" OFFSET ");
     qb.push_bind(q.offset as i64);
-    let rows: Vec<UserRow> = qb.build_query_as().fetch_all(conn).await?;
+    let rows: Vec<UserRow> = qb.query_as().fetch_all(conn).await?;
     Ok((
         total,
         rows.into_iter()

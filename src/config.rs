@@ -1,0 +1,151 @@
+//! Command line and environment settings (clap). Every flag has an environment variable so
+//! containers and systemd units can configure scimgate without arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/scimgate.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scimgate",
+    version,
+    about = "SCIM 2.0 service provider and admin console for identity-provider provisioning"
+)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (embedded default, created on first run) or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Log filter, e.g. info, debug, or scimgate=debug,tower_http=info
+    #[arg(long, global = true, env = "SCIMGATE_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log format: text or json
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMGATE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API and the admin console (the default)
+    Serve(ServeArgs),
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage console admins
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage SCIM bearer tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "SCIMGATE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Public base URL shown to admins and used in SCIM meta.location (e.g. https://scim.example.com); default: from the request's Host
+    #[arg(long, env = "SCIMGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Mark session cookies Secure (default: on when --public-url starts with https://)
+    #[arg(long, env = "SCIMGATE_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+
+    /// Directory with the built site (pkg/ with the WASM, JS and CSS)
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Largest accepted SCIM request body, in bytes
+    #[arg(long, env = "SCIMGATE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Largest page a SCIM list returns (count is capped to this)
+    #[arg(long, env = "SCIMGATE_MAX_PAGE_SIZE", default_value_t = 1000)]
+    pub max_page_size: u64,
+
+    /// Days provisioning-log events are kept before pruning
+    #[arg(long, env = "SCIMGATE_EVENT_RETENTION_DAYS", default_value_t = 90)]
+    pub event_retention_days: u32,
+
+    /// Database connections per instance
+    #[arg(long, env = "SCIMGATE_DB_CONNECTIONS", default_value_t = 16)]
+    pub db_connections: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            addr: "127.0.0.1:3000".parse().expect("valid default address"),
+            public_url: None,
+            secure_cookies: None,
+            site_root: "target/site".into(),
+            max_body_bytes: 1 << 20,
+            max_page_size: 1000,
+            event_retention_days: 90,
+            db_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization; its SCIM base URL is /scim/v2/<login>
+    Create {
+        /// Login: 2–63 lowercase letters, digits and dashes
+        login: String,
+        /// Display name (default: the login)
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List organizations
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a console admin of an organization. The password is read from stdin (one
+    /// line); when stdin is empty a password is generated and printed once.
+    Create {
+        /// Login of the organization
+        #[arg(long)]
+        org: String,
+        /// The admin's email address (their sign-in name)
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a SCIM bearer token and print it once (only its hash is stored)
+    Create {
+        /// Login of the organization
+        #[arg(long)]
+        org: String,
+        /// A label to recognise the token by, e.g. "Okta production"
+        #[arg(long, default_value = "CLI")]
+        label: String,
+        /// Days until the token expires (default: never)
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List an organization's tokens (never their secrets)
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}

@@ -1,0 +1,293 @@
+//! Wiring: the axum router (SCIM API, console, health check, static files), sessions,
+//! request logging, background tasks and graceful shutdown. Imported only by `main` (and
+//! by tests, which build the same router on a fresh database).
+
+use crate::config::ServeArgs;
+use crate::console::{shell, App};
+use crate::scim_api::{self, LogWriter, ScimConfig, ScimState};
+use crate::state::AppState;
+use crate::store::{events, Store, TypedPool};
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::{Env, LeptosOptions};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::Layer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+
+pub type AppService = NormalizePath<Router>;
+
+/// Everything `serve` runs besides the router: the log writer and periodic jobs.
+pub struct Background {
+    log_task: tokio::task::JoinHandle<()>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Waits for queued log events to be written (after every router clone is dropped).
+    pub async fn finish(self) {
+        for j in self.jobs {
+            j.abort();
+        }
+        let _ = self.log_task.await;
+    }
+}
+
+/// Builds the whole application on `store`.
+pub async fn build(
+    store: Store,
+    args: &ServeArgs,
+) -> Result<(AppService, Background), Box<dyn std::error::Error + Send + Sync>> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("scimgate")
+        .site_root(args.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .env(match std::env::var("LEPTOS_ENV").as_deref() {
+            Ok("DEV") | Ok("dev") | Ok("development") => Env::DEV,
+            _ => Env::PROD,
+        })
+        .build();
+    let (log, log_task) = LogWriter::start(store.clone());
+    let scim = ScimState {
+        store: store.clone(),
+        config: Arc::new(ScimConfig {
+            max_body_bytes: args.max_body_bytes,
+            max_count: args.max_page_size,
+            public_url: args.public_url.clone(),
+            ..ScimConfig::default()
+        }),
+        log,
+    };
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        store: store.clone(),
+        scim: scim.clone(),
+        public_url: args.public_url.clone(),
+    };
+    let secure = args.secure_cookies.unwrap_or_else(|| {
+        args.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    });
+
+    let routes = generate_route_list(App);
+    let console: Router<AppState> = Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(&state, routes, || {}, {
+            let o = leptos_options.clone();
+            move || shell(o.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(same_origin_writes));
+    let mut jobs = Vec::new();
+    let console = match store.typed_pool() {
+        TypedPool::Sqlite(p) => {
+            let s = tower_sessions_sqlx_store::SqliteStore::new(p.clone());
+            s.migrate().await?;
+            jobs.push(spawn_session_cleanup(s.clone()));
+            with_sessions(console, s, secure)
+        }
+        TypedPool::Postgres(p) => {
+            let s = tower_sessions_sqlx_store::PostgresStore::new(p.clone());
+            s.migrate().await?;
+            jobs.push(spawn_session_cleanup(s.clone()));
+            with_sessions(console, s, secure)
+        }
+    };
+    jobs.push(spawn_event_pruning(store, args.event_retention_days));
+    let app = Router::new()
+        .merge(scim_api::router(scim))
+        .merge(console.with_state(state))
+        .layer(axum::middleware::from_fn(log_request))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ));
+    // Trailing slashes are trimmed before routing: `/scim/v2/acme/Users/` works.
+    Ok((
+        NormalizePathLayer::trim_trailing_slash().layer(app),
+        Background { log_task, jobs },
+    ))
+}
+
+fn with_sessions<S: SessionStore + Clone>(
+    router: Router<AppState>,
+    store: S,
+    secure: bool,
+) -> Router<AppState> {
+    router.layer(
+        SessionManagerLayer::new(store)
+            .with_name("scimgate_session")
+            .with_http_only(true)
+            .with_same_site(tower_sessions::cookie::SameSite::Lax)
+            .with_secure(secure)
+            .with_expiry(Expiry::OnInactivity(
+                tower_sessions::cookie::time::Duration::hours(12),
+            )),
+    )
+}
+
+fn spawn_session_cleanup<S>(store: S) -> tokio::task::JoinHandle<()>
+where
+    S: tower_sessions::ExpiredDeletion + Clone + Send + Sync + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = store
+            .continuously_delete_expired(Duration::from_secs(3600))
+            .await
+        {
+            tracing::warn!(error = %e, "expired-session cleanup stopped");
+        }
+    })
+}
+
+fn spawn_event_pruning(store: Store, days: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = crate::directory::now_ms() - i64::from(days) * 86_400_000;
+            let result = async {
+                let mut tx = store.begin().await?;
+                let n = events::prune_events(&mut tx, before).await?;
+                tx.commit().await?;
+                Ok::<u64, crate::store::StoreError>(n)
+            }
+            .await;
+            match result {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(pruned = n, retention_days = days, "pruned provisioning log")
+                }
+                Err(e) => tracing::warn!(error = %e, "provisioning log pruning failed"),
+            }
+        }
+    })
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// CSRF defence in depth beside SameSite cookies: a state-changing console request whose
+/// `Origin` names another site is refused.
+async fn same_origin_writes(req: Request, next: Next) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        if let (Some(origin), Some(host)) = (origin, host) {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+            if origin == "null" || origin_host != host {
+                tracing::warn!(origin, "cross-origin console request refused");
+                return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// One log line per request: method, path, status, duration. Never headers, bodies or
+/// queries (they may carry tokens or personal data).
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, path, status, duration_ms = ms, "request");
+    } else {
+        tracing::info!(%method, path, status, duration_ms = ms, "request");
+    }
+    resp
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let e = crate::scim::ScimError::internal();
+    let mut r = (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        serde_json::to_vec(&e.body()).unwrap_or_default(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/scim+json"),
+    );
+    r
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests and the log.
+pub async fn serve(
+    store: Store,
+    args: ServeArgs,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (app, background) = build(store.clone(), &args).await?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("scimgate listening on http://{addr}");
+    println!("scimgate is running: open http://{addr}/");
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
+            app,
+        ),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    background.finish().await;
+    store.close().await;
+    tracing::info!("scimgate stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

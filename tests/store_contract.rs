@@ -1,0 +1,724 @@
+//! The store contract: every store operation, uniqueness conflicts and rollback, run
+//! against SQLite always and PostgreSQL when SCIMGATE_TEST_POSTGRES_URL is set.
+
+mod common;
+
+use common::{backends, TestDb};
+use scimgate::directory::{new_id, now_ms, Change, ChangeKind, Event, Group, ScimToken, User};
+use scimgate::provisioning::filter::to_cond;
+use scimgate::scim::filter::parse_filter;
+use scimgate::scim::schema::ResourceKind;
+use scimgate::store::query::{Cond, ListQuery, SortKey};
+use scimgate::store::{admins, events, groups, orgs, tokens, users, StoreError};
+use serde_json::json;
+
+fn user(org: &str, user_name: &str, extra: serde_json::Value) -> User {
+    let mut attrs = json!({"userName": user_name, "active": true})
+        .as_object()
+        .unwrap()
+        .clone();
+    attrs.extend(extra.as_object().cloned().unwrap_or_default());
+    let cols = scimgate::directory::UserColumns::from_attributes(&attrs);
+    User {
+        id: new_id(),
+        org_id: org.into(),
+        user_name: cols.user_name,
+        external_id: cols.external_id,
+        display_name: cols.display_name,
+        active: cols.active,
+        attributes: attrs,
+        source: "scim:okta".into(),
+        version: 1,
+        created_at: now_ms(),
+        updated_at: now_ms(),
+    }
+}
+
+fn group(org: &str, name: &str, source: &str) -> Group {
+    Group {
+        id: new_id(),
+        org_id: org.into(),
+        display_name: name.into(),
+        external_id: None,
+        source: source.into(),
+        member_count: 0,
+        version: 1,
+        created_at: now_ms(),
+        updated_at: now_ms(),
+    }
+}
+
+#[tokio::test]
+async fn orgs_are_unique_case_insensitively() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let mut tx = db.store.begin().await.unwrap();
+        let org = orgs::create_org(&mut tx, "acme", "Acme").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = db.store.read().await.unwrap();
+        assert!(matches!(
+            orgs::create_org(&mut c, "ACME", "Other").await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            orgs::find_org_by_login(&mut c, "AcMe")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            org.id
+        );
+        assert_eq!(
+            orgs::find_org(&mut c, &org.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .login,
+            "acme"
+        );
+        assert!(orgs::find_org_by_login(&mut c, "nope")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            orgs::get_org_by_login(&mut c, "nope").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(orgs::count_orgs(&mut c).await.unwrap(), 1);
+        assert_eq!(orgs::list_orgs(&mut c).await.unwrap().len(), 1);
+        let mut changed = org.clone();
+        changed.user_name_immutable = true;
+        changed.allowed_roles = vec!["admin".into(), "member".into()];
+        orgs::update_org_settings(&mut c, &changed).await.unwrap();
+        assert_eq!(
+            orgs::find_org(&mut c, &org.id).await.unwrap().unwrap(),
+            changed
+        );
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn admins_memberships_and_login_failures() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let mut c = db.store.read().await.unwrap();
+        let o1 = orgs::create_org(&mut c, "one", "One").await.unwrap();
+        let o2 = orgs::create_org(&mut c, "two", "Two").await.unwrap();
+        let a = admins::create_admin(&mut c, "Ops@Example.com", "hash-a")
+            .await
+            .unwrap();
+        assert!(matches!(
+            admins::create_admin(&mut c, "ops@example.COM", "h").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let b2 = admins::create_admin(&mut c, "second@example.com", "hash-b")
+            .await
+            .unwrap();
+        admins::add_org_admin(&mut c, &o1.id, &a.id).await.unwrap();
+        assert!(matches!(
+            admins::add_org_admin(&mut c, &o1.id, &a.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let (found, hash) = admins::find_admin_credentials(&mut c, " OPS@example.com ")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.id.as_str(), hash.as_str()),
+            (a.id.as_str(), "hash-a")
+        );
+        assert!(admins::is_org_admin(&mut c, &o1.id, &a.id).await.unwrap());
+        assert!(!admins::is_org_admin(&mut c, &o2.id, &a.id).await.unwrap());
+        assert_eq!(
+            admins::list_admin_orgs(&mut c, &a.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|o| o.login.clone())
+                .collect::<Vec<_>>(),
+            vec!["one"]
+        );
+        assert!(
+            matches!(
+                admins::remove_org_admin(&mut c, &o1.id, &a.id).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "the last admin stays"
+        );
+        admins::add_org_admin(&mut c, &o1.id, &b2.id).await.unwrap();
+        assert_eq!(
+            admins::list_org_admins(&mut c, &o1.id).await.unwrap().len(),
+            2
+        );
+        admins::remove_org_admin(&mut c, &o1.id, &a.id)
+            .await
+            .unwrap();
+        assert!(!admins::is_org_admin(&mut c, &o1.id, &a.id).await.unwrap());
+        assert_eq!(
+            admins::find_admin(&mut c, &a.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .email,
+            "Ops@Example.com"
+        );
+        assert_eq!(admins::count_admins(&mut c).await.unwrap(), 2);
+
+        assert_eq!(
+            admins::login_failures(&mut c, "email:x").await.unwrap().0,
+            0
+        );
+        admins::record_login_failure(&mut c, "email:x")
+            .await
+            .unwrap();
+        admins::record_login_failure(&mut c, "email:x")
+            .await
+            .unwrap();
+        assert_eq!(
+            admins::login_failures(&mut c, "email:x").await.unwrap().0,
+            2
+        );
+        admins::clear_login_failures(&mut c, "email:x")
+            .await
+            .unwrap();
+        assert_eq!(
+            admins::login_failures(&mut c, "email:x").await.unwrap().0,
+            0
+        );
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_by_hash_revoke_and_touch() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let t = ScimToken {
+            id: new_id(),
+            org_id: org.id.clone(),
+            label: "okta".into(),
+            hint: "scimgate_abc…".into(),
+            created_by: None,
+            created_at: now_ms(),
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: None,
+        };
+        tokens::insert_token(&mut c, &t, "hash1").await.unwrap();
+        let t2 = ScimToken {
+            id: new_id(),
+            ..t.clone()
+        };
+        assert!(matches!(
+            tokens::insert_token(&mut c, &t2, "hash1").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let (found, h) = tokens::find_token_by_hash(&mut c, "hash1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.id.as_str(), h.as_str()), (t.id.as_str(), "hash1"));
+        assert!(tokens::find_token_by_hash(&mut c, "other")
+            .await
+            .unwrap()
+            .is_none());
+        tokens::touch_token(&mut c, &t.id, 1_000_000).await.unwrap();
+        tokens::touch_token(&mut c, &t.id, 1_030_000).await.unwrap();
+        assert_eq!(
+            tokens::find_token(&mut c, &org.id, &t.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at,
+            Some(1_000_000),
+            "touched at most once a minute"
+        );
+        tokens::touch_token(&mut c, &t.id, 1_070_000).await.unwrap();
+        assert_eq!(
+            tokens::find_token(&mut c, &org.id, &t.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at,
+            Some(1_070_000)
+        );
+        tokens::revoke_token(&mut c, &org.id, &t.id).await.unwrap();
+        let revoked = tokens::list_tokens(&mut c, &org.id).await.unwrap();
+        assert!(revoked[0].revoked_at.is_some() && !revoked[0].usable_at(now_ms()));
+        assert!(matches!(
+            tokens::revoke_token(&mut c, "other-org", &t.id).await,
+            Err(StoreError::NotFound)
+        ));
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn users_crud_uniqueness_versions_and_queries() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let d = db.store.dialect;
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
+        let u1 = user(
+            &org.id,
+            "Alice@Example.com",
+            json!({"displayName": "Alice A", "externalId": "ext-1", "emails": [{"value": "Alice@Example.com", "type": "work", "primary": true}, {"value": "al@home.test", "type": "home"}], "name": {"givenName": "Alice"}, "title": "CTO", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}}),
+        );
+        users::insert_user(&mut c, &u1).await.unwrap();
+        let dup = user(&org.id, "alice@example.COM", json!({}));
+        assert!(matches!(
+            users::insert_user(&mut c, &dup).await,
+            Err(StoreError::Conflict(_))
+        ));
+        users::insert_user(&mut c, &user(&other.id, "alice@example.com", json!({})))
+            .await
+            .unwrap();
+        let u2 = user(
+            &org.id,
+            "bob@example.com",
+            json!({"active": false, "displayName": "Bob", "phoneNumbers": [{"value": "+1 555", "type": "mobile"}]}),
+        );
+        users::insert_user(&mut c, &u2).await.unwrap();
+
+        assert_eq!(users::get_user(&mut c, &org.id, &u1.id).await.unwrap(), u1);
+        assert!(
+            users::find_user(&mut c, &other.id, &u1.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "orgs are isolated"
+        );
+        assert_eq!(
+            users::find_user_by_user_name(&mut c, &org.id, "ALICE@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            u1.id
+        );
+        assert_eq!(users::count_users(&mut c, &org.id).await.unwrap(), (1, 1));
+
+        let q = |f: &str| ListQuery {
+            cond: to_cond(ResourceKind::User, &parse_filter(f).unwrap()).unwrap(),
+            ..ListQuery::default()
+        };
+        let ids = |r: (i64, Vec<User>)| r.1.into_iter().map(|u| u.user_name).collect::<Vec<_>>();
+        for (f, want) in [
+            (
+                r#"userName eq "ALICE@EXAMPLE.COM""#,
+                vec!["Alice@Example.com"],
+            ),
+            (r#"externalId eq "ext-1""#, vec!["Alice@Example.com"]),
+            (r#"externalId eq "EXT-1""#, vec![]),
+            (
+                r#"emails[type eq "work" and value co "@example"]"#,
+                vec!["Alice@Example.com"],
+            ),
+            (
+                r#"emails.value eq "al@HOME.test""#,
+                vec!["Alice@Example.com"],
+            ),
+            (
+                r#"emails[type eq "home"].value"#.trim_end_matches(".value"),
+                vec!["Alice@Example.com"],
+            ),
+            (r#"name.givenName sw "ali""#, vec!["Alice@Example.com"]),
+            (r#"title eq "cto""#, vec!["Alice@Example.com"]),
+            (
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d""#,
+                vec!["Alice@Example.com"],
+            ),
+            (r#"active eq false"#, vec!["bob@example.com"]),
+            (
+                r#"phoneNumbers[type eq "mobile" and value co "555"]"#,
+                vec!["bob@example.com"],
+            ),
+            (r#"not (title pr)"#, vec!["bob@example.com"]),
+            (
+                r#"userName sw "a" or displayName eq "bob""#,
+                vec!["Alice@Example.com", "bob@example.com"],
+            ),
+            (r#"userName co "100%_""#, vec![]),
+            (
+                r#"meta.created gt "2000-01-01T00:00:00Z" and active eq true"#,
+                vec!["Alice@Example.com"],
+            ),
+            (r#"id eq "no-such-id""#, vec![]),
+        ] {
+            let got = ids(users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap());
+            assert_eq!(got, want, "filter {f}");
+        }
+        let page = users::list_users(
+            &mut c,
+            d,
+            &org.id,
+            &ListQuery {
+                cond: Cond::All,
+                sort: SortKey::UserName,
+                descending: true,
+                offset: 1,
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (page.0, page.1[0].user_name.as_str()),
+            (2, "Alice@Example.com")
+        );
+        let counted = users::list_users(
+            &mut c,
+            d,
+            &org.id,
+            &ListQuery {
+                limit: 0,
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((counted.0, counted.1.len()), (2, 0));
+
+        let mut changed = u1.clone();
+        changed
+            .attributes
+            .insert("userName".into(), json!("alice2@example.com"));
+        changed
+            .attributes
+            .insert("emails".into(), json!([{"value": "new@example.com"}]));
+        changed.version = 2;
+        users::update_user(&mut c, &changed, 1).await.unwrap();
+        assert!(matches!(
+            users::update_user(&mut c, &changed, 1).await,
+            Err(StoreError::VersionMismatch)
+        ));
+        let stored = users::get_user(&mut c, &org.id, &u1.id).await.unwrap();
+        assert_eq!(
+            (stored.user_name.as_str(), stored.version),
+            ("alice2@example.com", 2)
+        );
+        assert!(
+            ids(users::list_users(
+                &mut c,
+                d,
+                &org.id,
+                &q(r#"emails.value eq "alice@example.com""#)
+            )
+            .await
+            .unwrap())
+            .is_empty(),
+            "old emails are gone"
+        );
+        let mut clash = stored.clone();
+        clash
+            .attributes
+            .insert("userName".into(), json!("BOB@example.com"));
+        assert!(matches!(
+            users::update_user(&mut c, &clash, 2).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        users::delete_user(&mut c, &org.id, &u1.id).await.unwrap();
+        assert!(matches!(
+            users::delete_user(&mut c, &org.id, &u1.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            users::get_user(&mut c, &org.id, &u1.id).await,
+            Err(StoreError::NotFound)
+        ));
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn groups_memberships_are_deltas() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let d = db.store.dialect;
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
+        let us: Vec<User> = (0..5)
+            .map(|i| user(&org.id, &format!("u{i}"), json!({})))
+            .collect();
+        for u in &us {
+            users::insert_user(&mut c, u).await.unwrap();
+        }
+        let foreign = user(&other.id, "f", json!({}));
+        users::insert_user(&mut c, &foreign).await.unwrap();
+
+        let g = group(&org.id, "Engineering", "scim:okta");
+        groups::insert_group(&mut c, &g).await.unwrap();
+        assert!(matches!(
+            groups::insert_group(&mut c, &group(&org.id, "ENGINEERING", "scim:entra")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let console = group(&org.id, "engineering", "console");
+        groups::insert_group(&mut c, &console).await.unwrap();
+
+        let ids: Vec<String> = us.iter().map(|u| u.id.clone()).collect();
+        let (added, skipped) = groups::add_members(
+            &mut c,
+            &org.id,
+            &g.id,
+            &[
+                ids[0].clone(),
+                ids[1].clone(),
+                ids[1].clone(),
+                foreign.id.clone(),
+                "nope".into(),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(added.len(), 2);
+        assert_eq!(skipped, vec![foreign.id.clone(), "nope".to_string()]);
+        let (again, _) =
+            groups::add_members(&mut c, &org.id, &g.id, &[ids[0].clone(), ids[2].clone()])
+                .await
+                .unwrap();
+        assert_eq!(again, vec![ids[2].clone()], "present members are a no-op");
+        assert_eq!(
+            groups::get_group(&mut c, &org.id, &g.id)
+                .await
+                .unwrap()
+                .member_count,
+            3
+        );
+        assert!(groups::is_member(&mut c, &g.id, &ids[2]).await.unwrap());
+        let removed = groups::remove_members(&mut c, &g.id, &[ids[0].clone(), ids[4].clone()])
+            .await
+            .unwrap();
+        assert_eq!(removed, vec![ids[0].clone()]);
+        assert_eq!(
+            groups::get_group(&mut c, &org.id, &g.id)
+                .await
+                .unwrap()
+                .member_count,
+            2
+        );
+        let page1 = groups::list_members(&mut c, &g.id, None, 1).await.unwrap();
+        let page2 = groups::list_members(&mut c, &g.id, Some(&page1[0].user_id), 1)
+            .await
+            .unwrap();
+        assert_eq!(page1.len() + page2.len(), 2);
+        assert_ne!(page1[0].user_id, page2[0].user_id);
+        assert_eq!(
+            groups::list_member_ids(&mut c, &g.id).await.unwrap().len(),
+            2
+        );
+
+        let q = |f: &str| ListQuery {
+            cond: to_cond(ResourceKind::Group, &parse_filter(f).unwrap()).unwrap(),
+            ..ListQuery::default()
+        };
+        let names = |r: (i64, Vec<Group>)| r.1.into_iter().map(|g| g.source).collect::<Vec<_>>();
+        assert_eq!(
+            names(
+                groups::list_groups(&mut c, d, &org.id, &q(r#"displayName eq "ENGINEERING""#))
+                    .await
+                    .unwrap()
+            )
+            .len(),
+            2
+        );
+        assert_eq!(
+            names(
+                groups::list_groups(
+                    &mut c,
+                    d,
+                    &org.id,
+                    &q(&format!(r#"members eq "{}""#, ids[1]))
+                )
+                .await
+                .unwrap()
+            ),
+            vec!["scim:okta"]
+        );
+        assert_eq!(
+            names(
+                groups::list_groups(
+                    &mut c,
+                    d,
+                    &org.id,
+                    &q(&format!(r#"id eq "{}" and members eq "{}""#, g.id, ids[0]))
+                )
+                .await
+                .unwrap()
+            )
+            .len(),
+            0
+        );
+        assert_eq!(groups::count_groups(&mut c, &org.id).await.unwrap(), (1, 1));
+        assert_eq!(
+            users::list_user_groups(&mut c, &ids[1]).await.unwrap(),
+            vec![(g.id.clone(), "Engineering".to_string())]
+        );
+
+        groups::update_group(&mut c, &org.id, &g.id, "Eng", Some("x1"))
+            .await
+            .unwrap();
+        let locked = groups::lock_group(&mut c, &org.id, &g.id, None)
+            .await
+            .unwrap();
+        assert_eq!(locked.display_name, "Eng");
+        assert!(matches!(
+            groups::lock_group(&mut c, &org.id, &g.id, Some(1)).await,
+            Err(StoreError::VersionMismatch)
+        ));
+
+        users::delete_user(&mut c, &org.id, &ids[1]).await.unwrap();
+        assert_eq!(
+            groups::get_group(&mut c, &org.id, &g.id)
+                .await
+                .unwrap()
+                .member_count,
+            1,
+            "deleting a user leaves its groups' counts right"
+        );
+        let all = groups::remove_all_members(&mut c, &g.id).await.unwrap();
+        assert_eq!(all, vec![ids[2].clone()]);
+        assert_eq!(
+            groups::get_group(&mut c, &org.id, &g.id)
+                .await
+                .unwrap()
+                .member_count,
+            0
+        );
+        groups::delete_group(&mut c, &org.id, &g.id).await.unwrap();
+        assert!(matches!(
+            groups::delete_group(&mut c, &org.id, &g.id).await,
+            Err(StoreError::NotFound)
+        ));
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn transactions_roll_back() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let org = {
+            let mut c = db.store.read().await.unwrap();
+            orgs::create_org(&mut c, "acme", "Acme").await.unwrap()
+        };
+        let u = user(&org.id, "rolled@back", json!({}));
+        {
+            let mut tx = db.store.begin().await.unwrap();
+            users::insert_user(&mut tx, &u).await.unwrap();
+            let g = group(&org.id, "G", "scim:okta");
+            groups::insert_group(&mut tx, &g).await.unwrap();
+            groups::add_members(&mut tx, &org.id, &g.id, std::slice::from_ref(&u.id))
+                .await
+                .unwrap();
+            // Dropped without commit.
+        }
+        {
+            let mut tx = db.store.begin().await.unwrap();
+            users::insert_user(&mut tx, &user(&org.id, "x", json!({})))
+                .await
+                .unwrap();
+            assert!(users::insert_user(&mut tx, &user(&org.id, "X", json!({})))
+                .await
+                .is_err());
+            tx.rollback().await.unwrap();
+        }
+        let mut c = db.store.read().await.unwrap();
+        assert!(users::find_user(&mut c, &org.id, &u.id)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(users::count_users(&mut c, &org.id).await.unwrap(), (0, 0));
+        assert_eq!(groups::count_groups(&mut c, &org.id).await.unwrap(), (0, 0));
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn events_keyset_pages_and_pruning() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let e = Event {
+                id: new_id(),
+                org_id: Some(org.id.clone()),
+                occurred_at: 1_000 + i,
+                token_id: None,
+                token_label: Some("okta".into()),
+                method: "POST".into(),
+                path: "/scim/v2/acme/Users".into(),
+                query: None,
+                client: "okta".into(),
+                status: 201,
+                scim_type: None,
+                duration_us: 10,
+                request_body: Some("{}".into()),
+                response_summary: None,
+                changes: vec![Change {
+                    resource_type: "User".into(),
+                    resource_id: format!("u{i}"),
+                    resource_name: Some("n".into()),
+                    kind: ChangeKind::Created,
+                    detail: Some(json!({"a": 1})),
+                }],
+            };
+            events::insert_event(&mut c, &e).await.unwrap();
+            ids.push(e.id);
+        }
+        let first = events::list_events(&mut c, &org.id, None, 2).await.unwrap();
+        assert_eq!(
+            first.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            vec![ids[4].clone(), ids[3].clone()]
+        );
+        let next = events::list_events(&mut c, &org.id, Some(&first[1].id), 10)
+            .await
+            .unwrap();
+        assert_eq!(next.len(), 3);
+        let one = events::find_event(&mut c, &org.id, &ids[0])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.changes[0].kind, ChangeKind::Created);
+        assert_eq!(one.changes[0].detail, Some(json!({"a": 1})));
+        assert_eq!(events::prune_events(&mut c, 1_002).await.unwrap(), 2);
+        assert_eq!(
+            events::list_events(&mut c, &org.id, None, 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        drop(c);
+        db.finish().await;
+    }
+}
+
+#[test]
+fn migrations_have_the_same_versions_on_both_databases() {
+    let names = |d: &str| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(format!("{}/migrations/{d}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+    assert!(!names("sqlite").is_empty());
+}
