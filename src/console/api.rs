@@ -81,6 +81,15 @@ pub mod server {
         expect_context::<AppState>()
     }
 
+    /// A client-side failure: the message is for the user, the status for the logs and
+    /// scripts (a wrong password is not a server error).
+    fn fail(status: axum::http::StatusCode, msg: impl Into<String>) -> ServerFnError {
+        if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+            r.set_status(status);
+        }
+        ServerFnError::new(msg.into())
+    }
+
     fn internal(e: impl std::fmt::Display) -> ServerFnError {
         tracing::error!(error = %e, "console request failed");
         ServerFnError::new("Something went wrong; the details are in the server log.")
@@ -94,7 +103,7 @@ pub mod server {
     pub async fn require_admin() -> Result<String, ServerFnError> {
         let s = session().await?;
         let id: Option<String> = s.get(SESSION_ADMIN).await.map_err(internal)?;
-        let id = id.ok_or_else(|| ServerFnError::new(NOT_SIGNED_IN))?;
+        let id = id.ok_or_else(|| fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))?;
         let mut c = state().store.read().await.map_err(internal)?;
         if admins::find_admin(&mut c, &id)
             .await
@@ -102,7 +111,7 @@ pub mod server {
             .is_none()
         {
             s.flush().await.map_err(internal)?;
-            return Err(ServerFnError::new(NOT_SIGNED_IN));
+            return Err(fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN));
         }
         Ok(id)
     }
@@ -123,7 +132,10 @@ pub mod server {
             {
                 Ok(o)
             }
-            _ => Err(ServerFnError::new("Organization not found.")),
+            _ => Err(fail(
+                axum::http::StatusCode::NOT_FOUND,
+                "Organization not found.",
+            )),
         }
     }
 
@@ -163,15 +175,21 @@ pub mod server {
     ) -> Result<(), ServerFnError> {
         let st = state();
         let org_login = org_login.trim().to_string();
-        crate::directory::validate_login(&org_login).map_err(ServerFnError::new)?;
+        crate::directory::validate_login(&org_login)
+            .map_err(|e| fail(axum::http::StatusCode::BAD_REQUEST, e))?;
         let email = email.trim().to_string();
-        crate::directory::validate_email(&email).map_err(ServerFnError::new)?;
-        password::validate(&password).map_err(|e| ServerFnError::new(e.to_string()))?;
+        crate::directory::validate_email(&email)
+            .map_err(|e| fail(axum::http::StatusCode::BAD_REQUEST, e))?;
+        password::validate(&password)
+            .map_err(|e| fail(axum::http::StatusCode::BAD_REQUEST, e.to_string()))?;
         let hash = password::hash_password(password).await.map_err(internal)?;
         let mut tx = st.store.begin().await.map_err(internal)?;
-        // Checked inside the write transaction so two racing first runs cannot both win.
+        // Checked inside the write transaction: with SQLite's single writer two racing first
+        // runs cannot both win; on PostgreSQL the window is the few milliseconds between two
+        // simultaneous submissions of the set-up form.
         if orgs::count_orgs(&mut tx).await.map_err(internal)? > 0 {
-            return Err(ServerFnError::new(
+            return Err(fail(
+                axum::http::StatusCode::CONFLICT,
                 "scimgate is already set up; sign in instead.",
             ));
         }
@@ -238,7 +256,7 @@ pub mod server {
                     .map_err(internal)?;
                 if now - last < backoff_secs(failures) * 1000 {
                     tracing::warn!(failures, "sign-in throttled");
-                    return Err(ServerFnError::new(SIGN_IN_FAILED));
+                    return Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED));
                 }
             }
         }
@@ -281,7 +299,7 @@ pub mod server {
                     .await
                     .map_err(internal)?;
                 tx.commit().await.map_err(internal)?;
-                Err(ServerFnError::new(SIGN_IN_FAILED))
+                Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED))
             }
         }
     }
