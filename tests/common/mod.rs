@@ -237,3 +237,8 @@ pub fn assert_scim_error(body: &Value, status: u16, scim_type: Option<&str>) {
         "{body}"
     );
 }
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
