@@ -25,13 +25,22 @@ pub type AppService = NormalizePath<Router>;
 
 /// Everything `serve` runs besides the router: the log writer and periodic jobs.
 pub struct Background {
+    log: Option<LogWriter>,
     log_task: tokio::task::JoinHandle<()>,
     jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Background {
+    /// Waits until the log events queued so far are written.
+    pub async fn flush(&self) {
+        if let Some(l) = &self.log {
+            l.flush().await;
+        }
+    }
+
     /// Waits for queued log events to be written (after every router clone is dropped).
-    pub async fn finish(self) {
+    pub async fn finish(mut self) {
+        self.log = None;
         for j in self.jobs {
             j.abort();
         }
@@ -63,7 +72,7 @@ pub async fn build(
             public_url: args.public_url.clone(),
             ..ScimConfig::default()
         }),
-        log,
+        log: log.clone(),
     };
     let state = AppState {
         leptos_options: leptos_options.clone(),
@@ -112,7 +121,11 @@ pub async fn build(
     // Trailing slashes are trimmed before routing: `/scim/v2/acme/Users/` works.
     Ok((
         NormalizePathLayer::trim_trailing_slash().layer(app),
-        Background { log_task, jobs },
+        Background {
+            log: Some(log),
+            log_task,
+            jobs,
+        },
     ))
 }
 

@@ -32,19 +32,44 @@ async fn entra_test_connection_and_user_flows() {
     for b in backends() {
         let app = TestApp::new(&b).await;
         // Test Connection: a random GUID that matches nothing must give 200 and an empty list.
-        let (s, r) = app.scim("GET", "/Users?filter=userName+eq+%22a4f1b5ae-7c3d-4d8e-9f10-0b1c2d3e4f50%22", None).await;
+        let (s, r) = app
+            .scim(
+                "GET",
+                "/Users?filter=userName+eq+%22a4f1b5ae-7c3d-4d8e-9f10-0b1c2d3e4f50%22",
+                None,
+            )
+            .await;
         assert_eq!((s.as_u16(), r["totalResults"].as_i64()), (200, Some(0)));
-        let (s, r) = app.scim("GET", "/Users?filter=id+eq+%22a4f1b5ae-7c3d-4d8e-9f10-0b1c2d3e4f50%22", None).await;
+        let (s, r) = app
+            .scim(
+                "GET",
+                "/Users?filter=id+eq+%22a4f1b5ae-7c3d-4d8e-9f10-0b1c2d3e4f50%22",
+                None,
+            )
+            .await;
         assert_eq!((s.as_u16(), r["totalResults"].as_i64()), (200, Some(0)));
-        let (s, r) = app.scim("GET", "/Groups?excludedAttributes=members&filter=displayName+eq+%22a4f1b5ae%22", None).await;
+        let (s, r) = app
+            .scim(
+                "GET",
+                "/Groups?excludedAttributes=members&filter=displayName+eq+%22a4f1b5ae%22",
+                None,
+            )
+            .await;
         assert_eq!((s.as_u16(), r["totalResults"].as_i64()), (200, Some(0)));
 
-        let (s, u) = app.scim("POST", "/Users?aadOptscim062020", Some(entra_user("1"))).await;
+        let (s, u) = app
+            .scim("POST", "/Users?aadOptscim062020", Some(entra_user("1")))
+            .await;
         assert_eq!(s, 201, "{u}");
         let id = u["id"].as_str().unwrap().to_string();
         assert_eq!(u[ENTERPRISE]["department"], "Sales");
-        assert!(u["schemas"].as_array().unwrap().contains(&json!(ENTERPRISE)));
-        let (_, by_ext) = app.scim("GET", "/Users?filter=externalId+eq+%22ext-1%22", None).await;
+        assert!(u["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ENTERPRISE)));
+        let (_, by_ext) = app
+            .scim("GET", "/Users?filter=externalId+eq+%22ext-1%22", None)
+            .await;
         assert_eq!(by_ext["totalResults"], 1);
 
         // Capitalised ops, a filtered email path, a sub-attribute, a string boolean.
@@ -61,25 +86,58 @@ async fn entra_test_connection_and_user_flows() {
         assert_eq!(p["emails"].as_array().unwrap().len(), 1);
         assert_eq!(p["name"]["familyName"], "updatedFamilyName");
         assert_eq!(p["name"]["givenName"], "givenName");
-        assert_eq!(p["addresses"], json!([{"type": "work", "streetAddress": "1 Main St"}]));
-        assert_eq!(p["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555 0100"}]));
+        assert_eq!(
+            p["addresses"],
+            json!([{"type": "work", "streetAddress": "1 Main St"}])
+        );
+        assert_eq!(
+            p["phoneNumbers"],
+            json!([{"type": "mobile", "value": "+1 555 0100"}])
+        );
         assert_eq!(p[ENTERPRISE]["manager"], json!({"value": "manager-id-1"}));
         assert_eq!(p["active"], false);
         // The changed email is what filters see now.
-        let (_, f) = app.scim("GET", &format!("/Users?filter={}", common::enc(r#"emails[type eq "work" and value eq "UPDATEDEMAIL@contoso.test"]"#)), None).await;
+        let (_, f) = app
+            .scim(
+                "GET",
+                &format!(
+                    "/Users?filter={}",
+                    common::enc(
+                        r#"emails[type eq "work" and value eq "UPDATEDEMAIL@contoso.test"]"#
+                    )
+                ),
+                None,
+            )
+            .await;
         assert_eq!(f["totalResults"], 1, "{f}");
         // Old manager form: an array with one object carrying a null $ref; and removal.
         let (_, p2) = app.scim("PATCH", &format!("/Users/{id}"), Some(patch(json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": [{"$ref": null, "value": "manager-id-2"}]}])))).await;
         assert_eq!(p2[ENTERPRISE]["manager"], json!({"value": "manager-id-2"}));
-        let (_, p3) = app.scim("PATCH", &format!("/Users/{id}"), Some(patch(json!([{"op": "Remove", "path": format!("{ENTERPRISE}:manager")}])))).await;
+        let (_, p3) = app
+            .scim(
+                "PATCH",
+                &format!("/Users/{id}"),
+                Some(patch(
+                    json!([{"op": "Remove", "path": format!("{ENTERPRISE}:manager")}]),
+                )),
+            )
+            .await;
         assert!(p3[ENTERPRISE].get("manager").is_none());
         // aadOptscim062020: path-less replace with real booleans; reactivation.
         let (s, p4) = app.scim("PATCH", &format!("/Users/{id}?aadOptscim062020"), Some(patch(json!([{"op": "replace", "value": {"active": true, "displayName": "New Name", "name.givenName": "G2"}}])))).await;
         assert_eq!(s, 200);
-        assert_eq!((p4["active"].as_bool(), p4["displayName"].as_str(), p4["name"]["givenName"].as_str()), (Some(true), Some("New Name"), Some("G2")));
+        assert_eq!(
+            (
+                p4["active"].as_bool(),
+                p4["displayName"].as_str(),
+                p4["name"]["givenName"].as_str()
+            ),
+            (Some(true), Some("New Name"), Some("G2"))
+        );
         // Unknown, misspelt schema URNs in a POST are ignored rather than failed.
         let mut odd = entra_user("2");
-        odd["urn:ietf:params:scim:schemas:extension:enterprise:2.0:Usr"] = json!({"department": "x"});
+        odd["urn:ietf:params:scim:schemas:extension:enterprise:2.0:Usr"] =
+            json!({"department": "x"});
         odd["UserName"] = odd["userName"].take();
         odd.as_object_mut().unwrap().remove("userName");
         let (s, u2) = app.scim("POST", "/Users", Some(odd)).await;
@@ -104,34 +162,84 @@ async fn entra_group_flows() {
         let (s, _) = app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": ids[0]}, {"$ref": null, "value": ids[1]}]}])))).await;
         assert_eq!(s, 204);
         // Adding a present member is a no-op, not an error.
-        let (s, _) = app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": ids[0]}]}])))).await;
+        let (s, _) = app
+            .scim(
+                "PATCH",
+                &format!("/Groups/{gid}"),
+                Some(patch(
+                    json!([{"op": "Add", "path": "members", "value": [{"value": ids[0]}]}]),
+                )),
+            )
+            .await;
         assert_eq!(s, 204);
         // Old Entra remove form: path members with a value list.
         let (s, _) = app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": ids[1]}]}])))).await;
         assert_eq!(s, 204);
         // Removing an absent member is a no-op.
-        let (s, _) = app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Remove", "path": format!("members[value eq \"{}\"]", ids[2])}])))).await;
+        let (s, _) = app
+            .scim(
+                "PATCH",
+                &format!("/Groups/{gid}"),
+                Some(patch(
+                    json!([{"op": "Remove", "path": format!("members[value eq \"{}\"]", ids[2])}]),
+                )),
+            )
+            .await;
         assert_eq!(s, 204);
         // excludedAttributes=members never returns members.
-        let (s, one) = app.scim("GET", &format!("/Groups/{gid}?excludedAttributes=members"), None).await;
+        let (s, one) = app
+            .scim(
+                "GET",
+                &format!("/Groups/{gid}?excludedAttributes=members"),
+                None,
+            )
+            .await;
         assert_eq!(s, 200);
         assert!(one.get("members").is_none());
         assert_eq!(one["displayName"], "Group1DisplayName");
-        let (_, list) = app.scim("GET", "/Groups?excludedAttributes=members&filter=displayName+eq+%22Group1DisplayName%22", None).await;
+        let (_, list) = app
+            .scim(
+                "GET",
+                "/Groups?excludedAttributes=members&filter=displayName+eq+%22Group1DisplayName%22",
+                None,
+            )
+            .await;
         assert_eq!(list["totalResults"], 1);
         assert!(list["Resources"][0].get("members").is_none());
         // Membership filters.
         let (_, m) = app.scim("GET", &format!("/Groups?filter=id+eq+%22{gid}%22+and+members+eq+%22{}%22&excludedAttributes=members", ids[0]), None).await;
         assert_eq!(m["totalResults"], 1);
-        let (_, m) = app.scim("GET", &format!("/Groups?filter=id+eq+%22{gid}%22+and+members+eq+%22{}%22", ids[1]), None).await;
+        let (_, m) = app
+            .scim(
+                "GET",
+                &format!(
+                    "/Groups?filter=id+eq+%22{gid}%22+and+members+eq+%22{}%22",
+                    ids[1]
+                ),
+                None,
+            )
+            .await;
         assert_eq!(m["totalResults"], 0);
         // attributes on PATCH asks for a body: 200 with the group.
-        let (s, body) = app.scim("PATCH", &format!("/Groups/{gid}?attributes=members"), Some(patch(json!([{"op": "replace", "path": "displayName", "value": "Renamed"}])))).await;
+        let (s, body) = app
+            .scim(
+                "PATCH",
+                &format!("/Groups/{gid}?attributes=members"),
+                Some(patch(
+                    json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]),
+                )),
+            )
+            .await;
         assert_eq!(s, 200);
         assert_eq!(body["members"].as_array().unwrap().len(), 1);
-        assert!(body.get("displayName").is_none(), "only the asked-for attributes, plus id and schemas");
+        assert!(
+            body.get("displayName").is_none(),
+            "only the asked-for attributes, plus id and schemas"
+        );
         // Deleting a user removes its memberships.
-        let (s, _) = app.scim("DELETE", &format!("/Users/{}", ids[0]), None).await;
+        let (s, _) = app
+            .scim("DELETE", &format!("/Users/{}", ids[0]), None)
+            .await;
         assert_eq!(s, 204);
         let (_, after) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
         assert_eq!(after["members"], json!([]));

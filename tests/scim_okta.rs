@@ -28,21 +28,39 @@ async fn okta_scim_spec_test() {
     for b in backends() {
         let app = TestApp::new(&b).await;
         // Seed one user so the list steps have something to read.
-        let (s, seeded) = app.scim("POST", "/Users", Some(okta_user("seed@example.com"))).await;
+        let (s, seeded) = app
+            .scim("POST", "/Users", Some(okta_user("seed@example.com")))
+            .await;
         assert_eq!(s, 201);
 
         // 1. GET /Users?count=1&startIndex=1
         let (s, list) = app.scim("GET", "/Users?count=1&startIndex=1", None).await;
         assert_eq!(s, 200);
-        assert_eq!(list["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
-        assert_eq!((list["totalResults"].as_i64(), list["itemsPerPage"].as_i64(), list["startIndex"].as_i64()), (Some(1), Some(1), Some(1)));
+        assert_eq!(
+            list["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+        );
+        assert_eq!(
+            (
+                list["totalResults"].as_i64(),
+                list["itemsPerPage"].as_i64(),
+                list["startIndex"].as_i64()
+            ),
+            (Some(1), Some(1), Some(1))
+        );
         // 2. GET /Users/{id} of the first
         let id = list["Resources"][0]["id"].as_str().unwrap().to_string();
         let (s, one) = app.scim("GET", &format!("/Users/{id}"), None).await;
         assert_eq!((s.as_u16(), one["id"].as_str()), (200, Some(id.as_str())));
         assert!(one.get("password").is_none(), "password is never returned");
         // 3. Invalid user by userName → empty list
-        let (s, none) = app.scim("GET", "/Users?filter=userName%20eq%20%22invalidUser%40example.com%22", None).await;
+        let (s, none) = app
+            .scim(
+                "GET",
+                "/Users?filter=userName%20eq%20%22invalidUser%40example.com%22",
+                None,
+            )
+            .await;
         assert_eq!((s.as_u16(), none["totalResults"].as_i64()), (200, Some(0)));
         assert_eq!(none["Resources"], json!([]));
         // 4. Invalid user by id → 404 error body
@@ -50,10 +68,18 @@ async fn okta_scim_spec_test() {
         assert_eq!(s, 404);
         assert_scim_error(&e, 404, None);
         // 5. The random user does not exist yet
-        let (s, r) = app.scim("GET", "/Users?filter=userName%20eq%20%22rick%40example.com%22", None).await;
+        let (s, r) = app
+            .scim(
+                "GET",
+                "/Users?filter=userName%20eq%20%22rick%40example.com%22",
+                None,
+            )
+            .await;
         assert_eq!((s.as_u16(), r["totalResults"].as_i64()), (200, Some(0)));
         // 6. Create it with realistic values
-        let (s, created) = app.scim("POST", "/Users", Some(okta_user("Rick@example.com"))).await;
+        let (s, created) = app
+            .scim("POST", "/Users", Some(okta_user("Rick@example.com")))
+            .await;
         assert_eq!(s, 201, "{created}");
         assert_eq!(created["active"], true);
         assert_eq!(created["userName"], "Rick@example.com");
@@ -65,26 +91,52 @@ async fn okta_scim_spec_test() {
         assert_eq!(s, 200);
         assert_eq!(got["emails"][0]["value"], "Rick@example.com");
         // 8. Recreating fails with 409 uniqueness
-        let (s, e) = app.scim("POST", "/Users", Some(okta_user("Rick@example.com"))).await;
+        let (s, e) = app
+            .scim("POST", "/Users", Some(okta_user("Rick@example.com")))
+            .await;
         assert_eq!(s, 409);
         assert_scim_error(&e, 409, Some("uniqueness"));
         // 9. userName lookups are case-insensitive
-        let (s, r) = app.scim("GET", "/Users?filter=userName%20eq%20%22RICK%40EXAMPLE.COM%22", None).await;
+        let (s, r) = app
+            .scim(
+                "GET",
+                "/Users?filter=userName%20eq%20%22RICK%40EXAMPLE.COM%22",
+                None,
+            )
+            .await;
         assert_eq!((s.as_u16(), r["totalResults"].as_i64()), (200, Some(1)));
         assert_eq!(r["Resources"][0]["id"], created["id"]);
         // 10. A wrong token gets 401 with an error body
-        let (s, h, e) = app.request("GET", "/scim/v2/acme/Users", Some("scimgate_wrong"), None, &[]).await;
+        let (s, h, e) = app
+            .request(
+                "GET",
+                "/scim/v2/acme/Users",
+                Some("scimgate_wrong"),
+                None,
+                &[],
+            )
+            .await;
         assert_eq!(s, 401);
         assert_eq!(h["www-authenticate"], "Bearer realm=\"scimgate\"");
         assert_scim_error(&e, 401, None);
         // 11. A deactivated user is still a duplicate
         let (s, _) = app.scim("PATCH", &format!("/Users/{rid}"), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]}))).await;
         assert_eq!(s, 200);
-        let (s, e) = app.scim("POST", "/Users", Some(okta_user("rick@example.com"))).await;
+        let (s, e) = app
+            .scim("POST", "/Users", Some(okta_user("rick@example.com")))
+            .await;
         assert_eq!(s, 409);
         assert_scim_error(&e, 409, Some("uniqueness"));
         // 12. Responses are application/scim+json
-        let (_, h, _) = app.request("GET", &format!("/scim/v2/acme/Users/{}", seeded["id"].as_str().unwrap()), Some(&app.token), None, &[]).await;
+        let (_, h, _) = app
+            .request(
+                "GET",
+                &format!("/scim/v2/acme/Users/{}", seeded["id"].as_str().unwrap()),
+                Some(&app.token),
+                None,
+                &[],
+            )
+            .await;
         assert_eq!(h["content-type"], "application/scim+json");
         app.finish().await;
     }
@@ -98,10 +150,21 @@ async fn okta_oin_user_lifecycle() {
         // Okta checks for an existing user before creating one.
         let (s, _, r) = app.request("GET", "/scim/v2/acme/Users?filter=userName%20eq%20%22morty%40example.com%22&startIndex=1&count=100", Some(&app.token), None, &ua).await;
         assert_eq!((s.as_u16(), r["totalResults"].as_i64()), (200, Some(0)));
-        let (s, h, u) = app.request("POST", "/scim/v2/acme/Users", Some(&app.token), Some(okta_user("morty@example.com")), &ua).await;
+        let (s, h, u) = app
+            .request(
+                "POST",
+                "/scim/v2/acme/Users",
+                Some(&app.token),
+                Some(okta_user("morty@example.com")),
+                &ua,
+            )
+            .await;
         assert_eq!(s, 201);
         let id = u["id"].as_str().unwrap().to_string();
-        assert_eq!(h["location"], format!("http://scim.test/scim/v2/acme/Users/{id}"));
+        assert_eq!(
+            h["location"],
+            format!("http://scim.test/scim/v2/acme/Users/{id}")
+        );
         assert_eq!(h["etag"], "W/\"1\"");
         // Push Profile Updates: PUT echoes the whole resource, id and meta included.
         let mut put = u.clone();
@@ -118,23 +181,52 @@ async fn okta_oin_user_lifecycle() {
         assert!(cleared.get("title").is_none());
         // Deactivate, still readable and listable.
         let deactivate = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]});
-        let (s, d) = app.scim("PATCH", &format!("/Users/{id}"), Some(deactivate)).await;
+        let (s, d) = app
+            .scim("PATCH", &format!("/Users/{id}"), Some(deactivate))
+            .await;
         assert_eq!((s.as_u16(), d["active"].as_bool()), (200, Some(false)));
         let (s, g) = app.scim("GET", &format!("/Users/{id}"), None).await;
         assert_eq!((s.as_u16(), g["active"].as_bool()), (200, Some(false)));
-        let (_, l) = app.scim("GET", "/Users?filter=userName%20eq%20%22morty%40example.com%22", None).await;
+        let (_, l) = app
+            .scim(
+                "GET",
+                "/Users?filter=userName%20eq%20%22morty%40example.com%22",
+                None,
+            )
+            .await;
         assert_eq!(l["totalResults"], 1);
         // Reactivate.
         let (s, r) = app.scim("PATCH", &format!("/Users/{id}"), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": true}}]}))).await;
         assert_eq!((s.as_u16(), r["active"].as_bool()), (200, Some(true)));
         // The log tells the story, newest first, with the client recognised.
-        let kinds: Vec<String> = app.events().await.iter().flat_map(|e| e.changes.iter().map(|c| c.kind.as_str().to_string())).collect();
-        assert_eq!(kinds, vec!["reactivated", "deactivated", "updated", "updated", "created"]);
+        let kinds: Vec<String> = app
+            .events()
+            .await
+            .iter()
+            .flat_map(|e| e.changes.iter().map(|c| c.kind.as_str().to_string()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "reactivated",
+                "deactivated",
+                "updated",
+                "updated",
+                "created"
+            ]
+        );
         let evs = app.events().await;
         let created = evs.iter().find(|e| e.method == "POST").unwrap();
         assert_eq!(created.client, "okta");
         assert_eq!(created.status, 201);
-        assert!(!created.request_body.as_deref().unwrap().contains("1mz050nq"), "password is redacted in the log");
+        assert!(
+            !created
+                .request_body
+                .as_deref()
+                .unwrap()
+                .contains("1mz050nq"),
+            "password is redacted in the log"
+        );
         app.finish().await;
     }
 }
@@ -143,7 +235,9 @@ async fn okta_oin_user_lifecycle() {
 async fn okta_custom_app_deactivates_with_put() {
     for b in backends() {
         let app = TestApp::new(&b).await;
-        let (_, u) = app.scim("POST", "/Users", Some(okta_user("aiw@example.com"))).await;
+        let (_, u) = app
+            .scim("POST", "/Users", Some(okta_user("aiw@example.com")))
+            .await;
         let id = u["id"].as_str().unwrap();
         let mut put = u.clone();
         put["active"] = json!(false);
@@ -163,7 +257,13 @@ async fn okta_push_groups() {
         let app = TestApp::new(&b).await;
         let mut ids = Vec::new();
         for i in 0..4 {
-            let (_, u) = app.scim("POST", "/Users", Some(okta_user(&format!("member{i}@example.com")))).await;
+            let (_, u) = app
+                .scim(
+                    "POST",
+                    "/Users",
+                    Some(okta_user(&format!("member{i}@example.com"))),
+                )
+                .await;
             ids.push(u["id"].as_str().unwrap().to_string());
         }
         // Create with immediate membership push.
@@ -179,7 +279,13 @@ async fn okta_push_groups() {
         assert_eq!(s, 409);
         assert_scim_error(&e, 409, Some("uniqueness"));
         // Okta looks the group up by name.
-        let (_, found) = app.scim("GET", "/Groups?filter=displayName%20eq%20%22Test%20SCIMv2%22&startIndex=1&count=100", None).await;
+        let (_, found) = app
+            .scim(
+                "GET",
+                "/Groups?filter=displayName%20eq%20%22Test%20SCIMv2%22&startIndex=1&count=100",
+                None,
+            )
+            .await;
         assert_eq!(found["totalResults"], 1);
         // Rename: path-less replace carrying the unchanged id.
         let (s, _) = app.scim("PATCH", &format!("/Groups/{gid}"), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "Renamed"}}]}))).await;
@@ -196,7 +302,12 @@ async fn okta_push_groups() {
         assert_eq!(s, 204);
         let (_, g2) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
         assert_eq!(g2["displayName"], "Renamed");
-        let mut members: Vec<String> = g2["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_string()).collect();
+        let mut members: Vec<String> = g2["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap().to_string())
+            .collect();
         members.sort();
         let mut want = vec![ids[1].clone(), ids[2].clone(), ids[3].clone()];
         want.sort();
@@ -204,7 +315,10 @@ async fn okta_push_groups() {
         // Full replace through PUT.
         let (s, g3) = app.scim("PUT", &format!("/Groups/{gid}"), Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": gid, "displayName": "Renamed", "members": [{"value": ids[0]}]}))).await;
         assert_eq!(s, 200, "{g3}");
-        assert_eq!(g3["members"], json!([{"value": ids[0], "display": "Rick Sanchez", "type": "User", "$ref": format!("http://scim.test/scim/v2/acme/Users/{}", ids[0])}]));
+        assert_eq!(
+            g3["members"],
+            json!([{"value": ids[0], "display": "Rick Sanchez", "type": "User", "$ref": format!("http://scim.test/scim/v2/acme/Users/{}", ids[0])}])
+        );
         // Empty replace clears the members.
         let (s, _) = app.scim("PATCH", &format!("/Groups/{gid}"), Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "members", "value": []}]}))).await;
         assert_eq!(s, 204);
@@ -216,7 +330,10 @@ async fn okta_push_groups() {
         let last = &app.events().await[0];
         let kinds: Vec<&str> = last.changes.iter().map(|c| c.kind.as_str()).collect();
         assert_eq!(kinds, vec!["member_added", "member_skipped"]);
-        assert_eq!(last.changes[1].detail.as_ref().unwrap()["members"], json!(["not-a-user"]));
+        assert_eq!(
+            last.changes[1].detail.as_ref().unwrap()["members"],
+            json!(["not-a-user"])
+        );
         // Delete.
         let (s, _) = app.scim("DELETE", &format!("/Groups/{gid}"), None).await;
         assert_eq!(s, 204);

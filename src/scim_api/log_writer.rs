@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 enum Job {
     Event(Box<Event>),
     Touch(String, i64),
+    /// Answered once everything queued before it is written.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 #[derive(Clone)]
@@ -36,6 +38,14 @@ impl LogWriter {
     pub async fn touch_token(&self, id: String, at: i64) {
         let _ = self.tx.send(Job::Touch(id, at)).await;
     }
+
+    /// Waits until every event queued so far is in the database.
+    pub async fn flush(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Job::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
@@ -44,7 +54,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         if let Err(e) = write_batch(&store, &batch).await {
             tracing::error!(error = %e, count = batch.len(), "could not write provisioning log events");
         }
-        batch.clear();
+        for job in batch.drain(..) {
+            if let Job::Flush(done) = job {
+                let _ = done.send(());
+            }
+        }
     }
 }
 
@@ -54,6 +68,7 @@ async fn write_batch(store: &Store, jobs: &[Job]) -> crate::store::Result<()> {
         match j {
             Job::Event(e) => events::insert_event(&mut tx, e).await?,
             Job::Touch(id, at) => tokens::touch_token(&mut tx, id, *at).await?,
+            Job::Flush(_) => {}
         }
     }
     tx.commit().await?;
