@@ -168,13 +168,16 @@ fn apply_one(
     }
 }
 
+/// The object holding an attribute (the root or an extension object) and its definition.
+type Located<'a> = (&'a mut Map<String, Value>, &'static AttrDef);
+
 /// Resolves the container object (the root or an extension object) and the attribute.
 fn resolve<'a>(
     kind: ResourceKind,
     res: &'a mut Map<String, Value>,
     attr: &AttrPath,
     create: bool,
-) -> Result<Option<(&'a mut Map<String, Value>, &'static AttrDef)>, ScimError> {
+) -> Result<Option<Located<'a>>, ScimError> {
     match &attr.urn {
         Some(urn) if !urn.eq_ignore_ascii_case(kind.core().id) => {
             let ext = kind.extension(urn).ok_or_else(|| {

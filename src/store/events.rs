@@ -78,25 +78,32 @@ fn kind_from(s: &str) -> Result<ChangeKind> {
     })
 }
 
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    resource_type: String,
+    resource_id: String,
+    resource_name: Option<String>,
+    kind: String,
+    detail: Option<String>,
+}
+
 async fn changes_of(conn: &mut AnyConnection, event_id: &str) -> Result<Vec<Change>> {
-    let rows: Vec<(String, String, Option<String>, String, Option<String>)> = sqlx::query_as(
+    let rows: Vec<ChangeRow> = sqlx::query_as(
         "SELECT resource_type, resource_id, resource_name, kind, detail FROM event_changes WHERE event_id = $1 ORDER BY position",
     )
     .bind(event_id)
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(
-            |(resource_type, resource_id, resource_name, kind, detail)| {
-                Ok(Change {
-                    resource_type,
-                    resource_id,
-                    resource_name,
-                    kind: kind_from(&kind)?,
-                    detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-                })
-            },
-        )
+        .map(|r| {
+            Ok(Change {
+                resource_type: r.resource_type,
+                resource_id: r.resource_id,
+                resource_name: r.resource_name,
+                kind: kind_from(&r.kind)?,
+                detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
+            })
+        })
         .collect()
 }
 

@@ -56,43 +56,26 @@ pub async fn insert_token(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct TokenWithHash {
+    #[sqlx(flatten)]
+    token: TokenRow,
+    token_hash: String,
+}
+
 /// The token whose secret hashes to `token_hash`, with that stored hash for a
 /// constant-time comparison by the caller.
 pub async fn find_token_by_hash(
     conn: &mut AnyConnection,
     token_hash: &str,
 ) -> Result<Option<(ScimToken, String)>> {
-    let row: Option<(
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        String,
-    )> = sqlx::query_as(&format!(
+    let row: Option<TokenWithHash> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, token_hash FROM scim_tokens WHERE token_hash = $1"
     ))
     .bind(token_hash)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| {
-        let t = TokenRow {
-            id: r.0,
-            org_id: r.1,
-            label: r.2,
-            hint: r.3,
-            created_by: r.4,
-            created_at: r.5,
-            last_used_at: r.6,
-            expires_at: r.7,
-            revoked_at: r.8,
-        };
-        (t.into(), r.9)
-    }))
+    Ok(row.map(|r| (r.token.into(), r.token_hash)))
 }
 
 pub async fn list_tokens(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<ScimToken>> {
