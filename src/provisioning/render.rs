@@ -43,7 +43,6 @@ pub fn user_json(u: &User, base: &str) -> Map<String, Value> {
     for (k, v) in &u.attributes {
         out.insert(k.clone(), v.clone());
     }
-    out.entry("active").or_insert(Value::Bool(u.active));
     out.insert(
         "meta".into(),
         meta(

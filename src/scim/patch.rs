@@ -117,6 +117,36 @@ fn apply_one(
     op: &PatchOp,
 ) -> Result<(), ScimError> {
     match &op.path {
+        // The whole extension object: `path: "urn:…:enterprise:2.0:User"`.
+        Some(path) if kind.extension(path).is_some() => {
+            let ext = kind.extension(path).ok_or_else(ScimError::internal)?;
+            if op.op == OpKind::Remove {
+                res.remove(ext.id);
+                return Ok(());
+            }
+            let obj = op
+                .value
+                .as_ref()
+                .and_then(Value::as_object)
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "The value for '{}' must be an object of its attributes",
+                        ext.id
+                    ))
+                })?;
+            if op.op == OpKind::Replace {
+                res.remove(ext.id);
+            }
+            // Unknown keys (a `schemas` echoed inside the object) are ignored, as on POST.
+            for (k, v) in obj
+                .iter()
+                .filter(|(k, _)| find_attr(ext.attributes, k).is_some())
+            {
+                let pp = parse_patch_path(&format!("{}:{k}", ext.id))?;
+                apply_path(kind, res, OpKind::Add, &pp, Some(v))?;
+            }
+            Ok(())
+        }
         Some(path) => {
             let pp = parse_patch_path(path)?;
             apply_path(kind, res, op.op, &pp, op.value.as_ref())
@@ -860,6 +890,29 @@ mod tests {
         )
         .unwrap();
         assert!(u.get(urn).and_then(|e| e.get("manager")).is_none());
+    }
+
+    #[test]
+    fn whole_extension_paths() {
+        let urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let u = patched(
+            json!({"userName": "a", urn: {"division": "D"}}),
+            json!([{"op": "add", "path": urn, "value": {"department": "X"}}]),
+        )
+        .unwrap();
+        assert_eq!(u[urn], json!({"division": "D", "department": "X"}));
+        let u = patched(
+            json!({"userName": "a", urn: {"division": "D"}}),
+            json!([{"op": "replace", "path": urn, "value": {"department": "X"}}]),
+        )
+        .unwrap();
+        assert_eq!(u[urn], json!({"department": "X"}));
+        let u = patched(
+            json!({"userName": "a", urn: {"division": "D"}}),
+            json!([{"op": "remove", "path": urn}]),
+        )
+        .unwrap();
+        assert!(u.get(urn).is_none());
     }
 
     #[test]

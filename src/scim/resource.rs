@@ -263,7 +263,9 @@ fn split_paths(kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .filter_map(|item| {
-            if let Ok(path) = super::filter::AttrPath::parse(item) {
+            if let Some(ext) = kind.extension(item) {
+                Some(vec![ext.id.to_string()])
+            } else if let Ok(path) = super::filter::AttrPath::parse(item) {
                 let mut out = Vec::new();
                 match &path.urn {
                     Some(urn) if urn.eq_ignore_ascii_case(kind.core().id) => {}
@@ -279,8 +281,6 @@ fn split_paths(kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
                     out.push(s);
                 }
                 Some(out)
-            } else if kind.extension(item).is_some() {
-                Some(vec![item.to_string()])
             } else {
                 None
             }

@@ -466,6 +466,15 @@ pub async fn resource_type(
     )))
 }
 
+/// RFC 7644 §3.4.3 allows searching every resource type at once from the root; scimgate
+/// searches one type at a time (`/Users/.search`, `/Groups/.search`).
+pub async fn search_all() -> ApiError {
+    ScimError::not_implemented(
+        "Search one resource type at a time: POST /Users/.search or /Groups/.search",
+    )
+    .into()
+}
+
 pub async fn me() -> ApiError {
     ScimError::not_implemented(
         "/Me is not supported: scimgate tokens belong to an organization, not a user",

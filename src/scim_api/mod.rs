@@ -74,6 +74,7 @@ pub fn router(state: ScimState) -> Router {
                 .delete(handlers::delete_group),
         )
         .route("/Bulk", post(bulk::bulk))
+        .route("/.search", post(handlers::search_all))
         .route(
             "/ServiceProviderConfig",
             get(handlers::service_provider_config),
