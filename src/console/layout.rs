@@ -1,25 +1,44 @@
 //! The signed-in frame: brand, org, navigation and sign-out.
 
-use super::api::{OrgSummary, SignOut};
+use super::api::{session_info, SignOut};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+const SECTIONS: [(&str, &str, &str); 7] = [
+    ("dashboard", "", "Dashboard"),
+    ("connect", "/connect", "Connect"),
+    ("users", "/users", "Users"),
+    ("teams", "/teams", "Teams"),
+    ("log", "/log", "Provisioning log"),
+    ("admins", "/admins", "Admins"),
+    ("", "", ""),
+];
+
 #[component]
-pub fn OrgLayout(
-    org: OrgSummary,
-    #[prop(into)] active: String,
-    children: Children,
-) -> impl IntoView {
+pub fn OrgLayout(#[prop(into)] login: String, #[prop(into)] active: String, children: Children) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
-    let base = format!("/orgs/{}", org.login);
-    let link = move |href: String, label: &'static str, key: &'static str| {
-        let current = active == key;
-        view! {
-            <A href=href attr:class=if current { "nav-link current" } else { "nav-link" } attr:aria-current=if current { Some("page") } else { None }>
-                {label}
-            </A>
-        }
+    let info = Resource::new(|| (), |_| session_info());
+    let base = format!("/orgs/{login}");
+    let login_for_name = login.clone();
+    let org_name = move || {
+        info.get()
+            .and_then(|r| r.ok())
+            .and_then(|v| v.orgs.into_iter().find(|o| o.login == login_for_name).map(|o| o.name))
+            .unwrap_or_default()
     };
+    let email = move || info.get().and_then(|r| r.ok()).and_then(|v| v.admin_email).unwrap_or_default();
+    let links = SECTIONS
+        .iter()
+        .filter(|(key, _, _)| !key.is_empty())
+        .map(|(key, suffix, label)| {
+            let current = active == *key;
+            view! {
+                <A href=format!("{base}{suffix}") attr:class=if current { "nav-link current" } else { "nav-link" } attr:aria-current=if current { Some("page") } else { None }>
+                    {*label}
+                </A>
+            }
+        })
+        .collect_view();
     view! {
         <div class="app">
             <header class="topbar">
@@ -27,15 +46,29 @@ pub fn OrgLayout(
                     <span class="brand-mark" aria-hidden="true">"◆"</span>
                     "scimgate"
                 </a>
-                <span class="org-name" data-testid="org-name">{org.name.clone()}</span>
-                <nav class="nav" aria-label="Main">{link(base.clone(), "Dashboard", "dashboard")}</nav>
+                <Transition fallback=|| ()>
+                    <span class="org-name" data-testid="org-name">{org_name}</span>
+                </Transition>
+                <nav class="nav" aria-label="Main">{links}</nav>
+                <Transition fallback=|| ()>
+                    <span class="muted admin-email">{email}</span>
+                </Transition>
                 <ActionForm action=sign_out attr:class="sign-out">
-                    <button type="submit" class="btn btn-ghost">
-                        "Sign out"
-                    </button>
+                    <button type="submit" class="btn btn-ghost">"Sign out"</button>
                 </ActionForm>
             </header>
             <main class="content">{children()}</main>
         </div>
+    }
+}
+
+/// What a page shows when its data could not be loaded: sign-in for a lost session,
+/// otherwise the (generic) message.
+#[component]
+pub fn LoadError(error: ServerFnError) -> impl IntoView {
+    if super::pages::is_signed_out(&error) {
+        view! { <leptos_router::components::Redirect path="/sign-in"/> }.into_any()
+    } else {
+        view! { <p class="form-error" role="alert">{super::pages::message(&error)}</p> }.into_any()
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 mod layout;
 mod pages;
+mod widgets;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -42,6 +43,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=pages::Setup/>
                 <Route path=path!("/sign-in") view=pages::SignIn/>
                 <Route path=path!("/orgs/:org") view=pages::Dashboard/>
+                <Route path=path!("/orgs/:org/connect") view=pages::Connect/>
+                <Route path=path!("/orgs/:org/users") view=pages::Users/>
+                <Route path=path!("/orgs/:org/users/:id") view=pages::UserPage/>
+                <Route path=path!("/orgs/:org/teams") view=pages::Teams/>
+                <Route path=path!("/orgs/:org/teams/:id") view=pages::TeamPage/>
+                <Route path=path!("/orgs/:org/log") view=pages::Log/>
+                <Route path=path!("/orgs/:org/log/:id") view=pages::EventPage/>
+                <Route path=path!("/orgs/:org/admins") view=pages::Admins/>
             </Routes>
         </Router>
     }

@@ -26,6 +26,20 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<()> {
     .execute(&mut *conn)
     .await?;
     let org = e.org_id.clone().unwrap_or_default();
+    if e.org_id.is_some() {
+        sqlx::query(
+            "INSERT INTO client_activity (org_id, client, last_at, last_status, last_token_label) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (org_id, client) DO UPDATE SET last_at = excluded.last_at, last_status = excluded.last_status, last_token_label = excluded.last_token_label \
+             WHERE client_activity.last_at <= excluded.last_at",
+        )
+        .bind(&org)
+        .bind(&e.client)
+        .bind(e.occurred_at)
+        .bind(e.status)
+        .bind(&e.token_label)
+        .execute(&mut *conn)
+        .await?;
+    }
     for (pos, c) in e.changes.iter().enumerate() {
         sqlx::query(
             "INSERT INTO event_changes (event_id, position, org_id, resource_type, resource_id, resource_name, kind, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -187,4 +201,113 @@ pub async fn prune_events(conn: &mut AnyConnection, before: i64) -> Result<u64> 
         .execute(conn)
         .await?
         .rows_affected())
+}
+
+/// The provisioning log's filters (all optional, combined with AND).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventFilter {
+    /// Unix ms, inclusive.
+    pub from: Option<i64>,
+    /// Unix ms, exclusive.
+    pub to: Option<i64>,
+    /// `success` (< 400), `client` (4xx) or `server` (5xx).
+    pub status_class: Option<String>,
+    /// A change kind, e.g. `created` or `member_added`.
+    pub kind: Option<String>,
+    pub resource_id: Option<String>,
+    pub client: Option<String>,
+    pub token_id: Option<String>,
+    /// Free text matched against the names of touched resources (userName, displayName).
+    pub text: Option<String>,
+    /// Keyset cursor: only events older than this id.
+    pub before: Option<String>,
+}
+
+/// One page of the log, newest first.
+pub async fn search_events(conn: &mut AnyConnection, org_id: &str, f: &EventFilter, limit: i64) -> Result<Vec<Event>> {
+    let mut q = super::sql::Sql::new(format!("SELECT {COLUMNS} FROM events WHERE org_id = "));
+    q.push_bind(org_id);
+    if let Some(b) = &f.before {
+        q.push(" AND id < ").push_bind(b.as_str());
+    }
+    if let Some(from) = f.from {
+        q.push(" AND occurred_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND occurred_at < ").push_bind(to);
+    }
+    match f.status_class.as_deref() {
+        Some("success") => {
+            q.push(" AND status < 400");
+        }
+        Some("client") => {
+            q.push(" AND status >= 400 AND status < 500");
+        }
+        Some("server") => {
+            q.push(" AND status >= 500");
+        }
+        _ => {}
+    }
+    if let Some(c) = &f.client {
+        q.push(" AND client = ").push_bind(c.as_str());
+    }
+    if let Some(t) = &f.token_id {
+        q.push(" AND token_id = ").push_bind(t.as_str());
+    }
+    if f.kind.is_some() || f.resource_id.is_some() || f.text.is_some() {
+        q.push(" AND EXISTS (SELECT 1 FROM event_changes c WHERE c.event_id = events.id");
+        if let Some(k) = &f.kind {
+            q.push(" AND c.kind = ").push_bind(k.as_str());
+        }
+        if let Some(r) = &f.resource_id {
+            q.push(" AND c.org_id = ").push_bind(org_id).push(" AND c.resource_id = ").push_bind(r.as_str());
+        }
+        if let Some(t) = &f.text {
+            let pattern = format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            q.push(" AND lower(c.resource_name) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+        }
+        q.push(")");
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+    let rows: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let changes = changes_of(conn, &r.id).await?;
+        out.push(to_event(r, changes));
+    }
+    Ok(out)
+}
+
+/// Events that touched one resource, newest first.
+pub async fn events_for_resource(conn: &mut AnyConnection, org_id: &str, resource_id: &str, limit: i64) -> Result<Vec<Event>> {
+    let f = EventFilter { resource_id: Some(resource_id.to_string()), ..EventFilter::default() };
+    search_events(conn, org_id, &f, limit).await
+}
+
+/// Requests and errors per hour since `since` (Unix ms): (hour start, total, errors).
+pub async fn hourly_counts(conn: &mut AnyConnection, org_id: &str, since: i64) -> Result<Vec<(i64, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT (occurred_at / 3600000) * 3600000 AS hour, COUNT(*) AS total, \
+         SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors \
+         FROM events WHERE org_id = $1 AND occurred_at >= $2 GROUP BY (occurred_at / 3600000) * 3600000 ORDER BY hour",
+    )
+    .bind(org_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct ClientActivity {
+    pub client: String,
+    pub last_at: i64,
+    pub last_status: i64,
+    pub last_token_label: Option<String>,
+}
+
+pub async fn client_activity(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<ClientActivity>> {
+    Ok(sqlx::query_as("SELECT client, last_at, last_status, last_token_label FROM client_activity WHERE org_id = $1 ORDER BY last_at DESC")
+        .bind(org_id)
+        .fetch_all(conn)
+        .await?)
 }

@@ -6,6 +6,7 @@
 //! nothing of HTTP, Leptos or SCIM error bodies.
 
 pub mod admins;
+pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod orgs;

@@ -29,6 +29,8 @@ pub enum Target {
     Active,
     Created,
     Modified,
+    /// Where the record came from (`console` or `scim:<client>`).
+    Source,
     /// Any other attribute, by its path inside the canonical JSON body.
     Json {
         path: Vec<String>,
@@ -272,6 +274,10 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
         (Target::Active, _) => {
             qb.push(format!("{a}.active"));
             Kind::Bool
+        }
+        (Target::Source, _) => {
+            qb.push(format!("{a}.source"));
+            Kind::Exact
         }
         (Target::Created, _) => {
             qb.push(format!("{a}.created_at"));

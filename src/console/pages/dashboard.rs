@@ -1,10 +1,11 @@
-//! The per-org dashboard.
+//! The per-org dashboard: counts, the last day's traffic, last contact per client, and a
+//! warning when the identity provider's latest requests fail.
 
 use crate::console::api::dashboard;
-use crate::console::layout::OrgLayout;
+use crate::console::layout::{LoadError, OrgLayout};
+use crate::console::widgets::{HourlyChart, StatusPill, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -14,49 +15,60 @@ pub fn Dashboard() -> impl IntoView {
     let data = Resource::new(org, dashboard);
     view! {
         <Title text="Dashboard"/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! {
-                        <OrgLayout org=d.org.clone() active="dashboard">
-                            <h1>"Dashboard"</h1>
-                            <section class="stats" aria-label="Directory">
-                                <div class="stat card">
-                                    <span class="stat-value" data-testid="users-active">{d.users_active}</span>
-                                    <span class="stat-label">"Active users"</span>
+        <OrgLayout login=org() active="dashboard">
+            <h1>"Dashboard"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => {
+                            let now = crate::console::pages::now_ms();
+                            view! {
+                                {d.warning.clone().map(|w| view! { <div class="banner banner-warn" role="alert" data-testid="dashboard-warning">{w}</div> })}
+                                <section class="stats" aria-label="Directory">
+                                    <div class="stat card"><span class="stat-value" data-testid="users-active">{d.users_active}</span><span class="stat-label">"Active users"</span></div>
+                                    <div class="stat card"><span class="stat-value" data-testid="users-deactivated">{d.users_deactivated}</span><span class="stat-label">"Deactivated users"</span></div>
+                                    <div class="stat card"><span class="stat-value" data-testid="teams-managed">{d.teams_managed}</span><span class="stat-label">"Teams managed by SSO"</span></div>
+                                    <div class="stat card"><span class="stat-value">{d.teams_console}</span><span class="stat-label">"Teams made here"</span></div>
+                                </section>
+                                <div class="grid-2">
+                                    <section class="card">
+                                        <h2>"SCIM traffic"</h2>
+                                        <HourlyChart hours=d.hourly.clone() now=now/>
+                                    </section>
+                                    <section class="card">
+                                        <h2>"Identity providers"</h2>
+                                        {if d.clients.is_empty() {
+                                            view! { <p class="muted">"No SCIM request yet. Create a token on the Connect page and paste it into your identity provider."</p> }.into_any()
+                                        } else {
+                                            view! {
+                                                <table class="table">
+                                                    <thead><tr><th>"Client"</th><th>"Last request"</th><th>"Status"</th><th>"Token"</th></tr></thead>
+                                                    <tbody>
+                                                        {d.clients.iter().map(|c| view! {
+                                                            <tr>
+                                                                <td>{crate::console::api::managed_by(&format!("scim:{}", c.client)).unwrap_or_default()}</td>
+                                                                <td><Time ms=c.last_at/></td>
+                                                                <td><StatusPill status=c.last_status/></td>
+                                                                <td>{c.token_label.clone().unwrap_or_else(|| "—".into())}</td>
+                                                            </tr>
+                                                        }).collect_view()}
+                                                    </tbody>
+                                                </table>
+                                            }.into_any()
+                                        }}
+                                    </section>
                                 </div>
-                                <div class="stat card">
-                                    <span class="stat-value">{d.users_deactivated}</span>
-                                    <span class="stat-label">"Deactivated users"</span>
-                                </div>
-                                <div class="stat card">
-                                    <span class="stat-value">{d.teams_managed}</span>
-                                    <span class="stat-label">"Teams managed by SSO"</span>
-                                </div>
-                                <div class="stat card">
-                                    <span class="stat-value">{d.teams_console}</span>
-                                    <span class="stat-label">"Teams made here"</span>
-                                </div>
-                            </section>
-                            <section class="card">
-                                <h2>"SCIM endpoint"</h2>
-                                <p class="muted">"Point your identity provider at this base URL with a SCIM token."</p>
-                                <code class="url" data-testid="scim-base-url">{d.scim_base_url.clone()}</code>
-                            </section>
-                        </OrgLayout>
-                    }.into_any(),
-                    Err(e) if super::is_signed_out(&e) => view! { <Redirect path="/sign-in"/> }.into_any(),
-                    Err(e) => view! {
-                        <main class="auth-page">
-                            <div class="card auth-card">
-                                <h1>"Cannot open this organization"</h1>
-                                <p class="form-error">{super::message(&e)}</p>
-                                <p><a href="/">"Back to the console"</a></p>
-                            </div>
-                        </main>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+                                <section class="card">
+                                    <h2>"SCIM endpoint"</h2>
+                                    <p class="muted">"Point your identity provider at this base URL with a SCIM token."</p>
+                                    <code class="url" data-testid="scim-base-url">{d.scim_base_url.clone()}</code>
+                                </section>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </OrgLayout>
     }
 }

@@ -1,0 +1,220 @@
+//! The provisioning log: newest first, filterable, keyset-paged; new events appear by
+//! polling every 5 seconds while the first page is shown. An event page shows the request
+//! and what changed as a before/after table.
+
+use crate::console::api::{event_detail, provisioning_log, EventRowView, LogQuery};
+use crate::console::layout::{LoadError, OrgLayout};
+use crate::console::widgets::{Empty, StatusPill, Time};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+const KINDS: [&str; 8] = ["created", "updated", "deactivated", "reactivated", "deleted", "member_added", "member_removed", "member_skipped"];
+const CLIENTS: [(&str, &str); 5] = [("okta", "Okta"), ("entra", "Microsoft Entra ID"), ("onelogin", "OneLogin"), ("jumpcloud", "JumpCloud"), ("other", "Other")];
+
+#[component]
+pub fn EventTable(events: Vec<EventRowView>, #[prop(into)] org: String) -> impl IntoView {
+    if events.is_empty() {
+        return view! { <p class="muted">"No SCIM request has touched this yet."</p> }.into_any();
+    }
+    let base = format!("/orgs/{org}/log");
+    view! {
+        <table class="table log" data-testid="events">
+            <thead><tr><th>"Time"</th><th>"Request"</th><th>"Status"</th><th>"Changes"</th><th>"Client"</th><th>"ms"</th></tr></thead>
+            <tbody>
+                {events.into_iter().map(|e| {
+                    let row_class = if e.status >= 400 { "failed" } else { "" };
+                    let changes = e.changes.iter().map(|c| format!("{} {}", c.kind.replace('_', " "), c.resource_name.clone().unwrap_or_else(|| c.resource_id.clone()))).collect::<Vec<_>>().join(", ");
+                    view! {
+                        <tr class=row_class data-status=e.status>
+                            <td><Time ms=e.occurred_at/></td>
+                            <td><A href=format!("{base}/{}", e.id)><code>{format!("{} {}", e.method, e.path.split("/scim/v2/").nth(1).map(|p| format!("/{}", p.split_once('/').map(|x| x.1).unwrap_or(""))).unwrap_or(e.path.clone()))}</code></A></td>
+                            <td><StatusPill status=e.status/>{e.scim_type.clone().map(|t| view! { <span class="scim-type" data-testid="scim-type">{t}</span> })}</td>
+                            <td class="small">{changes}</td>
+                            <td>{e.client.clone()}{e.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}</td>
+                            <td class="num">{format!("{:.1}", e.duration_us as f64 / 1000.0)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn Log() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let org = move || params.read().get("org").unwrap_or_default();
+    let q = move |k: &str| query.read().get(k).filter(|v| !v.is_empty());
+    let tick = RwSignal::new(0u64);
+    let log_query = move || LogQuery {
+        status: q("status"),
+        kind: q("kind"),
+        client: q("client"),
+        token: q("token"),
+        resource: q("resource"),
+        text: q("text"),
+        hours: q("hours").and_then(|h| h.parse().ok()),
+        before: q("before"),
+    };
+    let data = Resource::new(move || (org(), log_query(), tick.get()), |(o, lq, _)| provisioning_log(o, lq));
+    // Polling (not server-sent events): simple, proxy-friendly, and one cheap indexed query.
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if query.read_untracked().get("before").is_none() {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(5),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let selected = move |k: &'static str, v: &'static str| q(k).as_deref() == Some(v);
+    view! {
+        <Title text="Provisioning log"/>
+        <OrgLayout login=org() active="log">
+            <h1>"Provisioning log"</h1>
+            <Form method="GET" action="" attr:class="filters">
+                <select name="hours" aria-label="Time range">
+                    <option value="">"All time"</option>
+                    <option value="1" selected=move || selected("hours", "1")>"Last hour"</option>
+                    <option value="24" selected=move || selected("hours", "24")>"Last 24 h"</option>
+                    <option value="168" selected=move || selected("hours", "168")>"Last 7 days"</option>
+                </select>
+                <select name="status" aria-label="Status">
+                    <option value="">"Any status"</option>
+                    <option value="success" selected=move || selected("status", "success")>"Success"</option>
+                    <option value="client" selected=move || selected("status", "client")>"Client error (4xx)"</option>
+                    <option value="server" selected=move || selected("status", "server")>"Server error (5xx)"</option>
+                </select>
+                <select name="kind" aria-label="Change">
+                    <option value="">"Any change"</option>
+                    {KINDS.iter().map(|k| view! { <option value=*k selected=move || selected("kind", k)>{k.replace('_', " ")}</option> }).collect_view()}
+                </select>
+                <select name="client" aria-label="Client">
+                    <option value="">"Any client"</option>
+                    {CLIENTS.iter().map(|(k, l)| view! { <option value=*k selected=move || selected("client", k)>{*l}</option> }).collect_view()}
+                </select>
+                <Transition fallback=|| ()>
+                    {move || data.get().and_then(|r| r.ok()).map(|p| view! {
+                        <select name="token" aria-label="Token">
+                            <option value="">"Any token"</option>
+                            {p.tokens.into_iter().map(|t| { let id = t.id.clone(); view! { <option value=t.id.clone() selected=move || q("token").as_deref() == Some(id.as_str())>{format!("{} ({})", t.label, t.hint)}</option> } }).collect_view()}
+                        </select>
+                    })}
+                </Transition>
+                <input type="search" name="text" placeholder="userName or displayName" aria-label="Search by name" value=move || q("text").unwrap_or_default()/>
+                {move || q("resource").map(|r| view! { <input type="hidden" name="resource" value=r/> })}
+                <button type="submit" class="btn btn-ghost">"Filter"</button>
+            </Form>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(p) if p.events.is_empty() => view! {
+                            <Empty title="No requests match">"Every SCIM request shows up here within seconds. Clear the filters, or connect your identity provider."</Empty>
+                        }.into_any(),
+                        Ok(p) => {
+                            let next = p.next.clone().map(|n| {
+                                let mut qs: Vec<String> = ["hours", "status", "kind", "client", "token", "resource", "text"].iter().filter_map(|k| q(k).map(|v| format!("{k}={}", super::users::urlencode(&v)))).collect();
+                                qs.push(format!("before={n}"));
+                                format!("/orgs/{}/log?{}", p.org.login, qs.join("&"))
+                            });
+                            view! {
+                                <EventTable events=p.events.clone() org=p.org.login.clone()/>
+                                {next.map(|href| view! { <A href=href attr:class="btn btn-ghost">"Older →"</A> })}
+                            }.into_any()
+                        }
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </OrgLayout>
+    }
+}
+
+#[component]
+pub fn EventPage() -> impl IntoView {
+    let params = use_params_map();
+    let org = move || params.read().get("org").unwrap_or_default();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let data = Resource::new(move || (org(), id()), |(o, i)| event_detail(o, i));
+    view! {
+        <Title text="Request"/>
+        <OrgLayout login=org() active="log">
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => {
+                            let e = d.event.clone();
+                            let card_class = if e.status >= 400 { "card card-failed" } else { "card" };
+                            view! {
+                                <div class="page-head">
+                                    <h1><code>{format!("{} {}", e.method, e.path)}</code></h1>
+                                    <StatusPill status=e.status/>
+                                </div>
+                                <section class=card_class>
+                                    <dl class="facts">
+                                        <dt>"Time"</dt><dd><Time ms=e.occurred_at/></dd>
+                                        <dt>"Status"</dt><dd data-testid="event-status">{e.status}</dd>
+                                        <dt>"scimType"</dt><dd data-testid="event-scim-type">{e.scim_type.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>"Query"</dt><dd><code>{d.query.clone().unwrap_or_else(|| "—".into())}</code></dd>
+                                        <dt>"Duration"</dt><dd>{format!("{:.2} ms", e.duration_us as f64 / 1000.0)}</dd>
+                                        <dt>"Client"</dt><dd>{e.client.clone()}</dd>
+                                        <dt>"Token"</dt><dd>{e.token_label.clone().unwrap_or_else(|| "none or invalid".into())}</dd>
+                                        <dt>"Summary"</dt><dd>{e.summary.clone().unwrap_or_else(|| "—".into())}</dd>
+                                    </dl>
+                                </section>
+                                <section class="card">
+                                    <h2>"Request body (secrets redacted)"</h2>
+                                    <pre class="code">{d.request_body.clone().map(|b| serde_json::from_str::<serde_json::Value>(&b).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(b)).unwrap_or_else(|| "(none)".into())}</pre>
+                                </section>
+                                <section class="card">
+                                    <h2>"What changed"</h2>
+                                    {if e.changes.is_empty() { view! { <p class="muted">"Nothing changed."</p> }.into_any() } else {
+                                        e.changes.iter().map(|c| view! {
+                                            <div class="change">
+                                                <h3>{format!("{} {} {}", c.kind.replace('_', " "), c.resource_type, c.resource_name.clone().unwrap_or_else(|| c.resource_id.clone()))}</h3>
+                                                <Diff json=c.detail_json.clone()/>
+                                            </div>
+                                        }).collect_view().into_any()
+                                    }}
+                                </section>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </OrgLayout>
+    }
+}
+
+/// Before/after of each changed attribute, or the raw detail when it is not a diff.
+#[component]
+fn Diff(json: Option<String>) -> impl IntoView {
+    let Some(json) = json else { return ().into_any() };
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
+    let rows: Option<Vec<(String, String, String)>> = value.as_object().and_then(|o| {
+        o.iter()
+            .map(|(k, v)| {
+                let ba = v.as_object()?;
+                let show = |x: Option<&serde_json::Value>| x.filter(|x| !x.is_null()).map(|x| x.to_string()).unwrap_or_else(|| "—".into());
+                (ba.contains_key("before") || ba.contains_key("after")).then(|| (k.clone(), show(ba.get("before")), show(ba.get("after"))))
+            })
+            .collect()
+    });
+    match rows {
+        Some(rows) if !rows.is_empty() => view! {
+            <table class="table diff">
+                <thead><tr><th>"Attribute"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                <tbody>{rows.into_iter().map(|(k, b, a)| view! { <tr><td>{k}</td><td class="before">{b}</td><td class="after">{a}</td></tr> }).collect_view()}</tbody>
+            </table>
+        }.into_any(),
+        _ => view! { <pre class="code">{json}</pre> }.into_any(),
+    }
+}

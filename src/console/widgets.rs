@@ -1,0 +1,154 @@
+//! Small shared pieces of the console: times in the viewer's zone, badges, copy buttons,
+//! empty states and the hourly chart.
+
+use leptos::prelude::*;
+
+/// `YYYY-MM-DD HH:MM UTC` from Unix ms, without a date library (civil-from-days).
+pub fn utc_text(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+/// "3 min ago", "2 h ago", "5 d ago" (used once hydrated; the server renders UTC).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub fn relative(ms: i64, now: i64) -> String {
+    let s = (now - ms) / 1000;
+    match s {
+        i64::MIN..=-1 => "just now".into(),
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// A time: rendered in UTC on the server, then in the viewer's time zone with a relative
+/// hint once the page is hydrated.
+#[component]
+pub fn Time(ms: i64) -> impl IntoView {
+    let text = RwSignal::new(utc_text(ms));
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+            let local: String = d.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED).into();
+            text.set(format!("{local} ({})", relative(ms, js_sys::Date::now() as i64)));
+        }
+    });
+    view! { <time datetime=ms.to_string() title=utc_text(ms)>{move || text.get()}</time> }
+}
+
+#[component]
+pub fn ManagedBadge(by: Option<String>) -> impl IntoView {
+    match by {
+        Some(by) => view! { <span class="badge badge-sso" data-testid="sso-badge">{format!("Managed by {by}")}</span> }.into_any(),
+        None => view! { <span class="badge">"Console"</span> }.into_any(),
+    }
+}
+
+#[component]
+pub fn StatusPill(status: i64) -> impl IntoView {
+    let class = match status {
+        0..=399 => "pill pill-ok",
+        400..=499 => "pill pill-warn",
+        _ => "pill pill-bad",
+    };
+    view! { <span class=class>{status}</span> }
+}
+
+/// A button that copies `text` to the clipboard.
+#[component]
+pub fn CopyButton(#[prop(into)] text: String, #[prop(optional, into)] label: Option<String>) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let label = label.unwrap_or_else(|| "Copy".into());
+    let on_click = move |_| {
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+        #[cfg(feature = "hydrate")]
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(&text);
+        }
+        copied.set(true);
+    };
+    view! {
+        <button type="button" class="btn btn-ghost btn-small" on:click=on_click>
+            {move || if copied.get() { "Copied".to_string() } else { label.clone() }}
+        </button>
+    }
+}
+
+#[component]
+pub fn Empty(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <div class="empty">
+            <h3>{title}</h3>
+            <div class="muted">{children()}</div>
+        </div>
+    }
+}
+
+/// Requests per hour over the last day; errors stacked in red.
+#[component]
+pub fn HourlyChart(hours: Vec<super::api::HourView>, now: i64) -> impl IntoView {
+    let start = (now / 3_600_000 - 23) * 3_600_000;
+    let buckets: Vec<(i64, i64)> = (0..24)
+        .map(|i| {
+            let h = start + i * 3_600_000;
+            hours.iter().find(|x| x.hour == h).map(|x| (x.total, x.errors)).unwrap_or((0, 0))
+        })
+        .collect();
+    let max = buckets.iter().map(|b| b.0).max().unwrap_or(0).max(1);
+    let total: i64 = buckets.iter().map(|b| b.0).sum();
+    let errors: i64 = buckets.iter().map(|b| b.1).sum();
+    let rate = if total == 0 { 0.0 } else { errors as f64 * 100.0 / total as f64 };
+    view! {
+        <figure class="chart">
+            <svg viewBox="0 0 240 60" role="img" aria-label=format!("{total} requests in 24 hours, {rate:.1}% errors")>
+                {buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (t, e))| {
+                        let h = (*t as f64 / max as f64 * 56.0).max(if *t > 0 { 1.0 } else { 0.0 });
+                        let eh = (*e as f64 / max as f64 * 56.0).max(if *e > 0 { 1.0 } else { 0.0 });
+                        let x = i as f64 * 10.0 + 1.0;
+                        view! {
+                            <rect x=x y=60.0 - h width="8" height=h class="bar"></rect>
+                            <rect x=x y=60.0 - eh width="8" height=eh class="bar-error"></rect>
+                        }
+                    })
+                    .collect_view()}
+            </svg>
+            <figcaption>
+                <strong data-testid="requests-24h">{total}</strong>
+                " requests in the last 24 h · "
+                <strong>{format!("{rate:.1}%")}</strong>
+                " errors"
+            </figcaption>
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_and_relative_text() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_text(1_700_000_000_123), "2023-11-14 22:13 UTC");
+        assert_eq!(relative(0, 180_000), "3 min ago");
+        assert_eq!(relative(0, 7_200_000), "2 h ago");
+        assert_eq!(relative(0, 3 * 86_400_000), "3 d ago");
+    }
+}
