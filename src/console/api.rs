@@ -68,7 +68,6 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
     server::dashboard(org).await
 }
 
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientView {
     pub client: String,
@@ -291,8 +290,19 @@ pub async fn connect_info(org: String) -> Result<ConnectView, ServerFnError> {
 }
 
 #[server]
-pub async fn update_settings(org: String, unique_identifier: String, user_name_immutable: Option<String>, allowed_roles: String) -> Result<(), ServerFnError> {
-    server::update_settings(org, unique_identifier, user_name_immutable.is_some(), allowed_roles).await
+pub async fn update_settings(
+    org: String,
+    unique_identifier: String,
+    user_name_immutable: Option<String>,
+    allowed_roles: String,
+) -> Result<(), ServerFnError> {
+    server::update_settings(
+        org,
+        unique_identifier,
+        user_name_immutable.is_some(),
+        allowed_roles,
+    )
+    .await
 }
 
 #[server]
@@ -301,12 +311,19 @@ pub async fn list_tokens(org: String) -> Result<Vec<TokenView>, ServerFnError> {
 }
 
 #[server]
-pub async fn create_token(org: String, label: String, expires_in_days: Option<String>) -> Result<NewTokenView, ServerFnError> {
+pub async fn create_token(
+    org: String,
+    label: String,
+    expires_in_days: Option<String>,
+) -> Result<NewTokenView, ServerFnError> {
     server::create_token(org, label, expires_in_days).await
 }
 
 #[server]
-pub async fn regenerate_token(org: String, token_id: String) -> Result<NewTokenView, ServerFnError> {
+pub async fn regenerate_token(
+    org: String,
+    token_id: String,
+) -> Result<NewTokenView, ServerFnError> {
     server::regenerate_token(org, token_id).await
 }
 
@@ -316,7 +333,13 @@ pub async fn revoke_token(org: String, token_id: String) -> Result<(), ServerFnE
 }
 
 #[server]
-pub async fn list_users(org: String, q: Option<String>, status: Option<String>, source: Option<String>, after: Option<String>) -> Result<Page<UserRowView>, ServerFnError> {
+pub async fn list_users(
+    org: String,
+    q: Option<String>,
+    status: Option<String>,
+    source: Option<String>,
+    after: Option<String>,
+) -> Result<Page<UserRowView>, ServerFnError> {
     server::list_users(org, q, status, source, after).await
 }
 
@@ -326,22 +349,40 @@ pub async fn user_detail(org: String, id: String) -> Result<UserDetailView, Serv
 }
 
 #[server]
-pub async fn create_console_user(org: String, user_name: String, display_name: String, email: String) -> Result<String, ServerFnError> {
+pub async fn create_console_user(
+    org: String,
+    user_name: String,
+    display_name: String,
+    email: String,
+) -> Result<String, ServerFnError> {
     server::create_console_user(org, user_name, display_name, email).await
 }
 
 #[server]
-pub async fn update_console_user(org: String, id: String, display_name: String, active: Option<String>) -> Result<(), ServerFnError> {
+pub async fn update_console_user(
+    org: String,
+    id: String,
+    display_name: String,
+    active: Option<String>,
+) -> Result<(), ServerFnError> {
     server::update_console_user(org, id, display_name, active.is_some()).await
 }
 
 #[server]
-pub async fn list_teams(org: String, q: Option<String>, after: Option<String>) -> Result<Page<TeamRowView>, ServerFnError> {
+pub async fn list_teams(
+    org: String,
+    q: Option<String>,
+    after: Option<String>,
+) -> Result<Page<TeamRowView>, ServerFnError> {
     server::list_teams(org, q, after).await
 }
 
 #[server]
-pub async fn team_detail(org: String, id: String, after: Option<String>) -> Result<TeamDetailView, ServerFnError> {
+pub async fn team_detail(
+    org: String,
+    id: String,
+    after: Option<String>,
+) -> Result<TeamDetailView, ServerFnError> {
     server::team_detail(org, id, after).await
 }
 
@@ -356,12 +397,20 @@ pub async fn rename_team(org: String, id: String, name: String) -> Result<(), Se
 }
 
 #[server]
-pub async fn add_team_member(org: String, id: String, user_name: String) -> Result<(), ServerFnError> {
+pub async fn add_team_member(
+    org: String,
+    id: String,
+    user_name: String,
+) -> Result<(), ServerFnError> {
     server::add_team_member(org, id, user_name).await
 }
 
 #[server]
-pub async fn remove_team_member(org: String, id: String, user_id: String) -> Result<(), ServerFnError> {
+pub async fn remove_team_member(
+    org: String,
+    id: String,
+    user_id: String,
+) -> Result<(), ServerFnError> {
     server::remove_team_member(org, id, user_id).await
 }
 
@@ -370,9 +419,34 @@ pub async fn delete_team(org: String, id: String) -> Result<(), ServerFnError> {
     server::delete_team(org, id).await
 }
 
+/// Filters are separate arguments (not a `LogQuery`) so that the form encoding stays flat.
+#[allow(clippy::too_many_arguments)]
 #[server]
-pub async fn provisioning_log(org: String, query: LogQuery) -> Result<LogPageView, ServerFnError> {
-    server::provisioning_log(org, query).await
+pub async fn provisioning_log(
+    org: String,
+    status: Option<String>,
+    kind: Option<String>,
+    client: Option<String>,
+    token: Option<String>,
+    resource: Option<String>,
+    text: Option<String>,
+    hours: Option<i64>,
+    before: Option<String>,
+) -> Result<LogPageView, ServerFnError> {
+    server::provisioning_log(
+        org,
+        LogQuery {
+            status,
+            kind,
+            client,
+            token,
+            resource,
+            text,
+            hours,
+            before,
+        },
+    )
+    .await
 }
 
 #[server]
@@ -386,7 +460,11 @@ pub async fn admins_page(org: String) -> Result<AdminsPageView, ServerFnError> {
 }
 
 #[server]
-pub async fn add_admin(org: String, email: String, password: String) -> Result<AddedAdminView, ServerFnError> {
+pub async fn add_admin(
+    org: String,
+    email: String,
+    password: String,
+) -> Result<AddedAdminView, ServerFnError> {
     server::add_admin(org, email, password).await
 }
 
@@ -648,25 +726,43 @@ pub mod server {
         let org = require_org(&login).await?;
         let st = state();
         let mut c = st.store.read().await.map_err(internal)?;
-        let (users_active, users_deactivated) = users::count_users(&mut c, &org.id).await.map_err(internal)?;
-        let (teams_managed, teams_console) = groups::count_groups(&mut c, &org.id).await.map_err(internal)?;
+        let (users_active, users_deactivated) = users::count_users(&mut c, &org.id)
+            .await
+            .map_err(internal)?;
+        let (teams_managed, teams_console) = groups::count_groups(&mut c, &org.id)
+            .await
+            .map_err(internal)?;
         let since = crate::directory::now_ms() - 24 * 3_600_000;
         let hourly = crate::store::events::hourly_counts(&mut c, &org.id, since)
             .await
             .map_err(internal)?
             .into_iter()
-            .map(|(hour, total, errors)| HourView { hour, total, errors })
+            .map(|(hour, total, errors)| HourView {
+                hour,
+                total,
+                errors,
+            })
             .collect();
         let clients: Vec<ClientView> = crate::store::events::client_activity(&mut c, &org.id)
             .await
             .map_err(internal)?
             .into_iter()
-            .map(|a| ClientView { client: a.client, last_at: a.last_at, last_status: a.last_status, token_label: a.last_token_label })
+            .map(|a| ClientView {
+                client: a.client,
+                last_at: a.last_at,
+                last_status: a.last_status,
+                token_label: a.last_token_label,
+            })
             .collect();
-        let recent = crate::store::events::search_events(&mut c, &org.id, &Default::default(), 5).await.map_err(internal)?;
+        let recent = crate::store::events::search_events(&mut c, &org.id, &Default::default(), 5)
+            .await
+            .map_err(internal)?;
         Ok(DashboardView {
             scim_base_url: format!("{}/scim/v2/{}", public_base().await, org.login),
-            org: OrgSummary { login: org.login, name: org.name },
+            org: OrgSummary {
+                login: org.login,
+                name: org.name,
+            },
             users_active,
             users_deactivated,
             teams_managed,
@@ -685,7 +781,8 @@ pub mod server {
             return None;
         }
         let failed = recent.iter().take_while(|e| e.status >= 400).count();
-        let who = managed_by(&format!("scim:{}", latest.client)).unwrap_or_else(|| "The identity provider".into());
+        let who = managed_by(&format!("scim:{}", latest.client))
+            .unwrap_or_else(|| "The identity provider".into());
         Some(if latest.status == 401 {
             format!(
                 "The last {failed} SCIM request(s) from {who} were refused with 401: it is probably still using a revoked, expired or mistyped token{}. Paste a current token into {who}.",
@@ -723,17 +820,39 @@ pub mod server {
         let admin_id = require_admin().await?;
         let org = require_org(login).await?;
         let mut c = state().store.read().await.map_err(internal)?;
-        let admin = admins::find_admin(&mut c, &admin_id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))?;
+        let admin = admins::find_admin(&mut c, &admin_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))?;
         Ok((org, admin))
     }
 
     fn summary(o: &Org) -> OrgSummary {
-        OrgSummary { login: o.login.clone(), name: o.name.clone() }
+        OrgSummary {
+            login: o.login.clone(),
+            name: o.name.clone(),
+        }
     }
 
-    async fn audit_action(org: &Org, admin: &Admin, action: &str, target: Option<&str>, detail: Option<&str>) -> Result<(), ServerFnError> {
+    async fn audit_action(
+        org: &Org,
+        admin: &Admin,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), ServerFnError> {
         let mut tx = state().store.begin().await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, action, target, detail).await.map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            action,
+            target,
+            detail,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
@@ -778,7 +897,10 @@ pub mod server {
                     resource_type: c.resource_type.clone(),
                     resource_id: c.resource_id.clone(),
                     resource_name: c.resource_name.clone(),
-                    detail_json: c.detail.as_ref().map(|d| serde_json::to_string_pretty(d).unwrap_or_default()),
+                    detail_json: c
+                        .detail
+                        .as_ref()
+                        .map(|d| serde_json::to_string_pretty(d).unwrap_or_default()),
                 })
                 .collect(),
         }
@@ -789,7 +911,11 @@ pub mod server {
             .attributes
             .get("emails")
             .and_then(|e| e.as_array())
-            .and_then(|a| a.iter().find(|e| e.get("primary") == Some(&serde_json::Value::Bool(true))).or_else(|| a.first()))
+            .and_then(|a| {
+                a.iter()
+                    .find(|e| e.get("primary") == Some(&serde_json::Value::Bool(true)))
+                    .or_else(|| a.first())
+            })
             .and_then(|e| e.get("value"))
             .and_then(|v| v.as_str())
             .map(str::to_string);
@@ -817,23 +943,55 @@ pub mod server {
         })
     }
 
-    pub async fn update_settings(login: String, unique_identifier: String, user_name_immutable: bool, allowed_roles: String) -> Result<(), ServerFnError> {
+    pub async fn update_settings(
+        login: String,
+        unique_identifier: String,
+        user_name_immutable: bool,
+        allowed_roles: String,
+    ) -> Result<(), ServerFnError> {
         let (mut org, admin) = require_org_admin(&login).await?;
         if !["userName", "email"].contains(&unique_identifier.as_str()) {
-            return Err(fail(axum::http::StatusCode::BAD_REQUEST, "The unique identifier is userName or email."));
+            return Err(fail(
+                axum::http::StatusCode::BAD_REQUEST,
+                "The unique identifier is userName or email.",
+            ));
         }
-        let mut roles: Vec<String> = allowed_roles.split([',', '\n']).map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect();
+        let mut roles: Vec<String> = allowed_roles
+            .split([',', '\n'])
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
         roles.dedup();
         if roles.iter().any(|r| r.chars().count() > 64) {
-            return Err(fail(axum::http::StatusCode::BAD_REQUEST, "Role names are at most 64 characters."));
+            return Err(fail(
+                axum::http::StatusCode::BAD_REQUEST,
+                "Role names are at most 64 characters.",
+            ));
         }
         org.unique_identifier = unique_identifier;
         org.user_name_immutable = user_name_immutable;
         org.allowed_roles = roles;
         let mut tx = state().store.begin().await.map_err(internal)?;
-        crate::store::orgs::update_org_settings(&mut tx, &org).await.map_err(internal)?;
-        let detail = format!("identifier={}, userName immutable={}, roles={}", org.unique_identifier, org.user_name_immutable, org.allowed_roles.join(","));
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "settings updated", None, Some(&detail)).await.map_err(internal)?;
+        crate::store::orgs::update_org_settings(&mut tx, &org)
+            .await
+            .map_err(internal)?;
+        let detail = format!(
+            "identifier={}, userName immutable={}, roles={}",
+            org.unique_identifier,
+            org.user_name_immutable,
+            org.allowed_roles.join(",")
+        );
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "settings updated",
+            None,
+            Some(&detail),
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
@@ -841,55 +999,139 @@ pub mod server {
     pub async fn list_tokens(login: String) -> Result<Vec<TokenView>, ServerFnError> {
         let org = require_org(&login).await?;
         let mut c = state().store.read().await.map_err(internal)?;
-        Ok(tokens::list_tokens(&mut c, &org.id).await.map_err(internal)?.iter().map(token_view).collect())
+        Ok(tokens::list_tokens(&mut c, &org.id)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(token_view)
+            .collect())
     }
 
     fn no_store() {
         // The one response that carries a secret must not be cached anywhere.
         if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
-            r.insert_header(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+            r.insert_header(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
         }
     }
 
-    pub async fn create_token(login: String, label: String, expires_in_days: Option<String>) -> Result<NewTokenView, ServerFnError> {
+    pub async fn create_token(
+        login: String,
+        label: String,
+        expires_in_days: Option<String>,
+    ) -> Result<NewTokenView, ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
-        let days = match expires_in_days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        let days = match expires_in_days
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
             None => None,
-            Some(d) => Some(d.parse::<u32>().ok().filter(|d| (1..=3650).contains(d)).ok_or_else(|| fail(axum::http::StatusCode::BAD_REQUEST, "Expiry must be a number of days between 1 and 3650."))?),
+            Some(d) => Some(
+                d.parse::<u32>()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| {
+                        fail(
+                            axum::http::StatusCode::BAD_REQUEST,
+                            "Expiry must be a number of days between 1 and 3650.",
+                        )
+                    })?,
+            ),
         };
-        let issued = crate::management::create_token(&state().store, &org, &label, days, Some(&admin.email)).await.map_err(|e| match e {
-            crate::management::ManagementError::Invalid(m) => fail(axum::http::StatusCode::BAD_REQUEST, m),
-            other => internal(other),
-        })?;
-        audit_action(&org, &admin, "token created", Some(&issued.token.label), Some(&issued.token.hint)).await?;
+        let issued =
+            crate::management::create_token(&state().store, &org, &label, days, Some(&admin.email))
+                .await
+                .map_err(|e| match e {
+                    crate::management::ManagementError::Invalid(m) => {
+                        fail(axum::http::StatusCode::BAD_REQUEST, m)
+                    }
+                    other => internal(other),
+                })?;
+        audit_action(
+            &org,
+            &admin,
+            "token created",
+            Some(&issued.token.label),
+            Some(&issued.token.hint),
+        )
+        .await?;
         no_store();
-        Ok(NewTokenView { token: token_view(&issued.token), secret: issued.secret })
+        Ok(NewTokenView {
+            token: token_view(&issued.token),
+            secret: issued.secret,
+        })
     }
 
-    pub async fn regenerate_token(login: String, token_id: String) -> Result<NewTokenView, ServerFnError> {
+    pub async fn regenerate_token(
+        login: String,
+        token_id: String,
+    ) -> Result<NewTokenView, ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
         let old = {
             let mut c = state().store.read().await.map_err(internal)?;
-            tokens::find_token(&mut c, &org.id, &token_id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Token not found."))?
+            tokens::find_token(&mut c, &org.id, &token_id)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Token not found."))?
         };
         {
             let mut tx = state().store.begin().await.map_err(internal)?;
-            tokens::revoke_token(&mut tx, &org.id, &old.id).await.map_err(internal)?;
+            tokens::revoke_token(&mut tx, &org.id, &old.id)
+                .await
+                .map_err(internal)?;
             tx.commit().await.map_err(internal)?;
         }
-        let days = old.expires_at.map(|e| ((e - old.created_at) / 86_400_000).max(1) as u32);
-        let issued = crate::management::create_token(&state().store, &org, &old.label, days, Some(&admin.email)).await.map_err(internal)?;
-        audit_action(&org, &admin, "token regenerated", Some(&old.label), Some(&format!("{} replaced by {}", old.hint, issued.token.hint))).await?;
+        let days = old
+            .expires_at
+            .map(|e| ((e - old.created_at) / 86_400_000).max(1) as u32);
+        let issued = crate::management::create_token(
+            &state().store,
+            &org,
+            &old.label,
+            days,
+            Some(&admin.email),
+        )
+        .await
+        .map_err(internal)?;
+        audit_action(
+            &org,
+            &admin,
+            "token regenerated",
+            Some(&old.label),
+            Some(&format!("{} replaced by {}", old.hint, issued.token.hint)),
+        )
+        .await?;
         no_store();
-        Ok(NewTokenView { token: token_view(&issued.token), secret: issued.secret })
+        Ok(NewTokenView {
+            token: token_view(&issued.token),
+            secret: issued.secret,
+        })
     }
 
     pub async fn revoke_token(login: String, token_id: String) -> Result<(), ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
         let mut tx = state().store.begin().await.map_err(internal)?;
-        let t = tokens::find_token(&mut tx, &org.id, &token_id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Token not found."))?;
-        tokens::revoke_token(&mut tx, &org.id, &token_id).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "token revoked", Some(&t.label), Some(&t.hint)).await.map_err(internal)?;
+        let t = tokens::find_token(&mut tx, &org.id, &token_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Token not found."))?;
+        tokens::revoke_token(&mut tx, &org.id, &token_id)
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "token revoked",
+            Some(&t.label),
+            Some(&t.hint),
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
@@ -902,48 +1144,139 @@ pub mod server {
         query::Cond::And(Box::new(a), Box::new(b))
     }
 
-    pub async fn list_users(login: String, q: Option<String>, status: Option<String>, source: Option<String>, after: Option<String>) -> Result<Page<UserRowView>, ServerFnError> {
+    pub async fn list_users(
+        login: String,
+        q: Option<String>,
+        status: Option<String>,
+        source: Option<String>,
+        after: Option<String>,
+    ) -> Result<Page<UserRowView>, ServerFnError> {
         use query::{Collection, Cond, Op, Target, Val};
         let org = require_org(&login).await?;
         let mut cond = Cond::All;
         if let Some(q) = q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let email = Cond::Any(Collection::Emails, Box::new(Cond::Test(Target::Elem { sub: "value".into(), case_exact: false, boolean: false }, Op::Co, Val::Str(q.to_string()))));
-            cond = Cond::Or(Box::new(Cond::Or(Box::new(contains(Target::UserName, q)), Box::new(contains(Target::DisplayName, q)))), Box::new(email));
+            let email = Cond::Any(
+                Collection::Emails,
+                Box::new(Cond::Test(
+                    Target::Elem {
+                        sub: "value".into(),
+                        case_exact: false,
+                        boolean: false,
+                    },
+                    Op::Co,
+                    Val::Str(q.to_string()),
+                )),
+            );
+            cond = Cond::Or(
+                Box::new(Cond::Or(
+                    Box::new(contains(Target::UserName, q)),
+                    Box::new(contains(Target::DisplayName, q)),
+                )),
+                Box::new(email),
+            );
         }
         match status.as_deref() {
             Some("active") => cond = and(cond, Cond::Test(Target::Active, Op::Eq, Val::Bool(true))),
-            Some("deactivated") => cond = and(cond, Cond::Test(Target::Active, Op::Eq, Val::Bool(false))),
+            Some("deactivated") => {
+                cond = and(cond, Cond::Test(Target::Active, Op::Eq, Val::Bool(false)))
+            }
             _ => {}
         }
         match source.as_deref() {
-            Some("scim") => cond = and(cond, Cond::Test(Target::Source, Op::Sw, Val::Str("scim:".into()))),
-            Some("console") => cond = and(cond, Cond::Test(Target::Source, Op::Eq, Val::Str(crate::directory::SOURCE_CONSOLE.into()))),
+            Some("scim") => {
+                cond = and(
+                    cond,
+                    Cond::Test(Target::Source, Op::Sw, Val::Str("scim:".into())),
+                )
+            }
+            Some("console") => {
+                cond = and(
+                    cond,
+                    Cond::Test(
+                        Target::Source,
+                        Op::Eq,
+                        Val::Str(crate::directory::SOURCE_CONSOLE.into()),
+                    ),
+                )
+            }
             _ => {}
         }
         let st = state();
         let mut c = st.store.read().await.map_err(internal)?;
-        let (total, _) = crate::store::users::list_users(&mut c, st.store.dialect, &org.id, &query::ListQuery { cond: cond.clone(), limit: 0, ..Default::default() }).await.map_err(internal)?;
+        let (total, _) = crate::store::users::list_users(
+            &mut c,
+            st.store.dialect,
+            &org.id,
+            &query::ListQuery {
+                cond: cond.clone(),
+                limit: 0,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(internal)?;
         let paged = match &after {
             Some(a) => and(cond, Cond::Test(Target::Id, Op::Gt, Val::Str(a.clone()))),
             None => cond,
         };
-        let (_, list) = crate::store::users::list_users(&mut c, st.store.dialect, &org.id, &query::ListQuery { cond: paged, limit: PAGE + 1, ..Default::default() }).await.map_err(internal)?;
+        let (_, list) = crate::store::users::list_users(
+            &mut c,
+            st.store.dialect,
+            &org.id,
+            &query::ListQuery {
+                cond: paged,
+                limit: PAGE + 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(internal)?;
         let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
-        Ok(Page { items: list.iter().take(PAGE as usize).map(user_row).collect(), total, next })
+        Ok(Page {
+            items: list.iter().take(PAGE as usize).map(user_row).collect(),
+            total,
+            next,
+        })
     }
 
     pub async fn user_detail(login: String, id: String) -> Result<UserDetailView, ServerFnError> {
         let org = require_org(&login).await?;
         let mut c = state().store.read().await.map_err(internal)?;
-        let u = crate::store::users::find_user(&mut c, &org.id, &id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "User not found."))?;
-        let teams = crate::store::users::list_user_groups(&mut c, &u.id).await.map_err(internal)?.into_iter().map(|(id, name)| TeamRef { id, name }).collect();
-        let history = events::events_for_resource(&mut c, &org.id, &u.id, 20).await.map_err(internal)?.iter().map(event_row).collect();
+        let u = crate::store::users::find_user(&mut c, &org.id, &id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "User not found."))?;
+        let teams = crate::store::users::list_user_groups(&mut c, &u.id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(id, name)| TeamRef { id, name })
+            .collect();
+        let history = events::events_for_resource(&mut c, &org.id, &u.id, 20)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(event_row)
+            .collect();
         let cols = crate::directory::UserColumns::from_attributes(&u.attributes);
         Ok(UserDetailView {
             org: summary(&org),
             external_id: u.external_id.clone(),
-            role: u.attributes.get(crate::scim::schema::SCIMGATE_USER_SCHEMA).and_then(|e| e.get("role")).and_then(|r| r.as_str()).map(str::to_string),
-            emails: cols.emails.into_iter().map(|e| EmailView { value: e.value, kind: e.kind, primary: e.primary }).collect(),
+            role: u
+                .attributes
+                .get(crate::scim::schema::SCIMGATE_USER_SCHEMA)
+                .and_then(|e| e.get("role"))
+                .and_then(|r| r.as_str())
+                .map(str::to_string),
+            emails: cols
+                .emails
+                .into_iter()
+                .map(|e| EmailView {
+                    value: e.value,
+                    kind: e.kind,
+                    primary: e.primary,
+                })
+                .collect(),
             attributes_json: serde_json::to_string_pretty(&u.attributes).unwrap_or_default(),
             teams,
             history,
@@ -956,7 +1289,12 @@ pub mod server {
         fail(axum::http::StatusCode::BAD_REQUEST, m)
     }
 
-    pub async fn create_console_user(login: String, user_name: String, display_name: String, email: String) -> Result<String, ServerFnError> {
+    pub async fn create_console_user(
+        login: String,
+        user_name: String,
+        display_name: String,
+        email: String,
+    ) -> Result<String, ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
         let user_name = user_name.trim().to_string();
         if user_name.is_empty() {
@@ -970,7 +1308,10 @@ pub mod server {
         }
         if !email.trim().is_empty() {
             crate::directory::validate_email(email.trim()).map_err(bad)?;
-            attrs.insert("emails".into(), serde_json::json!([{"value": email.trim(), "type": "work", "primary": true}]));
+            attrs.insert(
+                "emails".into(),
+                serde_json::json!([{"value": email.trim(), "type": "work", "primary": true}]),
+            );
         }
         let cols = crate::directory::UserColumns::from_attributes(&attrs);
         let now = now_ms();
@@ -988,41 +1329,90 @@ pub mod server {
             updated_at: now,
         };
         let mut tx = state().store.begin().await.map_err(internal)?;
-        crate::store::users::insert_user(&mut tx, &u).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => fail(axum::http::StatusCode::CONFLICT, "A user with this username already exists."),
-            other => internal(other),
-        })?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "user created", Some(&user_name), None).await.map_err(internal)?;
+        crate::store::users::insert_user(&mut tx, &u)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => fail(
+                    axum::http::StatusCode::CONFLICT,
+                    "A user with this username already exists.",
+                ),
+                other => internal(other),
+            })?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "user created",
+            Some(&user_name),
+            None,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(u.id)
     }
 
-    pub async fn update_console_user(login: String, id: String, display_name: String, active: bool) -> Result<(), ServerFnError> {
+    pub async fn update_console_user(
+        login: String,
+        id: String,
+        display_name: String,
+        active: bool,
+    ) -> Result<(), ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
         let mut tx = state().store.begin().await.map_err(internal)?;
-        let mut u = crate::store::users::find_user(&mut tx, &org.id, &id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "User not found."))?;
+        let mut u = crate::store::users::find_user(&mut tx, &org.id, &id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "User not found."))?;
         if let Some(by) = managed_by(&u.source) {
-            return Err(fail(axum::http::StatusCode::FORBIDDEN, format!("This user is managed by {by}; change it there.")));
+            return Err(fail(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("This user is managed by {by}; change it there."),
+            ));
         }
         let version = u.version;
         if display_name.trim().is_empty() {
             u.attributes.remove("displayName");
         } else {
-            u.attributes.insert("displayName".into(), display_name.trim().into());
+            u.attributes
+                .insert("displayName".into(), display_name.trim().into());
         }
         u.attributes.insert("active".into(), active.into());
         u.updated_at = now_ms();
-        crate::store::users::update_user(&mut tx, &u, version).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "user updated", Some(&u.user_name), Some(&format!("active={active}"))).await.map_err(internal)?;
+        crate::store::users::update_user(&mut tx, &u, version)
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "user updated",
+            Some(&u.user_name),
+            Some(&format!("active={active}")),
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
 
     fn team_row(g: &crate::directory::Group) -> TeamRowView {
-        TeamRowView { id: g.id.clone(), name: g.display_name.clone(), managed_by: managed_by(&g.source), member_count: g.member_count, updated_at: g.updated_at }
+        TeamRowView {
+            id: g.id.clone(),
+            name: g.display_name.clone(),
+            managed_by: managed_by(&g.source),
+            member_count: g.member_count,
+            updated_at: g.updated_at,
+        }
     }
 
-    pub async fn list_teams(login: String, q: Option<String>, after: Option<String>) -> Result<Page<TeamRowView>, ServerFnError> {
+    pub async fn list_teams(
+        login: String,
+        q: Option<String>,
+        after: Option<String>,
+    ) -> Result<Page<TeamRowView>, ServerFnError> {
         use query::{Cond, Op, Target, Val};
         let org = require_org(&login).await?;
         let mut cond = Cond::All;
@@ -1031,29 +1421,78 @@ pub mod server {
         }
         let st = state();
         let mut c = st.store.read().await.map_err(internal)?;
-        let (total, _) = crate::store::groups::list_groups(&mut c, st.store.dialect, &org.id, &query::ListQuery { cond: cond.clone(), limit: 0, ..Default::default() }).await.map_err(internal)?;
+        let (total, _) = crate::store::groups::list_groups(
+            &mut c,
+            st.store.dialect,
+            &org.id,
+            &query::ListQuery {
+                cond: cond.clone(),
+                limit: 0,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(internal)?;
         let paged = match &after {
             Some(a) => and(cond, Cond::Test(Target::Id, Op::Gt, Val::Str(a.clone()))),
             None => cond,
         };
-        let (_, list) = crate::store::groups::list_groups(&mut c, st.store.dialect, &org.id, &query::ListQuery { cond: paged, limit: PAGE + 1, ..Default::default() }).await.map_err(internal)?;
+        let (_, list) = crate::store::groups::list_groups(
+            &mut c,
+            st.store.dialect,
+            &org.id,
+            &query::ListQuery {
+                cond: paged,
+                limit: PAGE + 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(internal)?;
         let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
-        Ok(Page { items: list.iter().take(PAGE as usize).map(team_row).collect(), total, next })
+        Ok(Page {
+            items: list.iter().take(PAGE as usize).map(team_row).collect(),
+            total,
+            next,
+        })
     }
 
-    pub async fn team_detail(login: String, id: String, after: Option<String>) -> Result<TeamDetailView, ServerFnError> {
+    pub async fn team_detail(
+        login: String,
+        id: String,
+        after: Option<String>,
+    ) -> Result<TeamDetailView, ServerFnError> {
         let org = require_org(&login).await?;
         let mut c = state().store.read().await.map_err(internal)?;
-        let g = crate::store::groups::find_group(&mut c, &org.id, &id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Team not found."))?;
-        let mut members = crate::store::groups::list_members(&mut c, &g.id, after.as_deref(), PAGE + 1).await.map_err(internal)?;
-        let next_members = (members.len() as u64 > PAGE).then(|| members[PAGE as usize - 1].user_id.clone());
+        let g = crate::store::groups::find_group(&mut c, &org.id, &id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Team not found."))?;
+        let mut members =
+            crate::store::groups::list_members(&mut c, &g.id, after.as_deref(), PAGE + 1)
+                .await
+                .map_err(internal)?;
+        let next_members =
+            (members.len() as u64 > PAGE).then(|| members[PAGE as usize - 1].user_id.clone());
         members.truncate(PAGE as usize);
-        let history = events::events_for_resource(&mut c, &org.id, &g.id, 20).await.map_err(internal)?.iter().map(event_row).collect();
+        let history = events::events_for_resource(&mut c, &org.id, &g.id, 20)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(event_row)
+            .collect();
         Ok(TeamDetailView {
             org: summary(&org),
             team: team_row(&g),
             external_id: g.external_id.clone(),
-            members: members.into_iter().map(|m| MemberView { user_id: m.user_id, user_name: m.user_name, display_name: m.display_name }).collect(),
+            members: members
+                .into_iter()
+                .map(|m| MemberView {
+                    user_id: m.user_id,
+                    user_name: m.user_name,
+                    display_name: m.display_name,
+                })
+                .collect(),
             next_members,
             history,
         })
@@ -1061,10 +1500,20 @@ pub mod server {
 
     /// Loads a team for a console change, refusing teams an identity provider manages: the
     /// check is here, on the server, not only in the hidden buttons.
-    async fn editable_team(tx: &mut crate::store::Tx, org: &Org, id: &str) -> Result<crate::directory::Group, ServerFnError> {
-        let g = crate::store::groups::find_group(&mut *tx, &org.id, id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Team not found."))?;
+    async fn editable_team(
+        tx: &mut crate::store::Tx,
+        org: &Org,
+        id: &str,
+    ) -> Result<crate::directory::Group, ServerFnError> {
+        let g = crate::store::groups::find_group(&mut *tx, &org.id, id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Team not found."))?;
         if let Some(by) = managed_by(&g.source) {
-            return Err(fail(axum::http::StatusCode::FORBIDDEN, format!("This team is managed by {by}; its name and members are changed there.")));
+            return Err(fail(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("This team is managed by {by}; its name and members are changed there."),
+            ));
         }
         Ok(g)
     }
@@ -1081,10 +1530,32 @@ pub mod server {
         let (org, admin) = require_org_admin(&login).await?;
         let name = team_name(&name)?;
         let now = now_ms();
-        let g = crate::directory::Group { id: crate::directory::new_id(), org_id: org.id.clone(), display_name: name.clone(), external_id: None, source: crate::directory::SOURCE_CONSOLE.into(), member_count: 0, version: 1, created_at: now, updated_at: now };
+        let g = crate::directory::Group {
+            id: crate::directory::new_id(),
+            org_id: org.id.clone(),
+            display_name: name.clone(),
+            external_id: None,
+            source: crate::directory::SOURCE_CONSOLE.into(),
+            member_count: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
         let mut tx = state().store.begin().await.map_err(internal)?;
-        crate::store::groups::insert_group(&mut tx, &g).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "team created", Some(&name), None).await.map_err(internal)?;
+        crate::store::groups::insert_group(&mut tx, &g)
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "team created",
+            Some(&name),
+            None,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(g.id)
     }
@@ -1094,29 +1565,76 @@ pub mod server {
         let name = team_name(&name)?;
         let mut tx = state().store.begin().await.map_err(internal)?;
         let g = editable_team(&mut tx, &org, &id).await?;
-        crate::store::groups::update_group(&mut tx, &org.id, &id, &name, g.external_id.as_deref()).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "team renamed", Some(&name), Some(&format!("was {}", g.display_name))).await.map_err(internal)?;
+        crate::store::groups::update_group(&mut tx, &org.id, &id, &name, g.external_id.as_deref())
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "team renamed",
+            Some(&name),
+            Some(&format!("was {}", g.display_name)),
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
 
-    pub async fn add_team_member(login: String, id: String, user_name: String) -> Result<(), ServerFnError> {
+    pub async fn add_team_member(
+        login: String,
+        id: String,
+        user_name: String,
+    ) -> Result<(), ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
         let mut tx = state().store.begin().await.map_err(internal)?;
         let g = editable_team(&mut tx, &org, &id).await?;
-        let u = crate::store::users::find_user_by_user_name(&mut tx, &org.id, user_name.trim()).await.map_err(internal)?.ok_or_else(|| bad("No user with this username."))?;
-        crate::store::groups::add_members(&mut tx, &org.id, &g.id, std::slice::from_ref(&u.id)).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "team member added", Some(&g.display_name), Some(&u.user_name)).await.map_err(internal)?;
+        let u = crate::store::users::find_user_by_user_name(&mut tx, &org.id, user_name.trim())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| bad("No user with this username."))?;
+        crate::store::groups::add_members(&mut tx, &org.id, &g.id, std::slice::from_ref(&u.id))
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "team member added",
+            Some(&g.display_name),
+            Some(&u.user_name),
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
 
-    pub async fn remove_team_member(login: String, id: String, user_id: String) -> Result<(), ServerFnError> {
+    pub async fn remove_team_member(
+        login: String,
+        id: String,
+        user_id: String,
+    ) -> Result<(), ServerFnError> {
         let (org, admin) = require_org_admin(&login).await?;
         let mut tx = state().store.begin().await.map_err(internal)?;
         let g = editable_team(&mut tx, &org, &id).await?;
-        crate::store::groups::remove_members(&mut tx, &g.id, std::slice::from_ref(&user_id)).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "team member removed", Some(&g.display_name), Some(&user_id)).await.map_err(internal)?;
+        crate::store::groups::remove_members(&mut tx, &g.id, std::slice::from_ref(&user_id))
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "team member removed",
+            Some(&g.display_name),
+            Some(&user_id),
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
@@ -1125,13 +1643,28 @@ pub mod server {
         let (org, admin) = require_org_admin(&login).await?;
         let mut tx = state().store.begin().await.map_err(internal)?;
         let g = editable_team(&mut tx, &org, &id).await?;
-        crate::store::groups::delete_group(&mut tx, &org.id, &g.id).await.map_err(internal)?;
-        audit::record(&mut tx, &org.id, Some(&admin.id), &admin.email, "team deleted", Some(&g.display_name), None).await.map_err(internal)?;
+        crate::store::groups::delete_group(&mut tx, &org.id, &g.id)
+            .await
+            .map_err(internal)?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&admin.id),
+            &admin.email,
+            "team deleted",
+            Some(&g.display_name),
+            None,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }
 
-    pub async fn provisioning_log(login: String, q: LogQuery) -> Result<LogPageView, ServerFnError> {
+    pub async fn provisioning_log(
+        login: String,
+        q: LogQuery,
+    ) -> Result<LogPageView, ServerFnError> {
         let org = require_org(&login).await?;
         let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let f = events::EventFilter {
@@ -1146,39 +1679,86 @@ pub mod server {
             before: clean(q.before),
         };
         let mut c = state().store.read().await.map_err(internal)?;
-        let list = events::search_events(&mut c, &org.id, &f, PAGE as i64 + 1).await.map_err(internal)?;
+        let list = events::search_events(&mut c, &org.id, &f, PAGE as i64 + 1)
+            .await
+            .map_err(internal)?;
         let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
-        let tokens = tokens::list_tokens(&mut c, &org.id).await.map_err(internal)?.iter().map(token_view).collect();
-        Ok(LogPageView { org: summary(&org), events: list.iter().take(PAGE as usize).map(event_row).collect(), next, tokens })
+        let tokens = tokens::list_tokens(&mut c, &org.id)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(token_view)
+            .collect();
+        Ok(LogPageView {
+            org: summary(&org),
+            events: list.iter().take(PAGE as usize).map(event_row).collect(),
+            next,
+            tokens,
+        })
     }
 
     pub async fn event_detail(login: String, id: String) -> Result<EventDetailView, ServerFnError> {
         let org = require_org(&login).await?;
         let mut c = state().store.read().await.map_err(internal)?;
-        let e = events::find_event(&mut c, &org.id, &id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Event not found."))?;
-        Ok(EventDetailView { org: summary(&org), event: event_row(&e), query: e.query.clone(), request_body: e.request_body.clone() })
+        let e = events::find_event(&mut c, &org.id, &id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Event not found."))?;
+        Ok(EventDetailView {
+            org: summary(&org),
+            event: event_row(&e),
+            query: e.query.clone(),
+            request_body: e.request_body.clone(),
+        })
     }
 
     pub async fn admins_page(login: String) -> Result<AdminsPageView, ServerFnError> {
         let (org, me) = require_org_admin(&login).await?;
         let mut c = state().store.read().await.map_err(internal)?;
-        let list = admins::list_org_admins(&mut c, &org.id).await.map_err(internal)?;
-        let trail = audit::list(&mut c, &org.id, None, 100).await.map_err(internal)?;
+        let list = admins::list_org_admins(&mut c, &org.id)
+            .await
+            .map_err(internal)?;
+        let trail = audit::list(&mut c, &org.id, None, 100)
+            .await
+            .map_err(internal)?;
         Ok(AdminsPageView {
             org: summary(&org),
-            admins: list.into_iter().map(|a| AdminView { is_you: a.id == me.id, id: a.id, email: a.email, created_at: a.created_at }).collect(),
-            audit: trail.into_iter().map(|e| AuditView { occurred_at: e.occurred_at, admin_email: e.admin_email, action: e.action, target: e.target, detail: e.detail }).collect(),
+            admins: list
+                .into_iter()
+                .map(|a| AdminView {
+                    is_you: a.id == me.id,
+                    id: a.id,
+                    email: a.email,
+                    created_at: a.created_at,
+                })
+                .collect(),
+            audit: trail
+                .into_iter()
+                .map(|e| AuditView {
+                    occurred_at: e.occurred_at,
+                    admin_email: e.admin_email,
+                    action: e.action,
+                    target: e.target,
+                    detail: e.detail,
+                })
+                .collect(),
         })
     }
 
-    pub async fn add_admin(login: String, email: String, password_in: String) -> Result<AddedAdminView, ServerFnError> {
+    pub async fn add_admin(
+        login: String,
+        email: String,
+        password_in: String,
+    ) -> Result<AddedAdminView, ServerFnError> {
         let (org, me) = require_org_admin(&login).await?;
         let email = email.trim().to_string();
         crate::directory::validate_email(&email).map_err(bad)?;
         let st = state();
         let existing = {
             let mut c = st.store.read().await.map_err(internal)?;
-            admins::find_admin_credentials(&mut c, &email).await.map_err(internal)?
+            admins::find_admin_credentials(&mut c, &email)
+                .await
+                .map_err(internal)?
         };
         let mut generated = None;
         let mut tx = st.store.begin().await.map_err(internal)?;
@@ -1195,31 +1775,71 @@ pub mod server {
                     password_in
                 };
                 let hash = password::hash_password(pw).await.map_err(internal)?;
-                admins::create_admin(&mut tx, &email, &hash).await.map_err(internal)?
+                admins::create_admin(&mut tx, &email, &hash)
+                    .await
+                    .map_err(internal)?
             }
         };
-        admins::add_org_admin(&mut tx, &org.id, &admin.id).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => fail(axum::http::StatusCode::CONFLICT, "This admin already belongs to the organization."),
-            other => internal(other),
-        })?;
-        audit::record(&mut tx, &org.id, Some(&me.id), &me.email, "admin added", Some(&email), None).await.map_err(internal)?;
+        admins::add_org_admin(&mut tx, &org.id, &admin.id)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => fail(
+                    axum::http::StatusCode::CONFLICT,
+                    "This admin already belongs to the organization.",
+                ),
+                other => internal(other),
+            })?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&me.id),
+            &me.email,
+            "admin added",
+            Some(&email),
+            None,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         if generated.is_some() {
             no_store();
         }
-        Ok(AddedAdminView { email, password: generated })
+        Ok(AddedAdminView {
+            email,
+            password: generated,
+        })
     }
 
     pub async fn remove_admin(login: String, admin_id: String) -> Result<(), ServerFnError> {
         let (org, me) = require_org_admin(&login).await?;
         let mut tx = st_begin().await?;
-        let target = admins::find_admin(&mut tx, &admin_id).await.map_err(internal)?.ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Admin not found."))?;
-        admins::remove_org_admin(&mut tx, &org.id, &admin_id).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict(m) => fail(axum::http::StatusCode::CONFLICT, format!("Cannot remove: {m}.")),
-            crate::store::StoreError::NotFound => fail(axum::http::StatusCode::NOT_FOUND, "Admin not found."),
-            other => internal(other),
-        })?;
-        audit::record(&mut tx, &org.id, Some(&me.id), &me.email, "admin removed", Some(&target.email), None).await.map_err(internal)?;
+        let target = admins::find_admin(&mut tx, &admin_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Admin not found."))?;
+        admins::remove_org_admin(&mut tx, &org.id, &admin_id)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(m) => fail(
+                    axum::http::StatusCode::CONFLICT,
+                    format!("Cannot remove: {m}."),
+                ),
+                crate::store::StoreError::NotFound => {
+                    fail(axum::http::StatusCode::NOT_FOUND, "Admin not found.")
+                }
+                other => internal(other),
+            })?;
+        audit::record(
+            &mut tx,
+            &org.id,
+            Some(&me.id),
+            &me.email,
+            "admin removed",
+            Some(&target.email),
+            None,
+        )
+        .await
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
         Ok(())
     }

@@ -15,7 +15,11 @@ const SECTIONS: [(&str, &str, &str); 7] = [
 ];
 
 #[component]
-pub fn OrgLayout(#[prop(into)] login: String, #[prop(into)] active: String, children: Children) -> impl IntoView {
+pub fn OrgLayout(
+    #[prop(into)] login: String,
+    #[prop(into)] active: String,
+    children: Children,
+) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let info = Resource::new(|| (), |_| session_info());
     let base = format!("/orgs/{login}");
@@ -23,10 +27,20 @@ pub fn OrgLayout(#[prop(into)] login: String, #[prop(into)] active: String, chil
     let org_name = move || {
         info.get()
             .and_then(|r| r.ok())
-            .and_then(|v| v.orgs.into_iter().find(|o| o.login == login_for_name).map(|o| o.name))
+            .and_then(|v| {
+                v.orgs
+                    .into_iter()
+                    .find(|o| o.login == login_for_name)
+                    .map(|o| o.name)
+            })
             .unwrap_or_default()
     };
-    let email = move || info.get().and_then(|r| r.ok()).and_then(|v| v.admin_email).unwrap_or_default();
+    let email = move || {
+        info.get()
+            .and_then(|r| r.ok())
+            .and_then(|v| v.admin_email)
+            .unwrap_or_default()
+    };
     let links = SECTIONS
         .iter()
         .filter(|(key, _, _)| !key.is_empty())

@@ -17,7 +17,11 @@ pub fn utc_text(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// "3 min ago", "2 h ago", "5 d ago" (used once hydrated; the server renders UTC).
@@ -42,8 +46,13 @@ pub fn Time(ms: i64) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         {
             let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-            let local: String = d.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED).into();
-            text.set(format!("{local} ({})", relative(ms, js_sys::Date::now() as i64)));
+            let local: String = d
+                .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+                .into();
+            text.set(format!(
+                "{local} ({})",
+                relative(ms, js_sys::Date::now() as i64)
+            ));
         }
     });
     view! { <time datetime=ms.to_string() title=utc_text(ms)>{move || text.get()}</time> }
@@ -69,7 +78,10 @@ pub fn StatusPill(status: i64) -> impl IntoView {
 
 /// A button that copies `text` to the clipboard.
 #[component]
-pub fn CopyButton(#[prop(into)] text: String, #[prop(optional, into)] label: Option<String>) -> impl IntoView {
+pub fn CopyButton(
+    #[prop(into)] text: String,
+    #[prop(optional, into)] label: Option<String>,
+) -> impl IntoView {
     let copied = RwSignal::new(false);
     let label = label.unwrap_or_else(|| "Copy".into());
     let on_click = move |_| {
@@ -105,13 +117,21 @@ pub fn HourlyChart(hours: Vec<super::api::HourView>, now: i64) -> impl IntoView 
     let buckets: Vec<(i64, i64)> = (0..24)
         .map(|i| {
             let h = start + i * 3_600_000;
-            hours.iter().find(|x| x.hour == h).map(|x| (x.total, x.errors)).unwrap_or((0, 0))
+            hours
+                .iter()
+                .find(|x| x.hour == h)
+                .map(|x| (x.total, x.errors))
+                .unwrap_or((0, 0))
         })
         .collect();
     let max = buckets.iter().map(|b| b.0).max().unwrap_or(0).max(1);
     let total: i64 = buckets.iter().map(|b| b.0).sum();
     let errors: i64 = buckets.iter().map(|b| b.1).sum();
-    let rate = if total == 0 { 0.0 } else { errors as f64 * 100.0 / total as f64 };
+    let rate = if total == 0 {
+        0.0
+    } else {
+        errors as f64 * 100.0 / total as f64
+    };
     view! {
         <figure class="chart">
             <svg viewBox="0 0 240 60" role="img" aria-label=format!("{total} requests in 24 hours, {rate:.1}% errors")>

@@ -17,7 +17,15 @@ pub struct AuditEntry {
     pub occurred_at: i64,
 }
 
-pub async fn record(conn: &mut AnyConnection, org_id: &str, admin_id: Option<&str>, admin_email: &str, action: &str, target: Option<&str>, detail: Option<&str>) -> Result<()> {
+pub async fn record(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    admin_id: Option<&str>,
+    admin_email: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: Option<&str>,
+) -> Result<()> {
     sqlx::query("INSERT INTO audit_log (id, org_id, admin_id, admin_email, action, target, detail, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(new_id())
         .bind(org_id)
@@ -33,7 +41,12 @@ pub async fn record(conn: &mut AnyConnection, org_id: &str, admin_id: Option<&st
 }
 
 /// Newest first, keyset-paginated by id.
-pub async fn list(conn: &mut AnyConnection, org_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
     let mut q = super::sql::Sql::new("SELECT id, org_id, admin_id, admin_email, action, target, detail, occurred_at FROM audit_log WHERE org_id = ");
     q.push_bind(org_id);
     if let Some(b) = before {

@@ -224,7 +224,12 @@ pub struct EventFilter {
 }
 
 /// One page of the log, newest first.
-pub async fn search_events(conn: &mut AnyConnection, org_id: &str, f: &EventFilter, limit: i64) -> Result<Vec<Event>> {
+pub async fn search_events(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    f: &EventFilter,
+    limit: i64,
+) -> Result<Vec<Event>> {
     let mut q = super::sql::Sql::new(format!("SELECT {COLUMNS} FROM events WHERE org_id = "));
     q.push_bind(org_id);
     if let Some(b) = &f.before {
@@ -260,11 +265,22 @@ pub async fn search_events(conn: &mut AnyConnection, org_id: &str, f: &EventFilt
             q.push(" AND c.kind = ").push_bind(k.as_str());
         }
         if let Some(r) = &f.resource_id {
-            q.push(" AND c.org_id = ").push_bind(org_id).push(" AND c.resource_id = ").push_bind(r.as_str());
+            q.push(" AND c.org_id = ")
+                .push_bind(org_id)
+                .push(" AND c.resource_id = ")
+                .push_bind(r.as_str());
         }
         if let Some(t) = &f.text {
-            let pattern = format!("%{}%", t.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            q.push(" AND lower(c.resource_name) LIKE ").push_bind(pattern).push(" ESCAPE '\\'");
+            let pattern = format!(
+                "%{}%",
+                t.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q.push(" AND lower(c.resource_name) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
         }
         q.push(")");
     }
@@ -279,13 +295,25 @@ pub async fn search_events(conn: &mut AnyConnection, org_id: &str, f: &EventFilt
 }
 
 /// Events that touched one resource, newest first.
-pub async fn events_for_resource(conn: &mut AnyConnection, org_id: &str, resource_id: &str, limit: i64) -> Result<Vec<Event>> {
-    let f = EventFilter { resource_id: Some(resource_id.to_string()), ..EventFilter::default() };
+pub async fn events_for_resource(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    resource_id: &str,
+    limit: i64,
+) -> Result<Vec<Event>> {
+    let f = EventFilter {
+        resource_id: Some(resource_id.to_string()),
+        ..EventFilter::default()
+    };
     search_events(conn, org_id, &f, limit).await
 }
 
 /// Requests and errors per hour since `since` (Unix ms): (hour start, total, errors).
-pub async fn hourly_counts(conn: &mut AnyConnection, org_id: &str, since: i64) -> Result<Vec<(i64, i64, i64)>> {
+pub async fn hourly_counts(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    since: i64,
+) -> Result<Vec<(i64, i64, i64)>> {
     Ok(sqlx::query_as(
         "SELECT (occurred_at / 3600000) * 3600000 AS hour, COUNT(*) AS total, \
          SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors \
@@ -305,7 +333,10 @@ pub struct ClientActivity {
     pub last_token_label: Option<String>,
 }
 
-pub async fn client_activity(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<ClientActivity>> {
+pub async fn client_activity(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> Result<Vec<ClientActivity>> {
     Ok(sqlx::query_as("SELECT client, last_at, last_status, last_token_label FROM client_activity WHERE org_id = $1 ORDER BY last_at DESC")
         .bind(org_id)
         .fetch_all(conn)

@@ -13,8 +13,17 @@ pub fn Admins() -> impl IntoView {
     let org = move || params.read().get("org").unwrap_or_default();
     let add = ServerAction::<AddAdmin>::new();
     let remove = ServerAction::<RemoveAdmin>::new();
-    let data = Resource::new(move || (org(), add.version().get(), remove.version().get()), |(o, _, _)| admins_page(o));
-    let error = move || add.value().get().and_then(|r| r.err()).or_else(|| remove.value().get().and_then(|r| r.err())).map(|e| super::message(&e));
+    let data = Resource::new(
+        move || (org(), add.version().get(), remove.version().get()),
+        |(o, _, _)| admins_page(o),
+    );
+    let error = move || {
+        add.value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| remove.value().get().and_then(|r| r.err()))
+            .map(|e| super::message(&e))
+    };
     view! {
         <Title text="Admins"/>
         <OrgLayout login=org() active="admins">

@@ -1,7 +1,9 @@
 //! Connect: the SCIM base URL, provisioning settings, SCIM tokens (secret shown once), and
 //! what to set in Okta and Entra ID.
 
-use crate::console::api::{connect_info, list_tokens, CreateToken, RegenerateToken, RevokeToken, UpdateSettings};
+use crate::console::api::{
+    connect_info, list_tokens, CreateToken, RegenerateToken, RevokeToken, UpdateSettings,
+};
 use crate::console::layout::{LoadError, OrgLayout};
 use crate::console::widgets::{CopyButton, Empty, Time};
 use leptos::prelude::*;
@@ -16,17 +18,37 @@ pub fn Connect() -> impl IntoView {
     let regenerate = ServerAction::<RegenerateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let settings = ServerAction::<UpdateSettings>::new();
-    let info = Resource::new(move || (org(), settings.version().get()), |(o, _)| connect_info(o));
+    let info = Resource::new(
+        move || (org(), settings.version().get()),
+        |(o, _)| connect_info(o),
+    );
     let tokens = Resource::new(
-        move || (org(), create.version().get(), regenerate.version().get(), revoke.version().get()),
+        move || {
+            (
+                org(),
+                create.version().get(),
+                regenerate.version().get(),
+                revoke.version().get(),
+            )
+        },
         |(o, _, _, _)| list_tokens(o),
     );
     // The secret lives only in the action's result in this page's memory: a reload or the
     // back button cannot show it again.
     let secret = move || {
-        regenerate.value().get().and_then(|r| r.ok()).or_else(|| create.value().get().and_then(|r| r.ok()))
+        regenerate
+            .value()
+            .get()
+            .and_then(|r| r.ok())
+            .or_else(|| create.value().get().and_then(|r| r.ok()))
     };
-    let create_error = move || create.value().get().and_then(|r| r.err()).map(|e| super::message(&e));
+    let create_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| super::message(&e))
+    };
     view! {
         <Title text="Connect"/>
         <OrgLayout login=org() active="connect">
@@ -116,7 +138,11 @@ pub fn Connect() -> impl IntoView {
 }
 
 #[component]
-fn TokenRow(token: crate::console::api::TokenView, regenerate: ServerAction<RegenerateToken>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+fn TokenRow(
+    token: crate::console::api::TokenView,
+    regenerate: ServerAction<RegenerateToken>,
+    revoke: ServerAction<RevokeToken>,
+) -> impl IntoView {
     let params = use_params_map();
     let org = move || params.read().get("org").unwrap_or_default();
     let confirm = RwSignal::new(None::<&'static str>);
@@ -166,7 +192,11 @@ fn TokenRow(token: crate::console::api::TokenView, regenerate: ServerAction<Rege
 
 #[component]
 fn Instructions(base: String, identifier: String, roles: Vec<String>) -> impl IntoView {
-    let unique = if identifier == "email" { "Email" } else { "Username (userName)" };
+    let unique = if identifier == "email" {
+        "Email"
+    } else {
+        "Username (userName)"
+    };
     view! {
         <section class="card instructions">
             <h2>"Okta"</h2>

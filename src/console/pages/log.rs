@@ -10,8 +10,23 @@ use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-const KINDS: [&str; 8] = ["created", "updated", "deactivated", "reactivated", "deleted", "member_added", "member_removed", "member_skipped"];
-const CLIENTS: [(&str, &str); 5] = [("okta", "Okta"), ("entra", "Microsoft Entra ID"), ("onelogin", "OneLogin"), ("jumpcloud", "JumpCloud"), ("other", "Other")];
+const KINDS: [&str; 8] = [
+    "created",
+    "updated",
+    "deactivated",
+    "reactivated",
+    "deleted",
+    "member_added",
+    "member_removed",
+    "member_skipped",
+];
+const CLIENTS: [(&str, &str); 5] = [
+    ("okta", "Okta"),
+    ("entra", "Microsoft Entra ID"),
+    ("onelogin", "OneLogin"),
+    ("jumpcloud", "JumpCloud"),
+    ("other", "Other"),
+];
 
 #[component]
 pub fn EventTable(events: Vec<EventRowView>, #[prop(into)] org: String) -> impl IntoView {
@@ -60,7 +75,22 @@ pub fn Log() -> impl IntoView {
         hours: q("hours").and_then(|h| h.parse().ok()),
         before: q("before"),
     };
-    let data = Resource::new(move || (org(), log_query(), tick.get()), |(o, lq, _)| provisioning_log(o, lq));
+    let data = Resource::new(
+        move || (org(), log_query(), tick.get()),
+        |(o, lq, _)| {
+            provisioning_log(
+                o,
+                lq.status,
+                lq.kind,
+                lq.client,
+                lq.token,
+                lq.resource,
+                lq.text,
+                lq.hours,
+                lq.before,
+            )
+        },
+    );
     // Polling (not server-sent events): simple, proxy-friendly, and one cheap indexed query.
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(
@@ -197,14 +227,21 @@ pub fn EventPage() -> impl IntoView {
 /// Before/after of each changed attribute, or the raw detail when it is not a diff.
 #[component]
 fn Diff(json: Option<String>) -> impl IntoView {
-    let Some(json) = json else { return ().into_any() };
+    let Some(json) = json else {
+        return ().into_any();
+    };
     let value: serde_json::Value = serde_json::from_str(&json).unwrap_or(serde_json::Value::Null);
     let rows: Option<Vec<(String, String, String)>> = value.as_object().and_then(|o| {
         o.iter()
             .map(|(k, v)| {
                 let ba = v.as_object()?;
-                let show = |x: Option<&serde_json::Value>| x.filter(|x| !x.is_null()).map(|x| x.to_string()).unwrap_or_else(|| "—".into());
-                (ba.contains_key("before") || ba.contains_key("after")).then(|| (k.clone(), show(ba.get("before")), show(ba.get("after"))))
+                let show = |x: Option<&serde_json::Value>| {
+                    x.filter(|x| !x.is_null())
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| "—".into())
+                };
+                (ba.contains_key("before") || ba.contains_key("after"))
+                    .then(|| (k.clone(), show(ba.get("before")), show(ba.get("after"))))
             })
             .collect()
     });

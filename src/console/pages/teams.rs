@@ -1,7 +1,9 @@
 //! Teams. Teams pushed by an identity provider carry an SSO badge and show no edit
 //! controls (the server refuses such changes too); console-made teams are editable.
 
-use crate::console::api::{list_teams, team_detail, AddTeamMember, CreateTeam, DeleteTeam, RemoveTeamMember, RenameTeam};
+use crate::console::api::{
+    list_teams, team_detail, AddTeamMember, CreateTeam, DeleteTeam, RemoveTeamMember, RenameTeam,
+};
 use crate::console::layout::{LoadError, OrgLayout};
 use crate::console::widgets::{Empty, ManagedBadge, Time};
 use leptos::prelude::*;
@@ -16,7 +18,10 @@ pub fn Teams() -> impl IntoView {
     let org = move || params.read().get("org").unwrap_or_default();
     let q = move |k: &str| query.read().get(k).filter(|v| !v.is_empty());
     let create = ServerAction::<CreateTeam>::new();
-    let data = Resource::new(move || (org(), q("q"), q("after"), create.version().get()), |(o, q, a, _)| list_teams(o, q, a));
+    let data = Resource::new(
+        move || (org(), q("q"), q("after"), create.version().get()),
+        |(o, q, a, _)| list_teams(o, q, a),
+    );
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -85,7 +90,16 @@ pub fn TeamPage() -> impl IntoView {
     let remove = ServerAction::<RemoveTeamMember>::new();
     let delete = ServerAction::<DeleteTeam>::new();
     let data = Resource::new(
-        move || (org(), id(), after(), rename.version().get(), add.version().get(), remove.version().get()),
+        move || {
+            (
+                org(),
+                id(),
+                after(),
+                rename.version().get(),
+                add.version().get(),
+                remove.version().get(),
+            )
+        },
         |(o, i, a, _, _, _)| team_detail(o, i, a),
     );
     let navigate = use_navigate();
@@ -95,11 +109,16 @@ pub fn TeamPage() -> impl IntoView {
         }
     });
     let errors = move || {
-        [rename.value().get().and_then(|r| r.err()), add.value().get().and_then(|r| r.err()), remove.value().get().and_then(|r| r.err()), delete.value().get().and_then(|r| r.err())]
-            .into_iter()
-            .flatten()
-            .map(|e| super::message(&e))
-            .next()
+        [
+            rename.value().get().and_then(|r| r.err()),
+            add.value().get().and_then(|r| r.err()),
+            remove.value().get().and_then(|r| r.err()),
+            delete.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| super::message(&e))
+        .next()
     };
     let confirm_delete = RwSignal::new(false);
     view! {

@@ -17,7 +17,16 @@ pub fn Users() -> impl IntoView {
     let q = move |k: &str| query.read().get(k).filter(|v| !v.is_empty());
     let create = ServerAction::<CreateConsoleUser>::new();
     let data = Resource::new(
-        move || (org(), q("q"), q("status"), q("source"), q("after"), create.version().get()),
+        move || {
+            (
+                org(),
+                q("q"),
+                q("status"),
+                q("source"),
+                q("after"),
+                create.version().get(),
+            )
+        },
         |(o, q, s, src, a, _)| list_users(o, q, s, src, a),
     );
     let show_new = RwSignal::new(false);
@@ -100,7 +109,9 @@ pub fn Users() -> impl IntoView {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -112,7 +123,10 @@ pub fn UserPage() -> impl IntoView {
     let org = move || params.read().get("org").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
     let update = ServerAction::<UpdateConsoleUser>::new();
-    let data = Resource::new(move || (org(), id(), update.version().get()), |(o, i, _)| user_detail(o, i));
+    let data = Resource::new(
+        move || (org(), id(), update.version().get()),
+        |(o, i, _)| user_detail(o, i),
+    );
     view! {
         <Title text="User"/>
         <OrgLayout login=org() active="users">

@@ -1,0 +1,19 @@
+import { test, expect, signIn, shot } from './fixtures';
+
+test('an admin of org A cannot see org B', async ({ page, server }) => {
+  server.seedOrg('acme', 'owner@acme.test');
+  const betaToken = server.seedOrg('beta', 'owner@beta.test');
+  await server.scim(betaToken, 'POST', '/Users', { userName: 'secret-user@beta.test' }, 'beta');
+
+  await signIn(page, server, 'owner@acme.test');
+  for (const p of ['', '/users', '/teams', '/log', '/connect', '/admins']) {
+    await page.goto(`${server.url}/orgs/beta${p}`);
+    await expect(page.getByText('Organization not found.').first()).toBeVisible();
+    expect(await page.content()).not.toContain('secret-user@beta.test');
+  }
+  await shot(page, 'other-org');
+  // The admins page of one's own org works, and lists only its admins.
+  await page.goto(`${server.url}/orgs/acme/admins`);
+  await expect(page.getByTestId('admins')).toContainText('owner@acme.test');
+  await expect(page.getByTestId('admins')).not.toContainText('owner@beta.test');
+});
