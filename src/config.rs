@@ -49,6 +49,28 @@ pub enum Command {
     /// Manage SCIM bearer tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Fill an organization with synthetic users, groups, memberships and log events (for
+    /// benchmarks and large-directory checks); creates the org if it does not exist
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Login of the organization to fill
+    #[arg(long)]
+    pub org: String,
+    /// Number of users (user{i}@{org}.example)
+    #[arg(long, default_value_t = 1000)]
+    pub users: u64,
+    /// Number of groups (all provisioned, "Team {i}")
+    #[arg(long, default_value_t = 10)]
+    pub groups: u64,
+    /// Total memberships, spread evenly over the groups
+    #[arg(long, default_value_t = 1000)]
+    pub memberships: u64,
+    /// Provisioning-log events spread over the last 30 days
+    #[arg(long, default_value_t = 0)]
+    pub events: u64,
 }
 
 #[derive(Debug, Clone, Args)]

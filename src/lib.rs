@@ -29,6 +29,8 @@ pub mod scim;
 #[cfg(feature = "ssr")]
 pub mod scim_api;
 #[cfg(feature = "ssr")]
+pub mod seed;
+#[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod state;

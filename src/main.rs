@@ -3,7 +3,7 @@
 //! not a terminal.
 
 use clap::Parser;
-use scimgate::config::{AdminCommand, Cli, Command, OrgCommand, ServeArgs, TokenCommand};
+use scimgate::config::{AdminCommand, Cli, Command, OrgCommand, SeedArgs, ServeArgs, TokenCommand};
 use scimgate::{management, server, store::Store};
 use std::io::{IsTerminal, Read};
 
@@ -96,6 +96,32 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 issued.token.label, issued.token.hint, org.login
             );
             println!("{}", issued.secret);
+            Ok(())
+        }
+        Command::Seed(SeedArgs {
+            org,
+            users,
+            groups,
+            memberships,
+            events,
+        }) => {
+            let store = open(&cli.database_url).await?;
+            let org = match management::get_org(&store, &org).await {
+                Ok(o) => o,
+                Err(management::ManagementError::UnknownOrg(_)) => {
+                    management::create_org(&store, &org, None).await?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let start = std::time::Instant::now();
+            let size = scimgate::seed::SeedSize {
+                users,
+                groups,
+                memberships,
+                events,
+            };
+            scimgate::seed::seed(&store, &org, size).await?;
+            eprintln!("seeded {}: {users} users, {groups} groups, {memberships} memberships, {events} events in {:.1} s", org.login, start.elapsed().as_secs_f64());
             Ok(())
         }
         Command::Token(TokenCommand::List { org }) => {
