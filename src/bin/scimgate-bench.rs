@@ -49,6 +49,9 @@ struct Args {
     /// Memberships to seed
     #[arg(long, default_value_t = 100_000)]
     seed_memberships: u64,
+    /// Provisioning-log events to seed (for the console scenario)
+    #[arg(long, default_value_t = 0)]
+    seed_events: u64,
     /// Concurrent clients
     #[arg(long, short = 'c', default_value_t = 16)]
     concurrency: usize,
@@ -64,6 +67,8 @@ struct Args {
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+const CONSOLE_PASSWORD: &str = "bench password, not secret";
 
 #[derive(Clone)]
 struct Target {
@@ -256,8 +261,32 @@ fn start_server(a: &Args) -> Result<(Spawned, String, String, String), String> {
             &a.seed_groups.to_string(),
             "--memberships",
             &a.seed_memberships.to_string(),
+            "--events",
+            &a.seed_events.to_string(),
         ],
     )?;
+    let mut admin = Command::new(&a.server_bin)
+        .args([
+            "--database-url",
+            &db,
+            "--log-level",
+            "error",
+            "admin",
+            "create",
+            "--org",
+            &a.org,
+            "--email",
+            "bench@example.com",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = admin.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(format!("{CONSOLE_PASSWORD}\n").as_bytes());
+    }
+    admin.wait().map_err(|e| e.to_string())?;
     eprintln!(
         "seeded {} users, {} groups, {} memberships in {:.1} s",
         a.seed_users,
@@ -512,6 +541,10 @@ async fn main() {
         );
     }
 
+    if want("console") {
+        console(&t.client, &url, &a.org).await;
+    }
+
     if let Some(mut s) = spawned.take() {
         let pid = s.child.id();
         match peak_rss_mb(pid) {
@@ -651,5 +684,119 @@ async fn membership(t: &Target, a: &Args, run_id: u32) {
             "f  big/small p50 ratio: {:.2} (target ≤ 2)",
             big / small.max(0.001)
         );
+    }
+}
+
+/// The console's pages as a browser loads them (server-side rendered, data included), timed
+/// from the client on loopback: close to server time. Signs in as the seeded admin.
+async fn console(client: &HttpClient, url: &str, org: &str) {
+    use leptos::server_fn::ServerFn;
+    let form = |body: String| {
+        Request::builder()
+            .method(Method::POST)
+            .uri(format!("{url}{}", scimgate::console::api::SignIn::PATH))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::from(body)))
+    };
+    let Ok(req) = form(format!(
+        "email=bench%40example.com&password={}",
+        form_urlencoded::byte_serialize(CONSOLE_PASSWORD.as_bytes()).collect::<String>()
+    )) else {
+        return;
+    };
+    let Ok(resp) = client.request(req).await else {
+        println!("console: sign-in failed");
+        return;
+    };
+    let status = resp.status();
+    let Some(cookie) = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+    else {
+        println!(
+            "console: sign-in gave no session ({status}; only a started server seeds the admin)"
+        );
+        return;
+    };
+    let get = |path: String| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        async move {
+            let req = Request::builder()
+                .uri(format!("{url}{path}"))
+                .header("cookie", cookie)
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| e.to_string())?;
+            let resp = client.request(req).await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<(StatusCode, Bytes), String>((status, body))
+        }
+    };
+    // Ids to open: a user, the first team, an event.
+    let users_page = get(format!("/orgs/{org}/users"))
+        .await
+        .map(|r| String::from_utf8_lossy(&r.1).into_owned())
+        .unwrap_or_default();
+    let first = |html: &str, prefix: &str| {
+        html.split(prefix)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_string)
+    };
+    let user = first(&users_page, &format!("href=\"/orgs/{org}/users/"));
+    let teams_page = get(format!("/orgs/{org}/teams"))
+        .await
+        .map(|r| String::from_utf8_lossy(&r.1).into_owned())
+        .unwrap_or_default();
+    let team = first(&teams_page, &format!("href=\"/orgs/{org}/teams/"));
+    let log_page = get(format!("/orgs/{org}/log"))
+        .await
+        .map(|r| String::from_utf8_lossy(&r.1).into_owned())
+        .unwrap_or_default();
+    let event = first(&log_page, &format!("href=\"/orgs/{org}/log/"));
+    let mut pages = vec![
+        format!("/orgs/{org}"),
+        format!("/orgs/{org}/connect"),
+        format!("/orgs/{org}/users"),
+        format!("/orgs/{org}/users?q=user4242"),
+        format!("/orgs/{org}/users?status=deactivated"),
+        format!("/orgs/{org}/teams"),
+        format!("/orgs/{org}/teams?q=Team%2099"),
+        format!("/orgs/{org}/log"),
+        format!("/orgs/{org}/log?status=client"),
+        format!("/orgs/{org}/log?hours=24&kind=created"),
+        format!("/orgs/{org}/log?text=user7"),
+        format!("/orgs/{org}/admins"),
+    ];
+    pages.extend(user.map(|u| format!("/orgs/{org}/users/{u}")));
+    pages.extend(team.map(|t| format!("/orgs/{org}/teams/{t}")));
+    pages.extend(event.map(|e| format!("/orgs/{org}/log/{e}")));
+    for p in pages {
+        let mut rep = Report {
+            name: format!("console GET {}", p.replacen(&format!("/orgs/{org}"), "", 1)),
+            latencies_us: Vec::new(),
+            errors: 0,
+            wall: Duration::ZERO,
+        };
+        let start = Instant::now();
+        for _ in 0..20 {
+            let t = Instant::now();
+            match get(p.clone()).await {
+                Ok((s, _)) if s.is_success() => {}
+                _ => rep.errors += 1,
+            }
+            rep.latencies_us.push(t.elapsed().as_micros() as u64);
+        }
+        rep.wall = start.elapsed();
+        rep.print();
     }
 }

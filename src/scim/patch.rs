@@ -1017,4 +1017,76 @@ mod tests {
         );
         assert!(g(json!([{"op": "replace", "path": "displayName", "value": ""}])).is_err());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arb_path() -> impl Strategy<Value = Option<String>> {
+            prop::option::of(
+                prop::sample::select(vec![
+                    "title",
+                    "active",
+                    "userName",
+                    "name.givenName",
+                    "name",
+                    "emails",
+                    "emails[type eq \"work\"].value",
+                    "emails[type eq \"home\"]",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                    "nosuch",
+                    "emails[",
+                    "id",
+                    "groups",
+                ])
+                .prop_map(str::to_string),
+            )
+        }
+
+        fn arb_value() -> impl Strategy<Value = Option<Value>> {
+            prop::option::of(prop_oneof![
+                any::<String>().prop_map(Value::String),
+                any::<bool>().prop_map(Value::Bool),
+                Just(json!({"givenName": "G", "active": "False"})),
+                Just(json!([{"value": "v@x", "type": "work"}])),
+                Just(json!({"title": "T", "name.familyName": "F"})),
+                Just(Value::Null),
+            ])
+        }
+
+        fn arb_ops() -> impl Strategy<Value = Vec<PatchOp>> {
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![OpKind::Add, OpKind::Replace, OpKind::Remove]),
+                    arb_path(),
+                    arb_value(),
+                )
+                    .prop_map(|(op, path, value)| PatchOp { op, path, value }),
+                1..6,
+            )
+        }
+
+        proptest! {
+            /// Any sequence of operations either applies or leaves the resource exactly as it
+            /// was; it never panics, and a result always keeps a non-empty userName.
+            #[test]
+            fn all_or_nothing(ops in arb_ops()) {
+                let start = user(json!({"userName": "a", "title": "t", "emails": [{"value": "a@x", "type": "work"}]}));
+                let mut u = start.clone();
+                match apply_patch(ResourceKind::User, &mut u, &ops) {
+                    Ok(()) => prop_assert!(u.get("userName").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()) || v.is_string())),
+                    Err(e) => {
+                        prop_assert_eq!(&u, &start);
+                        prop_assert!(e.status == 400);
+                    }
+                }
+            }
+
+            #[test]
+            fn group_changes_never_panic(ops in arb_ops()) {
+                let _ = group_changes("g", &ops);
+            }
+        }
+    }
 }
