@@ -269,6 +269,12 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!("scimgate listening on http://{addr}");
     println!("scimgate is running: open http://{addr}/");
+    // No Nagle delay: SSR pages are streamed in several writes, and a delayed-ACK stall of
+    // ~40 ms on each would dominate page times.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(

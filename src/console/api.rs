@@ -1136,10 +1136,6 @@ pub mod server {
         Ok(())
     }
 
-    fn contains(target: query::Target, q: &str) -> query::Cond {
-        query::Cond::Test(target, query::Op::Co, query::Val::Str(q.to_string()))
-    }
-
     fn and(a: query::Cond, b: query::Cond) -> query::Cond {
         query::Cond::And(Box::new(a), Box::new(b))
     }
@@ -1163,17 +1159,17 @@ pub mod server {
                         case_exact: false,
                         boolean: false,
                     },
-                    Op::Co,
+                    Op::Sw,
                     Val::Str(q.to_string()),
                 )),
             );
-            cond = Cond::Or(
-                Box::new(Cond::Or(
-                    Box::new(contains(Target::UserName, q)),
-                    Box::new(contains(Target::DisplayName, q)),
-                )),
-                Box::new(email),
-            );
+            // Prefix searches, so that each term is an index range even with 100,000 users.
+            let starts = |t: Target| Cond::Test(t, Op::Sw, Val::Str(q.to_string()));
+            cond = if q.contains('@') {
+                Cond::Or(Box::new(starts(Target::UserName)), Box::new(email))
+            } else {
+                Cond::Or(Box::new(starts(Target::UserName)), Box::new(starts(Target::DisplayName)))
+            };
         }
         match status.as_deref() {
             Some("active") => cond = and(cond, Cond::Test(Target::Active, Op::Eq, Val::Bool(true))),
@@ -1417,7 +1413,7 @@ pub mod server {
         let org = require_org(&login).await?;
         let mut cond = Cond::All;
         if let Some(q) = q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            cond = contains(Target::DisplayName, q);
+            cond = Cond::Test(Target::DisplayName, Op::Sw, Val::Str(q.to_string()));
         }
         let st = state();
         let mut c = st.store.read().await.map_err(internal)?;

@@ -217,7 +217,7 @@ pub struct EventFilter {
     pub resource_id: Option<String>,
     pub client: Option<String>,
     pub token_id: Option<String>,
-    /// Free text matched against the names of touched resources (userName, displayName).
+    /// The start of a touched resource's name (userName, displayName), case-insensitive.
     pub text: Option<String>,
     /// Keyset cursor: only events older than this id.
     pub before: Option<String>,
@@ -259,30 +259,24 @@ pub async fn search_events(
     if let Some(t) = &f.token_id {
         q.push(" AND token_id = ").push_bind(t.as_str());
     }
-    if f.kind.is_some() || f.resource_id.is_some() || f.text.is_some() {
-        q.push(" AND EXISTS (SELECT 1 FROM event_changes c WHERE c.event_id = events.id");
-        if let Some(k) = &f.kind {
-            q.push(" AND c.kind = ").push_bind(k.as_str());
-        }
-        if let Some(r) = &f.resource_id {
-            q.push(" AND c.org_id = ")
-                .push_bind(org_id)
-                .push(" AND c.resource_id = ")
-                .push_bind(r.as_str());
-        }
-        if let Some(t) = &f.text {
-            let pattern = format!(
-                "%{}%",
-                t.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            q.push(" AND lower(c.resource_name) LIKE ")
-                .push_bind(pattern)
-                .push(" ESCAPE '\\'");
-        }
-        q.push(")");
+    // Resource and name filters start from the change index, so they stay fast however
+    // many events the org has; the kind filter is common enough to scan newest-first.
+    if let Some(r) = &f.resource_id {
+        q.push(" AND id IN (SELECT c.event_id FROM event_changes c WHERE c.org_id = ").push_bind(org_id).push(" AND c.resource_id = ").push_bind(r.as_str()).push(")");
+    }
+    if let Some(t) = &f.text {
+        let lo = t.to_lowercase();
+        let hi = format!("{lo}\u{10ffff}");
+        q.push(" AND id IN (SELECT c.event_id FROM event_changes c WHERE c.org_id = ")
+            .push_bind(org_id)
+            .push(" AND lower(c.resource_name) >= ")
+            .push_bind(lo)
+            .push(" AND lower(c.resource_name) < ")
+            .push_bind(hi)
+            .push(")");
+    }
+    if let Some(k) = &f.kind {
+        q.push(" AND EXISTS (SELECT 1 FROM event_changes c WHERE c.event_id = events.id AND c.kind = ").push_bind(k.as_str()).push(")");
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
     let rows: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;

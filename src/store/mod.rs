@@ -235,7 +235,7 @@ fn sqlite_connection_setup(
     Box::pin(async move {
         conn.execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -32000;",
+             PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000;",
         )
         .await?;
         Ok(())

@@ -138,7 +138,7 @@ pub fn Log() -> impl IntoView {
                         </select>
                     })}
                 </Transition>
-                <input type="search" name="text" placeholder="userName or displayName" aria-label="Search by name" value=move || q("text").unwrap_or_default()/>
+                <input type="search" name="text" placeholder="userName or displayName starts with…" aria-label="Search by name" value=move || q("text").unwrap_or_default()/>
                 {move || q("resource").map(|r| view! { <input type="hidden" name="resource" value=r/> })}
                 <button type="submit" class="btn btn-ghost">"Filter"</button>
             </Form>

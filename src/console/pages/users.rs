@@ -51,7 +51,7 @@ pub fn Users() -> impl IntoView {
                 </ActionForm>
             </Show>
             <Form method="GET" action="" attr:class="filters">
-                <input type="search" name="q" placeholder="Search name, username or email" aria-label="Search users" value=move || q("q").unwrap_or_default()/>
+                <input type="search" name="q" placeholder="Name, username or email starts with…" aria-label="Search users" value=move || q("q").unwrap_or_default()/>
                 <select name="status" aria-label="Status">
                     <option value="">"Any status"</option>
                     <option value="active" selected=move || q("status").as_deref() == Some("active")>"Active"</option>
