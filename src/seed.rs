@@ -145,7 +145,7 @@ pub async fn seed(store: &Store, org: &Org, size: SeedSize) -> Result<Seeded, St
     )
     .await?;
     // Group i holds users i*stride .. i*stride+per_group (mod n): distinct within a group.
-    let stride = if g == 0 { 0 } else { (n / g).max(1) };
+    let stride = n.checked_div(g).unwrap_or(0).max(1);
     insert_rows(
         store,
         "INSERT INTO group_members (group_id, user_id, created_at) VALUES ",

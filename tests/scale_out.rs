@@ -101,7 +101,7 @@ async fn two_instances_share_one_postgres() {
         ("authorization", format!("Bearer {}", issued.secret)),
         ("content-type", "application/scim+json".to_string()),
     ];
-    let base = |i: usize| if i % 2 == 0 { &a.url } else { &b.url };
+    let base = |i: usize| if i.is_multiple_of(2) { &a.url } else { &b.url };
 
     // (i) concurrent single-member PATCHes to one group through both instances.
     let mut users = Vec::new();

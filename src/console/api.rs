@@ -1168,7 +1168,10 @@ pub mod server {
             cond = if q.contains('@') {
                 Cond::Or(Box::new(starts(Target::UserName)), Box::new(email))
             } else {
-                Cond::Or(Box::new(starts(Target::UserName)), Box::new(starts(Target::DisplayName)))
+                Cond::Or(
+                    Box::new(starts(Target::UserName)),
+                    Box::new(starts(Target::DisplayName)),
+                )
             };
         }
         match status.as_deref() {

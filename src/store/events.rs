@@ -262,7 +262,11 @@ pub async fn search_events(
     // Resource and name filters start from the change index, so they stay fast however
     // many events the org has; the kind filter is common enough to scan newest-first.
     if let Some(r) = &f.resource_id {
-        q.push(" AND id IN (SELECT c.event_id FROM event_changes c WHERE c.org_id = ").push_bind(org_id).push(" AND c.resource_id = ").push_bind(r.as_str()).push(")");
+        q.push(" AND id IN (SELECT c.event_id FROM event_changes c WHERE c.org_id = ")
+            .push_bind(org_id)
+            .push(" AND c.resource_id = ")
+            .push_bind(r.as_str())
+            .push(")");
     }
     if let Some(t) = &f.text {
         let lo = t.to_lowercase();
@@ -276,7 +280,11 @@ pub async fn search_events(
             .push(")");
     }
     if let Some(k) = &f.kind {
-        q.push(" AND EXISTS (SELECT 1 FROM event_changes c WHERE c.event_id = events.id AND c.kind = ").push_bind(k.as_str()).push(")");
+        q.push(
+            " AND EXISTS (SELECT 1 FROM event_changes c WHERE c.event_id = events.id AND c.kind = ",
+        )
+        .push_bind(k.as_str())
+        .push(")");
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
     let rows: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
