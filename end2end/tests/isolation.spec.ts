@@ -16,4 +16,12 @@ test('an admin of org A cannot see org B', async ({ page, server }) => {
   await page.goto(`${server.url}/orgs/acme/admins`);
   await expect(page.getByTestId('admins')).toContainText('owner@acme.test');
   await expect(page.getByTestId('admins')).not.toContainText('owner@beta.test');
+  await shot(page, 'admins');
+  // The same console at a phone's width: navigation wraps, nothing overflows the page.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${server.url}/orgs/acme`);
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await shot(page, 'dashboard-phone');
 });
