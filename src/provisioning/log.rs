@@ -2,7 +2,7 @@
 //! inserts it inside its own transaction ([`RequestLog::write_in`]); any request that did not
 //! (reads, errors, 401s) is written by the HTTP layer once the response is known.
 
-use crate::directory::{new_id, Change, Event};
+use crate::directory::{Change, Event};
 use crate::store::{events, Tx};
 use std::sync::{Arc, Mutex};
 
@@ -27,27 +27,6 @@ impl RequestLog {
             })),
             started: std::time::Instant::now(),
         }
-    }
-
-    /// A log for work that is not an HTTP request (bulk sub-operations share their parent's).
-    pub fn detached() -> RequestLog {
-        RequestLog::new(Event {
-            id: new_id(),
-            org_id: None,
-            occurred_at: crate::directory::now_ms(),
-            token_id: None,
-            token_label: None,
-            method: String::new(),
-            path: String::new(),
-            query: None,
-            client: "other".into(),
-            status: 0,
-            scim_type: None,
-            duration_us: 0,
-            request_body: None,
-            response_summary: None,
-            changes: Vec::new(),
-        })
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -86,20 +65,11 @@ impl RequestLog {
             s.event.changes.extend(changes);
             s.event.clone()
         });
-        if event.org_id.is_none() || event.method.is_empty() {
-            // Detached logs (bulk sub-operations) are recorded by their parent request.
-            return Ok(());
-        }
         events::insert_event(&mut *tx, &event).await
     }
 
     pub fn mark_written(&self) {
         self.with(|s| s.written = true);
-    }
-
-    /// Changes recorded so far without a write (bulk collects its operations' changes).
-    pub fn add_changes(&self, changes: Vec<Change>) {
-        self.with(|s| s.event.changes.extend(changes));
     }
 
     /// The finished event for a request that wrote nothing in a transaction.

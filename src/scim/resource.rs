@@ -4,7 +4,7 @@
 //! `password` is never kept. Also the `attributes`/`excludedAttributes` projection (§3.9).
 
 use super::error::ScimError;
-use super::schema::{AttrDef, AttrType, Mutability, ResourceKind, Returned};
+use super::schema::{AttrDef, AttrType, Mutability, ResourceKind};
 use serde_json::{Map, Value};
 
 /// Canonicalises a whole resource body (POST/PUT). The result holds only the client-writable
@@ -286,11 +286,6 @@ fn split_paths(kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
             }
         })
         .collect()
-}
-
-/// Whether a canonical attribute is returned by default (not `returned: never`).
-pub fn returned_by_default(def: &AttrDef) -> bool {
-    def.returned != Returned::Never
 }
 
 #[cfg(test)]
