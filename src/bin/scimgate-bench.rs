@@ -393,34 +393,7 @@ async fn main() {
     }
     // Ids to read and patch: created above, or the first pages of the directory.
     if created.lock().map(|c| c.is_empty()).unwrap_or(true) {
-        let mut ids = Vec::new();
-        let mut start = 1;
-        while ids.len() < 2000 {
-            let Ok((_, b)) = t
-                .call(
-                    Method::GET,
-                    &format!("/Users?count=500&startIndex={start}&attributes=id"),
-                    None,
-                )
-                .await
-            else {
-                break;
-            };
-            let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
-            let page: Vec<String> = v["Resources"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|r| r["id"].as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if page.is_empty() {
-                break;
-            }
-            start += page.len();
-            ids.extend(page);
-        }
+        let ids = first_user_ids(&t, 2000).await;
         if let Ok(mut c) = created.lock() {
             *c = ids;
         }
@@ -570,34 +543,7 @@ fn a_user_found(b: &[u8]) -> bool {
 /// add/remove PATCHes on it and on a 10-member group.
 async fn membership(t: &Target, a: &Args, run_id: u32) {
     // Enough users: the directory's first pages.
-    let mut ids: Vec<String> = Vec::new();
-    let mut start = 1;
-    while ids.len() < a.group_size + 200 {
-        let Ok((_, b)) = t
-            .call(
-                Method::GET,
-                &format!("/Users?count=1000&startIndex={start}&attributes=id"),
-                None,
-            )
-            .await
-        else {
-            break;
-        };
-        let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
-        let page: Vec<String> = v["Resources"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|r| r["id"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if page.is_empty() {
-            break;
-        }
-        start += page.len();
-        ids.extend(page);
-    }
+    let ids = first_user_ids(t, a.group_size + 200).await;
     if ids.len() < 220 {
         println!("f  skipped: the directory has fewer than 220 users");
         return;
@@ -799,4 +745,32 @@ async fn console(client: &HttpClient, url: &str, org: &str) {
         rep.wall = start.elapsed();
         rep.print();
     }
+}
+
+/// The ids of the directory's first `want` users (fewer if it is smaller).
+async fn first_user_ids(t: &Target, want: usize) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    while ids.len() < want {
+        let path = format!(
+            "/Users?count=1000&startIndex={}&attributes=id",
+            ids.len() + 1
+        );
+        let Ok((_, b)) = t.call(Method::GET, &path, None).await else {
+            break;
+        };
+        let v: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+        let page: Vec<String> = v["Resources"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if page.is_empty() {
+            break;
+        }
+        ids.extend(page);
+    }
+    ids
 }
