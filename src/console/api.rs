@@ -932,6 +932,41 @@ pub mod server {
 
     const PAGE: u64 = 50;
 
+    /// The console's keyset page: `PAGE` rows after the `after` id (ids are time-ordered),
+    /// plus one to know whether there is a next page.
+    fn keyset_query(cond: query::Cond, after: Option<String>) -> query::ListQuery {
+        let cond = match after {
+            Some(a) => query::Cond::And(
+                Box::new(cond),
+                Box::new(query::Cond::Test(
+                    query::Target::Id,
+                    query::Op::Gt,
+                    query::Val::Str(a),
+                )),
+            ),
+            None => cond,
+        };
+        query::ListQuery {
+            cond,
+            limit: PAGE + 1,
+            ..Default::default()
+        }
+    }
+
+    fn keyset_page<T, U>(
+        total: i64,
+        list: Vec<T>,
+        id: impl Fn(&T) -> String,
+        view: impl Fn(&T) -> U,
+    ) -> Page<U> {
+        let next = (list.len() as u64 > PAGE).then(|| id(&list[PAGE as usize - 1]));
+        Page {
+            items: list.iter().take(PAGE as usize).map(view).collect(),
+            total,
+            next,
+        }
+    }
+
     pub async fn connect_info(login: String) -> Result<ConnectView, ServerFnError> {
         let org = require_org(&login).await?;
         Ok(ConnectView {
@@ -1202,40 +1237,19 @@ pub mod server {
         }
         let st = state();
         let mut c = st.store.read().await.map_err(internal)?;
-        let (total, _) = crate::store::users::list_users(
+        let total =
+            crate::store::users::count_matching_users(&mut c, st.store.dialect, &org.id, &cond)
+                .await
+                .map_err(internal)?;
+        let list = crate::store::users::page_users(
             &mut c,
             st.store.dialect,
             &org.id,
-            &query::ListQuery {
-                cond: cond.clone(),
-                limit: 0,
-                ..Default::default()
-            },
+            &keyset_query(cond, after),
         )
         .await
         .map_err(internal)?;
-        let paged = match &after {
-            Some(a) => and(cond, Cond::Test(Target::Id, Op::Gt, Val::Str(a.clone()))),
-            None => cond,
-        };
-        let (_, list) = crate::store::users::list_users(
-            &mut c,
-            st.store.dialect,
-            &org.id,
-            &query::ListQuery {
-                cond: paged,
-                limit: PAGE + 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(internal)?;
-        let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
-        Ok(Page {
-            items: list.iter().take(PAGE as usize).map(user_row).collect(),
-            total,
-            next,
-        })
+        Ok(keyset_page(total, list, |x| x.id.clone(), user_row))
     }
 
     pub async fn user_detail(login: String, id: String) -> Result<UserDetailView, ServerFnError> {
@@ -1420,40 +1434,19 @@ pub mod server {
         }
         let st = state();
         let mut c = st.store.read().await.map_err(internal)?;
-        let (total, _) = crate::store::groups::list_groups(
+        let total =
+            crate::store::groups::count_matching_groups(&mut c, st.store.dialect, &org.id, &cond)
+                .await
+                .map_err(internal)?;
+        let list = crate::store::groups::page_groups(
             &mut c,
             st.store.dialect,
             &org.id,
-            &query::ListQuery {
-                cond: cond.clone(),
-                limit: 0,
-                ..Default::default()
-            },
+            &keyset_query(cond, after),
         )
         .await
         .map_err(internal)?;
-        let paged = match &after {
-            Some(a) => and(cond, Cond::Test(Target::Id, Op::Gt, Val::Str(a.clone()))),
-            None => cond,
-        };
-        let (_, list) = crate::store::groups::list_groups(
-            &mut c,
-            st.store.dialect,
-            &org.id,
-            &query::ListQuery {
-                cond: paged,
-                limit: PAGE + 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(internal)?;
-        let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
-        Ok(Page {
-            items: list.iter().take(PAGE as usize).map(team_row).collect(),
-            total,
-            next,
-        })
+        Ok(keyset_page(total, list, |x| x.id.clone(), team_row))
     }
 
     pub async fn team_detail(

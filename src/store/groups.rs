@@ -2,7 +2,7 @@
 //! both ways; every change is a delta on those rows plus an O(1) update of the group's
 //! `member_count`, so its cost does not grow with the group.
 
-use super::query::{push_order, push_where, ListQuery, Table};
+use super::query::{push_order, push_where, Cond, ListQuery, Table};
 use super::sql::Sql;
 use super::{Dialect, Result, StoreError};
 use crate::directory::{now_ms, Group, Member};
@@ -308,25 +308,43 @@ pub async fn list_groups(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<Group>)> {
-    let mut count = Sql::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
-    count.push_bind(org_id);
-    count.push(" AND ");
-    push_where(&mut count, dialect, Table::Groups, &q.cond);
-    let total: i64 = count.query_scalar().fetch_one(&mut *conn).await?;
+    let total = count_matching_groups(conn, dialect, org_id, &q.cond).await?;
     if q.limit == 0 || total == 0 || q.offset >= total as u64 {
         return Ok((total, Vec::new()));
     }
+    Ok((total, page_groups(conn, dialect, org_id, q).await?))
+}
+
+/// How many groups of the org match `cond`.
+pub async fn count_matching_groups(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    org_id: &str,
+    cond: &Cond,
+) -> Result<i64> {
+    let mut count = Sql::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
+    count.push_bind(org_id).push(" AND ");
+    push_where(&mut count, dialect, Table::Groups, cond);
+    Ok(count.query_scalar().fetch_one(conn).await?)
+}
+
+/// One page of groups matching `q`, without counting them.
+pub async fn page_groups(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    org_id: &str,
+    q: &ListQuery,
+) -> Result<Vec<Group>> {
     let mut qb = Sql::new(format!("SELECT {COLUMNS} FROM groups g WHERE g.org_id = "));
-    qb.push_bind(org_id);
-    qb.push(" AND ");
+    qb.push_bind(org_id).push(" AND ");
     push_where(&mut qb, dialect, Table::Groups, &q.cond);
     push_order(&mut qb, Table::Groups, q.sort, q.descending);
-    qb.push(" LIMIT ");
-    qb.push_bind(q.limit as i64);
-    qb.push(" OFFSET ");
-    qb.push_bind(q.offset as i64);
+    qb.push(" LIMIT ")
+        .push_bind(q.limit as i64)
+        .push(" OFFSET ")
+        .push_bind(q.offset as i64);
     let rows: Vec<GroupRow> = qb.query_as().fetch_all(conn).await?;
-    Ok((total, rows.into_iter().map(Group::from).collect()))
+    Ok(rows.into_iter().map(Group::from).collect())
 }
 
 /// (managed, console-made) group counts of an org.

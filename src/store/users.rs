@@ -2,7 +2,7 @@
 //! `display_name`, `active` and the `user_emails` rows are projections of it for indexed
 //! lookups, rewritten with every write.
 
-use super::query::{push_order, push_where, ListQuery, Table};
+use super::query::{push_order, push_where, Cond, ListQuery, Table};
 use super::sql::Sql;
 use super::{bool_int, Dialect, Result, StoreError};
 use crate::directory::{User, UserColumns};
@@ -194,30 +194,43 @@ pub async fn list_users(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<User>)> {
-    let mut count = Sql::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
-    count.push_bind(org_id);
-    count.push(" AND ");
-    push_where(&mut count, dialect, Table::Users, &q.cond);
-    let total: i64 = count.query_scalar().fetch_one(&mut *conn).await?;
+    let total = count_matching_users(conn, dialect, org_id, &q.cond).await?;
     if q.limit == 0 || total == 0 || q.offset >= total as u64 {
         return Ok((total, Vec::new()));
     }
+    Ok((total, page_users(conn, dialect, org_id, q).await?))
+}
+
+/// How many users of the org match `cond`.
+pub async fn count_matching_users(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    org_id: &str,
+    cond: &Cond,
+) -> Result<i64> {
+    let mut count = Sql::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
+    count.push_bind(org_id).push(" AND ");
+    push_where(&mut count, dialect, Table::Users, cond);
+    Ok(count.query_scalar().fetch_one(conn).await?)
+}
+
+/// One page of users matching `q`, without counting them.
+pub async fn page_users(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    org_id: &str,
+    q: &ListQuery,
+) -> Result<Vec<User>> {
     let mut qb = Sql::new(format!("SELECT {COLUMNS} FROM users u WHERE u.org_id = "));
-    qb.push_bind(org_id);
-    qb.push(" AND ");
+    qb.push_bind(org_id).push(" AND ");
     push_where(&mut qb, dialect, Table::Users, &q.cond);
     push_order(&mut qb, Table::Users, q.sort, q.descending);
-    qb.push(" LIMIT ");
-    qb.push_bind(q.limit as i64);
-    qb.push(" OFFSET ");
-    qb.push_bind(q.offset as i64);
+    qb.push(" LIMIT ")
+        .push_bind(q.limit as i64)
+        .push(" OFFSET ")
+        .push_bind(q.offset as i64);
     let rows: Vec<UserRow> = qb.query_as().fetch_all(conn).await?;
-    Ok((
-        total,
-        rows.into_iter()
-            .map(UserRow::into_user)
-            .collect::<Result<_>>()?,
-    ))
+    rows.into_iter().map(UserRow::into_user).collect()
 }
 
 /// The groups a user belongs to: (id, displayName).
