@@ -36,7 +36,7 @@ pub async fn create_org(store: &Store, login: &str, name: Option<&str>) -> Resul
         .unwrap_or(login);
     let mut tx = store.begin().await?;
     let org = orgs::create_org(&mut tx, login, name).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(org)
 }
 
@@ -62,7 +62,7 @@ pub async fn create_admin(
     let mut tx = store.begin().await?;
     let admin = admins::create_admin(&mut tx, email, &hash).await?;
     admins::add_org_admin(&mut tx, &org.id, &admin.id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(admin)
 }
 
@@ -100,7 +100,7 @@ pub async fn create_token(
     };
     let mut tx = store.begin().await?;
     tokens::insert_token(&mut tx, &t, &issued.hash).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(IssuedToken {
         token: t,
         secret: issued.secret,

@@ -227,6 +227,36 @@ async fn tokens_by_hash_revoke_and_touch() {
             .await
             .unwrap()
             .is_none());
+        // The request path asks for the org and its token in one query.
+        let (o, tok) = orgs::find_org_with_token(&mut c, "ACME", "hash1")
+            .await
+            .unwrap()
+            .unwrap();
+        let (tok, h) = tok.expect("token of this org found");
+        assert_eq!(
+            (o.id.as_str(), tok.id.as_str(), h.as_str()),
+            (org.id.as_str(), t.id.as_str(), "hash1")
+        );
+        assert_eq!(
+            (tok.label.as_str(), tok.org_id.as_str()),
+            ("okta", org.id.as_str())
+        );
+        let (_, none) = orgs::find_org_with_token(&mut c, "acme", "other")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(none.is_none(), "unknown hash: org without token");
+        let other = orgs::create_org(&mut c, "globex", "Globex").await.unwrap();
+        let (o2, none) = orgs::find_org_with_token(&mut c, "globex", "hash1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(o2.id, other.id);
+        assert!(none.is_none(), "another org's token is not this org's");
+        assert!(orgs::find_org_with_token(&mut c, "nope", "hash1")
+            .await
+            .unwrap()
+            .is_none());
         tokens::touch_token(&mut c, &t.id, 1_000_000).await.unwrap();
         tokens::touch_token(&mut c, &t.id, 1_030_000).await.unwrap();
         assert_eq!(
@@ -641,6 +671,76 @@ async fn transactions_roll_back() {
             .is_none());
         assert_eq!(users::count_users(&mut c, &org.id).await.unwrap(), (0, 0));
         assert_eq!(groups::count_groups(&mut c, &org.id).await.unwrap(), (0, 0));
+        drop(c);
+        db.finish().await;
+    }
+}
+
+/// Many writers at once (SQLite groups them into shared commits): each commit that
+/// returns Ok is visible to readers at once, and a writer that fails or gives up takes
+/// only its own statements with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_commit_alone_or_fail_alone() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let org = {
+            let mut c = db.store.read().await.unwrap();
+            orgs::create_org(&mut c, "acme", "Acme").await.unwrap()
+        };
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (store, org_id) = (db.store.clone(), org.id.clone());
+            tasks.push(tokio::spawn(async move {
+                let u = user(&org_id, &format!("w{i}"), json!({}));
+                let mut tx = store.begin().await.unwrap();
+                users::insert_user(&mut tx, &u).await.unwrap();
+                match i % 4 {
+                    // Fails on a uniqueness conflict, then drops the transaction.
+                    0 => {
+                        let dup = user(&org_id, &format!("W{i}"), json!({}));
+                        assert!(matches!(
+                            users::insert_user(&mut tx, &dup).await,
+                            Err(StoreError::Conflict(_))
+                        ));
+                        drop(tx);
+                        false
+                    }
+                    1 => {
+                        tx.rollback().await.unwrap();
+                        false
+                    }
+                    _ => {
+                        tx.commit().await.unwrap();
+                        let mut c = store.read().await.unwrap();
+                        assert!(
+                            users::find_user(&mut c, &org_id, &u.id)
+                                .await
+                                .unwrap()
+                                .is_some(),
+                            "a committed write is visible as soon as commit returns"
+                        );
+                        true
+                    }
+                }
+            }));
+        }
+        let mut kept = 0;
+        for t in tasks {
+            if t.await.unwrap() {
+                kept += 1;
+            }
+        }
+        let mut c = db.store.read().await.unwrap();
+        assert_eq!(
+            users::count_users(&mut c, &org.id).await.unwrap(),
+            (kept, 0)
+        );
+        for i in 0..40 {
+            let found = users::find_user_by_user_name(&mut c, &org.id, &format!("w{i}"))
+                .await
+                .unwrap();
+            assert_eq!(found.is_some(), i % 4 >= 2, "w{i}");
+        }
         drop(c);
         db.finish().await;
     }

@@ -171,7 +171,7 @@ pub async fn create_group(
     )
     .await
     .map_err(store_error)?;
-    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok((g, members))
 }
@@ -352,7 +352,7 @@ async fn apply_changes(
     log.write_in(&mut tx, status, Some(summary), ch.into_vec(&g_after))
         .await
         .map_err(store_error)?;
-    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(g_after)
 }
@@ -390,7 +390,7 @@ pub async fn delete_group(
     )
     .await
     .map_err(store_error)?;
-    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(())
 }

@@ -106,7 +106,7 @@ pub async fn create_user(
     )
     .await
     .map_err(store_error)?;
-    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(user)
 }
@@ -219,7 +219,7 @@ pub async fn write_user(
         log.write_in(&mut tx, 200, Some(summary), vec![change])
             .await
             .map_err(store_error)?;
-        tx.commit().await.map_err(|e| store_error(e.into()))?;
+        tx.commit().await.map_err(store_error)?;
         log.mark_written();
         return Ok(updated);
     }
@@ -263,7 +263,7 @@ pub async fn delete_user(
     )
     .await
     .map_err(store_error)?;
-    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(())
 }

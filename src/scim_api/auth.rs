@@ -10,7 +10,7 @@ use crate::directory::{new_id, now_ms, Event};
 use crate::provisioning::log::RequestLog;
 use crate::provisioning::ScimContext;
 use crate::scim::ScimError;
-use crate::store::{orgs, tokens};
+use crate::store::orgs;
 use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::header;
@@ -68,13 +68,20 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         changes: Vec::new(),
     });
 
-    let store = &st.store;
-    let org = match store.read().await {
-        Ok(mut c) => orgs::find_org_by_login(&mut c, &org_login).await,
+    let presented = header_str(header::AUTHORIZATION);
+    let hash = presented
+        .as_deref()
+        .and_then(token::from_authorization)
+        .map(token::hash);
+    let found = match st.store.read().await {
+        Ok(mut c) => {
+            orgs::find_org_with_token(&mut c, &org_login, hash.as_deref().unwrap_or("")).await
+        }
         Err(e) => Err(e),
     };
-    let org = match org {
-        Ok(o) => o,
+    let (org, found) = match found {
+        Ok(Some((org, token))) => (Some(org), token),
+        Ok(None) => (None, None),
         Err(e) => {
             tracing::error!(error = %e, "store failure while authenticating a SCIM request");
             return finish(&st, &log, error_response(&ScimError::internal())).await;
@@ -95,27 +102,13 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         }
     };
 
-    let presented = header_str(header::AUTHORIZATION);
-    let presented = presented.as_deref().and_then(token::from_authorization);
     let now = now_ms();
     let mut authorized = None;
-    if let (Some(org), Some(secret)) = (&org, presented) {
-        let hash = token::hash(secret);
-        let found = match store.read().await {
-            Ok(mut c) => tokens::find_token_by_hash(&mut c, &hash).await,
-            Err(e) => Err(e),
-        };
-        match found {
-            Ok(Some((t, stored))) if token::hashes_equal(&stored, &hash) && t.org_id == org.id => {
-                log.set_token(&t.id, &t.label);
-                if t.usable_at(now) {
-                    authorized = Some(t);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "store failure while checking a SCIM token");
-                return finish(&st, &log, error_response(&ScimError::internal())).await;
+    if let (Some((t, stored)), Some(hash)) = (found, &hash) {
+        if token::hashes_equal(&stored, hash) {
+            log.set_token(&t.id, &t.label);
+            if t.usable_at(now) {
+                authorized = Some(t);
             }
         }
     }

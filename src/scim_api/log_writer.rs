@@ -51,25 +51,37 @@ impl LogWriter {
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
-        if let Err(e) = write_batch(&store, &batch).await {
-            tracing::error!(error = %e, count = batch.len(), "could not write provisioning log events");
-        }
+        let mut events = Vec::with_capacity(batch.len());
+        let mut touches = Vec::new();
+        let mut flushes = Vec::new();
         for job in batch.drain(..) {
-            if let Job::Flush(done) = job {
-                let _ = done.send(());
+            match job {
+                Job::Event(e) => events.push(*e),
+                Job::Touch(id, at) => touches.push((id, at)),
+                Job::Flush(done) => flushes.push(done),
             }
+        }
+        if let Err(e) = write_batch(&store, &events, &touches).await {
+            tracing::error!(error = %e, count = events.len(), "could not write provisioning log events");
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
 }
 
-async fn write_batch(store: &Store, jobs: &[Job]) -> crate::store::Result<()> {
+async fn write_batch(
+    store: &Store,
+    events: &[Event],
+    touches: &[(String, i64)],
+) -> crate::store::Result<()> {
+    if events.is_empty() && touches.is_empty() {
+        return Ok(());
+    }
     let mut tx = store.begin().await?;
-    for j in jobs {
-        match j {
-            Job::Event(e) => events::insert_event(&mut tx, e).await?,
-            Job::Touch(id, at) => tokens::touch_token(&mut tx, id, *at).await?,
-            Job::Flush(_) => {}
-        }
+    events::insert_events(&mut tx, events).await?;
+    for (id, at) in touches {
+        tokens::touch_token(&mut tx, id, *at).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -1,59 +1,136 @@
 //! The provisioning log: one event per SCIM request and the changes it made.
 
+use super::sql::Sql;
 use super::{Result, StoreError};
 use crate::directory::{Change, ChangeKind, Event};
 use sqlx::AnyConnection;
 
 pub async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (id, org_id, occurred_at, token_id, token_label, method, path, query, client, status, scim_type, duration_us, request_body, response_summary) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&e.id)
-    .bind(&e.org_id)
-    .bind(e.occurred_at)
-    .bind(&e.token_id)
-    .bind(&e.token_label)
-    .bind(&e.method)
-    .bind(&e.path)
-    .bind(&e.query)
-    .bind(&e.client)
-    .bind(e.status)
-    .bind(&e.scim_type)
-    .bind(e.duration_us)
-    .bind(&e.request_body)
-    .bind(&e.response_summary)
-    .execute(&mut *conn)
-    .await?;
-    let org = e.org_id.clone().unwrap_or_default();
-    if e.org_id.is_some() {
-        sqlx::query(
-            "INSERT INTO client_activity (org_id, client, last_at, last_status, last_token_label) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (org_id, client) DO UPDATE SET last_at = excluded.last_at, last_status = excluded.last_status, last_token_label = excluded.last_token_label \
-             WHERE client_activity.last_at <= excluded.last_at",
-        )
-        .bind(&org)
-        .bind(&e.client)
-        .bind(e.occurred_at)
-        .bind(e.status)
-        .bind(&e.token_label)
-        .execute(&mut *conn)
-        .await?;
+    insert_events(conn, std::slice::from_ref(e)).await
+}
+
+/// Rows per multi-row INSERT (well under both databases' bind-parameter limits).
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts events with their changes, and moves each client's "last request" forward.
+/// Multi-row INSERTs, one activity row per client however many of its events there are,
+/// and on SQLite all of it in one call: the log is written for every request, so its cost
+/// is paid at request rate.
+pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result<()> {
+    let mut statements = Vec::new();
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut q = Sql::new(
+            "INSERT INTO events (id, org_id, occurred_at, token_id, token_label, method, path, query, client, status, scim_type, duration_us, request_body, response_summary) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(&e.id)
+                .push(", ")
+                .push_bind(e.org_id.clone())
+                .push(", ")
+                .push_bind(e.occurred_at)
+                .push(", ")
+                .push_bind(e.token_id.clone())
+                .push(", ")
+                .push_bind(e.token_label.clone())
+                .push(", ")
+                .push_bind(&e.method)
+                .push(", ")
+                .push_bind(&e.path)
+                .push(", ")
+                .push_bind(e.query.clone())
+                .push(", ")
+                .push_bind(&e.client)
+                .push(", ")
+                .push_bind(e.status)
+                .push(", ")
+                .push_bind(e.scim_type.clone())
+                .push(", ")
+                .push_bind(e.duration_us)
+                .push(", ")
+                .push_bind(e.request_body.clone())
+                .push(", ")
+                .push_bind(e.response_summary.clone())
+                .push(")");
+        }
+        statements.push(q);
     }
-    for (pos, c) in e.changes.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO event_changes (event_id, position, org_id, resource_type, resource_id, resource_name, kind, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&e.id)
-        .bind(pos as i64)
-        .bind(&org)
-        .bind(&c.resource_type)
-        .bind(&c.resource_id)
-        .bind(&c.resource_name)
-        .bind(c.kind.as_str())
-        .bind(c.detail.as_ref().map(|d| d.to_string()))
-        .execute(&mut *conn)
-        .await?;
+    let changes: Vec<(&Event, usize, &Change)> = events
+        .iter()
+        .flat_map(|e| e.changes.iter().enumerate().map(move |(p, c)| (e, p, c)))
+        .collect();
+    for chunk in changes.chunks(ROWS_PER_INSERT) {
+        let mut q = Sql::new(
+            "INSERT INTO event_changes (event_id, position, org_id, resource_type, resource_id, resource_name, kind, detail) VALUES ",
+        );
+        for (i, (e, pos, c)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(&e.id)
+                .push(", ")
+                .push_bind(*pos as i64)
+                .push(", ")
+                .push_bind(e.org_id.clone().unwrap_or_default())
+                .push(", ")
+                .push_bind(&c.resource_type)
+                .push(", ")
+                .push_bind(&c.resource_id)
+                .push(", ")
+                .push_bind(c.resource_name.clone())
+                .push(", ")
+                .push_bind(c.kind.as_str())
+                .push(", ")
+                .push_bind(c.detail.as_ref().map(|d| d.to_string()))
+                .push(")");
+        }
+        statements.push(q);
+    }
+    // The latest event of each (org, client); an upsert may not touch one row twice.
+    let mut latest: Vec<&Event> = Vec::new();
+    for e in events.iter().filter(|e| e.org_id.is_some()) {
+        match latest
+            .iter_mut()
+            .find(|l| l.org_id == e.org_id && l.client == e.client)
+        {
+            Some(l) if l.occurred_at <= e.occurred_at => *l = e,
+            Some(_) => {}
+            None => latest.push(e),
+        }
+    }
+    for chunk in latest.chunks(ROWS_PER_INSERT) {
+        let mut q = Sql::new(
+            "INSERT INTO client_activity (org_id, client, last_at, last_status, last_token_label) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(e.org_id.clone())
+                .push(", ")
+                .push_bind(&e.client)
+                .push(", ")
+                .push_bind(e.occurred_at)
+                .push(", ")
+                .push_bind(e.status)
+                .push(", ")
+                .push_bind(e.token_label.clone())
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (org_id, client) DO UPDATE SET last_at = excluded.last_at, last_status = excluded.last_status, \
+             last_token_label = excluded.last_token_label WHERE client_activity.last_at <= excluded.last_at",
+        );
+        statements.push(q);
+    }
+    if conn.backend_name() == "SQLite" {
+        let mut all = Sql::default();
+        for s in &statements {
+            all.append_statement(s);
+        }
+        if !all.is_empty() {
+            all.query().execute(&mut *conn).await?;
+        }
+    } else {
+        for s in &statements {
+            s.query().execute(&mut *conn).await?;
+        }
     }
     Ok(())
 }

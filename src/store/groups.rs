@@ -308,11 +308,18 @@ pub async fn list_groups(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<Group>)> {
-    let total = count_matching_groups(conn, dialect, org_id, &q.cond).await?;
-    if q.limit == 0 || total == 0 || q.offset >= total as u64 {
-        return Ok((total, Vec::new()));
+    if q.limit == 0 {
+        return Ok((
+            count_matching_groups(conn, dialect, org_id, &q.cond).await?,
+            Vec::new(),
+        ));
     }
-    Ok((total, page_groups(conn, dialect, org_id, q).await?))
+    let page = page_groups(conn, dialect, org_id, q).await?;
+    let total = match q.total_from_page(page.len()) {
+        Some(t) => t,
+        None => count_matching_groups(conn, dialect, org_id, &q.cond).await?,
+    };
+    Ok((total, page))
 }
 
 /// How many groups of the org match `cond`.

@@ -14,6 +14,7 @@ pub mod query;
 pub mod sql;
 pub mod tokens;
 pub mod users;
+pub mod write;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
@@ -21,7 +22,7 @@ use sqlx::{Any, AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub type Tx = sqlx::Transaction<'static, Any>;
+pub use write::WriteTx as Tx;
 pub type Conn = PoolConnection<Any>;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The group commit this write was part of failed; nothing of it was kept.
+    #[error("commit failed: {0}")]
+    Commit(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -94,6 +98,8 @@ pub enum TypedPool {
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
+    /// SQLite only: the write connection, shared by group commit.
+    group: Option<write::GroupCommit>,
     typed: TypedPool,
     pub dialect: Dialect,
 }
@@ -158,9 +164,12 @@ impl Store {
                     .await?;
                 SQLITE_MIGRATIONS.run(&typed).await?;
                 let setup = sqlite_connection_setup;
+                // A local file cannot go stale: skip sqlx's ping on every acquire, a round
+                // trip to the connection's worker thread that cost as much as the query.
                 let read = AnyPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(acquire)
+                    .test_before_acquire(false)
                     .after_connect(setup)
                     .connect_with(opts.clone())
                     .await?;
@@ -169,6 +178,7 @@ impl Store {
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire(false)
                     .after_connect(setup)
                     .connect_with(opts)
                     .await?;
@@ -189,9 +199,14 @@ impl Store {
                 (TypedPool::Postgres(typed), pool.clone(), pool)
             }
         };
+        let group = match dialect {
+            Dialect::Sqlite => Some(write::GroupCommit::start(write.acquire().await?.detach())),
+            Dialect::Postgres => None,
+        };
         Ok(Store {
             read,
             write,
+            group,
             typed,
             dialect,
         })
@@ -201,8 +216,12 @@ impl Store {
         Ok(self.read.acquire().await?)
     }
 
+    /// Starts a write transaction (see [`write`] for how SQLite commits groups of them).
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(self.write.begin().await?)
+        match &self.group {
+            Some(g) => g.begin().await,
+            None => Ok(Tx::plain(self.write.begin().await?)),
+        }
     }
 
     pub fn typed_pool(&self) -> &TypedPool {
@@ -216,6 +235,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(g) = &self.group {
+            g.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
         match &self.typed {

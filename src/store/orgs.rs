@@ -1,7 +1,7 @@
 //! Organizations: each has its own SCIM base URL (`/scim/v2/{login}`) and settings.
 
 use super::{bool_int, Result, StoreError};
-use crate::directory::{new_id, now_ms, Org};
+use crate::directory::{new_id, now_ms, Org, ScimToken};
 use sqlx::AnyConnection;
 
 #[derive(sqlx::FromRow)]
@@ -65,6 +65,60 @@ pub async fn find_org_by_login(conn: &mut AnyConnection, login: &str) -> Result<
             .fetch_optional(conn)
             .await?;
     row.map(OrgRow::into_org).transpose()
+}
+
+#[derive(sqlx::FromRow)]
+struct OrgTokenRow {
+    #[sqlx(flatten)]
+    org: OrgRow,
+    t_id: Option<String>,
+    t_label: Option<String>,
+    t_hint: Option<String>,
+    t_created_by: Option<String>,
+    t_created_at: Option<i64>,
+    t_last_used_at: Option<i64>,
+    t_expires_at: Option<i64>,
+    t_revoked_at: Option<i64>,
+    t_hash: Option<String>,
+}
+
+/// The org a SCIM request addresses and, if `token_hash` belongs to one of its tokens, that
+/// token with its stored hash (for the caller's constant-time comparison). One query, because
+/// every SCIM request asks both questions before anything else.
+pub async fn find_org_with_token(
+    conn: &mut AnyConnection,
+    login: &str,
+    token_hash: &str,
+) -> Result<Option<(Org, Option<(ScimToken, String)>)>> {
+    let row: Option<OrgTokenRow> = sqlx::query_as(
+        "SELECT o.id, o.login, o.name, o.user_name_immutable, o.unique_identifier, o.allowed_roles, o.created_at, \
+         t.id AS t_id, t.label AS t_label, t.hint AS t_hint, t.created_by AS t_created_by, t.created_at AS t_created_at, \
+         t.last_used_at AS t_last_used_at, t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.token_hash AS t_hash \
+         FROM orgs o LEFT JOIN scim_tokens t ON t.token_hash = $2 AND t.org_id = o.id WHERE o.login_key = $1",
+    )
+    .bind(login.to_lowercase())
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let token = match (r.t_id, r.t_label, r.t_hint, r.t_created_at, r.t_hash) {
+        (Some(id), Some(label), Some(hint), Some(created_at), Some(hash)) => Some((
+            ScimToken {
+                id,
+                org_id: r.org.id.clone(),
+                label,
+                hint,
+                created_by: r.t_created_by,
+                created_at,
+                last_used_at: r.t_last_used_at,
+                expires_at: r.t_expires_at,
+                revoked_at: r.t_revoked_at,
+            },
+            hash,
+        )),
+        _ => None,
+    };
+    Ok(Some((r.org.into_org()?, token)))
 }
 
 pub async fn find_org(conn: &mut AnyConnection, id: &str) -> Result<Option<Org>> {

@@ -116,6 +116,16 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
+impl ListQuery {
+    /// The number of matches, when a page of `got` rows already tells it: a page that is
+    /// neither full nor past the end is the last one. Saves the COUNT of most lookups
+    /// (`userName eq …` answers 0 or 1 rows) and of every last page.
+    pub fn total_from_page(&self, got: usize) -> Option<i64> {
+        let got = got as u64;
+        (got < self.limit && (got > 0 || self.offset == 0)).then(|| (self.offset + got) as i64)
+    }
+}
+
 impl Default for ListQuery {
     fn default() -> Self {
         ListQuery {
@@ -503,4 +513,34 @@ pub fn push_order(qb: &mut Sql, table: Table, sort: SortKey, descending: bool) {
         qb.push(format!("{c} {dir} NULLS LAST, "));
     }
     qb.push(format!("{a}.id {dir}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ListQuery;
+
+    fn q(offset: u64, limit: u64) -> ListQuery {
+        ListQuery {
+            offset,
+            limit,
+            ..ListQuery::default()
+        }
+    }
+
+    #[test]
+    fn total_is_known_only_from_a_last_page() {
+        assert_eq!(q(0, 100).total_from_page(0), Some(0), "empty first page");
+        assert_eq!(q(0, 100).total_from_page(1), Some(1), "a lookup hit");
+        assert_eq!(q(200, 100).total_from_page(37), Some(237), "last page");
+        assert_eq!(
+            q(0, 100).total_from_page(100),
+            None,
+            "full page: more may follow"
+        );
+        assert_eq!(
+            q(500, 100).total_from_page(0),
+            None,
+            "past the end: count unknown"
+        );
+    }
 }

@@ -3,18 +3,31 @@
 //! driver accept. Values are only ever bound, never formatted into the SQL text.
 
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::{QueryAs, QueryScalar};
+use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, FromRow};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
     Str(String),
     Int(i64),
+    Null,
+}
+
+impl<T: Into<Arg>> From<Option<T>> for Arg {
+    fn from(o: Option<T>) -> Arg {
+        o.map_or(Arg::Null, Into::into)
+    }
 }
 
 impl From<String> for Arg {
     fn from(s: String) -> Arg {
         Arg::Str(s)
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(s: &String) -> Arg {
+        Arg::Str(s.clone())
     }
 }
 
@@ -71,6 +84,47 @@ impl Sql {
         &self.sql
     }
 
+    /// Whether nothing has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    /// Appends `other` as a further statement, renumbering its placeholders. Only SQLite
+    /// runs several statements in one call; this saves a round trip to its worker thread
+    /// per statement.
+    pub fn append_statement(&mut self, other: &Sql) -> &mut Self {
+        if !self.sql.is_empty() {
+            self.sql.push_str(";\n");
+        }
+        let base = self.args.len();
+        let mut rest = other.sql.as_str();
+        while let Some(i) = rest.find('$') {
+            self.sql.push_str(&rest[..i]);
+            let digits = rest[i + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(rest.len() - i - 1, |n| n);
+            let n: usize = rest[i + 1..i + 1 + digits].parse().unwrap_or(0);
+            self.sql.push('$');
+            self.sql.push_str(&(n + base).to_string());
+            rest = &rest[i + 1 + digits..];
+        }
+        self.sql.push_str(rest);
+        self.args.extend(other.args.iter().cloned());
+        self
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query::<Any>(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Str(s) => q.bind(s.as_str()),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Null => q.bind(None::<String>),
+            };
+        }
+        q
+    }
+
     pub fn query_as<'q, T>(&'q self) -> QueryAs<'q, Any, T, AnyArguments<'q>>
     where
         T: for<'r> FromRow<'r, AnyRow>,
@@ -80,6 +134,7 @@ impl Sql {
             q = match a {
                 Arg::Str(s) => q.bind(s.as_str()),
                 Arg::Int(i) => q.bind(*i),
+                Arg::Null => q.bind(None::<String>),
             };
         }
         q
@@ -94,6 +149,7 @@ impl Sql {
             q = match a {
                 Arg::Str(s) => q.bind(s.as_str()),
                 Arg::Int(i) => q.bind(*i),
+                Arg::Null => q.bind(None::<String>),
             };
         }
         q
@@ -112,5 +168,23 @@ mod tests {
             .push_list(&[1i64, 2])
             .push(")");
         assert_eq!(s.sql(), "SELECT 1 WHERE a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
+    fn appended_statements_are_renumbered() {
+        let mut a = Sql::new("INSERT INTO t VALUES (");
+        a.push_bind("x").push(", ").push_bind(Some(2i64)).push(")");
+        let mut b = Sql::new("UPDATE u SET a = ");
+        b.push_bind(None::<String>)
+            .push(" WHERE b = ")
+            .push_bind(3i64);
+        let mut all = Sql::default();
+        all.append_statement(&a).append_statement(&b);
+        assert_eq!(
+            all.sql(),
+            "INSERT INTO t VALUES ($1, $2);\nUPDATE u SET a = $3 WHERE b = $4"
+        );
+        assert_eq!(all.args.len(), 4);
+        assert_eq!(all.args[2], Arg::Null);
     }
 }

@@ -1,0 +1,270 @@
+//! Write transactions, with group commit on SQLite.
+//!
+//! SQLite has one writer, and a durable commit costs an fsync of the WAL. Committing each
+//! request on its own made that fsync, and the hand-offs around it, the ceiling on writes.
+//! Here the one write connection keeps a transaction open across several requests: each
+//! request runs inside its own SAVEPOINT (so its failure undoes only its own statements),
+//! and a committer task commits the whole group with one fsync once no request is queued
+//! for the connection. A request's [`WriteTx::commit`] returns only after that COMMIT, so a
+//! 2xx still means its change and its log entry are on disk. If the group's COMMIT fails,
+//! every request in it gets the error and nothing of it is kept.
+//!
+//! On PostgreSQL a [`WriteTx`] is a plain transaction on the pool: the server does its own
+//! group commit across connections.
+
+use super::{Result, StoreError};
+use sqlx::{Any, AnyConnection, Executor};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
+
+type Waiter = oneshot::Sender<std::result::Result<(), String>>;
+
+/// The SQLite write connection and the group being built on it.
+pub(crate) struct Group {
+    /// Taken out when the store closes.
+    conn: Option<AnyConnection>,
+    /// A transaction is open on `conn`.
+    open: bool,
+    /// Requests in the open transaction waiting for its COMMIT.
+    waiters: Vec<Waiter>,
+    /// The connection is in an unknown state (a ROLLBACK TO failed): roll the group back.
+    broken: bool,
+}
+
+#[derive(Clone)]
+pub(crate) struct GroupCommit {
+    group: Arc<Mutex<Group>>,
+    ready: Arc<Notify>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupCommit")
+    }
+}
+
+const SAVEPOINT: &str = "SAVEPOINT request";
+
+impl GroupCommit {
+    /// Takes the write connection and starts the committer task, which ends when the last
+    /// `GroupCommit` clone is dropped.
+    pub(crate) fn start(conn: AnyConnection) -> GroupCommit {
+        let gc = GroupCommit {
+            group: Arc::new(Mutex::new(Group {
+                conn: Some(conn),
+                open: false,
+                waiters: Vec::new(),
+                broken: false,
+            })),
+            ready: Arc::new(Notify::new()),
+        };
+        let weak = Arc::downgrade(&gc.group);
+        let ready = gc.ready.clone();
+        tokio::spawn(async move {
+            loop {
+                ready.notified().await;
+                let Some(group) = weak.upgrade() else { return };
+                // The mutex is fair: requests already queued for the connection join this
+                // group before the COMMIT below runs.
+                let mut g = group.lock_owned().await;
+                commit_group(&mut g).await;
+            }
+        });
+        gc
+    }
+
+    pub(crate) async fn begin(&self) -> Result<WriteTx> {
+        let mut g = self.group.clone().lock_owned().await;
+        if !g.open {
+            g.conn()?.execute("BEGIN IMMEDIATE").await?;
+            g.open = true;
+        }
+        if let Err(e) = g.conn()?.execute(SAVEPOINT).await {
+            // Leave the group intact for the others; this request just fails.
+            return Err(e.into());
+        }
+        Ok(WriteTx {
+            inner: Inner::Grouped {
+                guard: Some(g),
+                ready: self.ready.clone(),
+            },
+        })
+    }
+
+    /// Commits whatever is pending and closes the connection (at shutdown).
+    pub(crate) async fn close(&self) {
+        let mut g = self.group.lock().await;
+        commit_group(&mut g).await;
+        if let Some(c) = g.conn.take() {
+            let _ = sqlx::Connection::close(c).await;
+        }
+    }
+}
+
+impl Group {
+    fn conn(&mut self) -> Result<&mut AnyConnection> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Commit("the store is closed".into()))
+    }
+}
+
+async fn commit_group(g: &mut Group) {
+    if !g.open {
+        return;
+    }
+    let Some(conn) = g.conn.as_mut() else { return };
+    let outcome = if g.broken {
+        Err("the write connection failed; the group was rolled back".to_string())
+    } else {
+        conn.execute("COMMIT")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    if outcome.is_err() {
+        // Whatever the failure, end the transaction so the next group starts clean.
+        let _ = conn.execute("ROLLBACK").await;
+        tracing::error!(error = ?outcome, requests = g.waiters.len(), "group commit failed");
+    }
+    g.open = false;
+    g.broken = false;
+    for w in g.waiters.drain(..) {
+        let _ = w.send(outcome.clone());
+    }
+}
+
+enum Inner {
+    Grouped {
+        guard: Option<OwnedMutexGuard<Group>>,
+        ready: Arc<Notify>,
+    },
+    Plain(Option<sqlx::Transaction<'static, Any>>),
+}
+
+/// One request's write transaction. Dropping it without [`WriteTx::commit`] undoes its
+/// statements.
+pub struct WriteTx {
+    inner: Inner,
+}
+
+impl WriteTx {
+    pub(crate) fn plain(tx: sqlx::Transaction<'static, Any>) -> WriteTx {
+        WriteTx {
+            inner: Inner::Plain(Some(tx)),
+        }
+    }
+
+    /// Makes the statements durable; returns once they are committed.
+    pub async fn commit(mut self) -> Result<()> {
+        match &mut self.inner {
+            Inner::Plain(tx) => match tx.take() {
+                Some(tx) => Ok(tx.commit().await?),
+                None => Ok(()),
+            },
+            Inner::Grouped { guard, ready } => {
+                let Some(mut g) = guard.take() else {
+                    return Ok(());
+                };
+                let released = match g.conn() {
+                    Ok(c) => c.execute("RELEASE request").await.map_err(StoreError::from),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = released {
+                    rollback_savepoint(&mut g).await;
+                    return Err(e);
+                }
+                let (tx, rx) = oneshot::channel();
+                g.waiters.push(tx);
+                drop(g);
+                ready.notify_one();
+                match rx.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(StoreError::Commit(e)),
+                    Err(_) => Err(StoreError::Commit("the committer stopped".into())),
+                }
+            }
+        }
+    }
+}
+
+impl WriteTx {
+    /// Undoes this request's statements now (dropping the transaction does it too).
+    pub async fn rollback(mut self) -> Result<()> {
+        match &mut self.inner {
+            Inner::Plain(tx) => match tx.take() {
+                Some(tx) => Ok(tx.rollback().await?),
+                None => Ok(()),
+            },
+            Inner::Grouped { guard, ready } => {
+                if let Some(mut g) = guard.take() {
+                    rollback_savepoint(&mut g).await;
+                    let pending = !g.waiters.is_empty() || g.broken;
+                    drop(g);
+                    if pending {
+                        ready.notify_one();
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn rollback_savepoint(g: &mut Group) {
+    let Some(conn) = g.conn.as_mut() else { return };
+    if conn
+        .execute("ROLLBACK TO request; RELEASE request")
+        .await
+        .is_err()
+    {
+        g.broken = true;
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Inner::Grouped { guard, ready } = &mut self.inner {
+            if let Some(mut g) = guard.take() {
+                let ready = ready.clone();
+                // Undo this request's statements before anyone else gets the connection;
+                // the guard moves into the task, so the connection stays locked until then.
+                tokio::spawn(async move {
+                    rollback_savepoint(&mut g).await;
+                    let pending = !g.waiters.is_empty() || g.broken;
+                    drop(g);
+                    if pending {
+                        ready.notify_one();
+                    }
+                });
+            }
+        }
+        // A plain sqlx transaction rolls itself back on drop.
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match &self.inner {
+            Inner::Grouped { guard, .. } => guard
+                .as_ref()
+                .and_then(|g| g.conn.as_ref())
+                .expect("live transaction"),
+            Inner::Plain(tx) => tx.as_ref().expect("live transaction"),
+        }
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.inner {
+            Inner::Grouped { guard, .. } => guard
+                .as_mut()
+                .and_then(|g| g.conn.as_mut())
+                .expect("live transaction"),
+            Inner::Plain(tx) => tx.as_mut().expect("live transaction"),
+        }
+    }
+}
