@@ -425,9 +425,9 @@ async fn users_crud_uniqueness_versions_and_queries() {
             .attributes
             .insert("emails".into(), json!([{"value": "new@example.com"}]));
         changed.version = 2;
-        users::update_user(&mut c, &changed, 1).await.unwrap();
+        users::update_user(&mut c, &changed, 1, None).await.unwrap();
         assert!(matches!(
-            users::update_user(&mut c, &changed, 1).await,
+            users::update_user(&mut c, &changed, 1, None).await,
             Err(StoreError::VersionMismatch)
         ));
         let stored = users::get_user(&mut c, &org.id, &u1.id).await.unwrap();
@@ -447,12 +447,53 @@ async fn users_crud_uniqueness_versions_and_queries() {
             .is_empty(),
             "old emails are gone"
         );
+        // Given the stored user, email rows are kept when the emails did not change and
+        // replaced when they did.
+        let mut renamed = stored.clone();
+        renamed
+            .attributes
+            .insert("displayName".into(), json!("Alice Two"));
+        users::update_user(&mut c, &renamed, 2, Some(&stored))
+            .await
+            .unwrap();
+        let by_email = |v: &str| q(&format!(r#"emails.value eq "{v}""#));
+        assert_eq!(
+            ids(
+                users::list_users(&mut c, d, &org.id, &by_email("new@example.com"))
+                    .await
+                    .unwrap()
+            ),
+            vec!["alice2@example.com".to_string()]
+        );
+        let stored = users::get_user(&mut c, &org.id, &u1.id).await.unwrap();
+        let mut moved = stored.clone();
+        moved
+            .attributes
+            .insert("emails".into(), json!([{"value": "third@example.com"}]));
+        users::update_user(&mut c, &moved, 3, Some(&stored))
+            .await
+            .unwrap();
+        assert!(ids(
+            users::list_users(&mut c, d, &org.id, &by_email("new@example.com"))
+                .await
+                .unwrap()
+        )
+        .is_empty());
+        assert_eq!(
+            ids(
+                users::list_users(&mut c, d, &org.id, &by_email("third@example.com"))
+                    .await
+                    .unwrap()
+            ),
+            vec!["alice2@example.com".to_string()]
+        );
+        let stored = users::get_user(&mut c, &org.id, &u1.id).await.unwrap();
         let mut clash = stored.clone();
         clash
             .attributes
             .insert("userName".into(), json!("BOB@example.com"));
         assert!(matches!(
-            users::update_user(&mut c, &clash, 2).await,
+            users::update_user(&mut c, &clash, stored.version, None).await,
             Err(StoreError::Conflict(_))
         ));
 

@@ -1393,7 +1393,7 @@ pub mod server {
         }
         u.attributes.insert("active".into(), active.into());
         u.updated_at = now_ms();
-        crate::store::users::update_user(&mut tx, &u, version)
+        crate::store::users::update_user(&mut tx, &u, version, None)
             .await
             .map_err(internal)?;
         audit::record(

@@ -209,7 +209,7 @@ pub async fn write_user(
         updated.attributes = attrs;
         updated.updated_at = now_ms();
         updated.version = current.version + 1;
-        match users::update_user(&mut tx, &updated, current.version).await {
+        match users::update_user(&mut tx, &updated, current.version, Some(&current)).await {
             Ok(()) => {}
             Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
             Err(e) => return Err(conflict(e, &updated.user_name)),

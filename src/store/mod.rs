@@ -249,7 +249,9 @@ impl Store {
 
 /// Per-connection SQLite settings. WAL for concurrent readers; FULL sync so that a 2xx means
 /// the change and its log entry are on disk; LIKE case-sensitive as in PostgreSQL (a
-/// case-insensitive match lowers both sides explicitly).
+/// case-insensitive match lowers both sides explicitly). Temporary storage in memory: group
+/// commit runs each request in a SAVEPOINT, whose sub-journal would otherwise be a temp file
+/// written with a syscall per page.
 fn sqlite_connection_setup(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
@@ -257,7 +259,8 @@ fn sqlite_connection_setup(
     Box::pin(async move {
         conn.execute(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000;",
+             PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; \
+             PRAGMA temp_store = MEMORY;",
         )
         .await?;
         Ok(())

@@ -49,56 +49,90 @@ const COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_nam
 /// Inserts a user. `user.attributes` must be canonical; the columns are derived from it.
 pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
     let cols = UserColumns::from_attributes(&user.attributes);
-    let body = Value::Object(user.attributes.clone()).to_string();
-    sqlx::query(
-        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, active, attributes, source, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(&user.id)
-    .bind(&user.org_id)
-    .bind(&cols.user_name)
-    .bind(cols.user_name.to_lowercase())
-    .bind(&cols.external_id)
-    .bind(&cols.display_name)
-    .bind(bool_int(cols.active))
-    .bind(body)
-    .bind(&user.source)
-    .bind(user.version)
-    .bind(user.created_at)
-    .bind(user.updated_at)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| StoreError::conflict_or(e, "userName"))?;
-    write_emails(conn, &user.org_id, &user.id, &cols).await
-}
-
-async fn write_emails(
-    conn: &mut AnyConnection,
-    org_id: &str,
-    user_id: &str,
-    cols: &UserColumns,
-) -> Result<()> {
-    for (pos, e) in cols.emails.iter().enumerate() {
-        sqlx::query("INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, is_primary) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(user_id)
-            .bind(org_id)
-            .bind(pos as i64)
-            .bind(&e.value)
-            .bind(e.value.to_lowercase())
-            .bind(&e.kind)
-            .bind(bool_int(e.primary))
+    let mut q = Sql::new(
+        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, active, attributes, source, version, created_at, updated_at) VALUES (",
+    );
+    q.push_bind(&user.id)
+        .push(", ")
+        .push_bind(&user.org_id)
+        .push(", ")
+        .push_bind(&cols.user_name)
+        .push(", ")
+        .push_bind(cols.user_name.to_lowercase())
+        .push(", ")
+        .push_bind(cols.external_id.clone())
+        .push(", ")
+        .push_bind(cols.display_name.clone())
+        .push(", ")
+        .push_bind(bool_int(cols.active))
+        .push(", ")
+        .push_bind(Value::Object(user.attributes.clone()).to_string())
+        .push(", ")
+        .push_bind(&user.source)
+        .push(", ")
+        .push_bind(user.version)
+        .push(", ")
+        .push_bind(user.created_at)
+        .push(", ")
+        .push_bind(user.updated_at)
+        .push(")");
+    let emails = emails_insert(&user.org_id, &user.id, &cols);
+    if let (Some(e), true) = (&emails, conn.backend_name() == "SQLite") {
+        // One call to SQLite's worker thread instead of two.
+        let mut both = Sql::default();
+        both.append_statement(&q).append_statement(e);
+        both.query()
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(|e| StoreError::conflict_or(e, "userName"))?;
+        return Ok(());
+    }
+    q.query()
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "userName"))?;
+    if let Some(e) = emails {
+        e.query().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
+/// One multi-row INSERT of the user's email rows (none if it has no emails).
+fn emails_insert(org_id: &str, user_id: &str, cols: &UserColumns) -> Option<Sql> {
+    if cols.emails.is_empty() {
+        return None;
+    }
+    let mut q = Sql::new(
+        "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, is_primary) VALUES ",
+    );
+    for (pos, e) in cols.emails.iter().enumerate() {
+        q.push(if pos == 0 { "(" } else { ", (" })
+            .push_bind(user_id)
+            .push(", ")
+            .push_bind(org_id)
+            .push(", ")
+            .push_bind(pos as i64)
+            .push(", ")
+            .push_bind(&e.value)
+            .push(", ")
+            .push_bind(e.value.to_lowercase())
+            .push(", ")
+            .push_bind(e.kind.clone())
+            .push(", ")
+            .push_bind(bool_int(e.primary))
+            .push(")");
+    }
+    Some(q)
+}
+
 /// Writes `user` (its attributes, `updated_at`) if the stored version is still
-/// `expected_version`; the stored version becomes `expected_version + 1`.
+/// `expected_version`; the stored version becomes `expected_version + 1`. With `before`
+/// (the stored user), the email rows are rewritten only if the emails changed.
 pub async fn update_user(
     conn: &mut AnyConnection,
     user: &User,
     expected_version: i64,
+    before: Option<&User>,
 ) -> Result<()> {
     let cols = UserColumns::from_attributes(&user.attributes);
     let body = Value::Object(user.attributes.clone()).to_string();
@@ -122,11 +156,26 @@ pub async fn update_user(
     if done.rows_affected() == 0 {
         return Err(StoreError::VersionMismatch);
     }
-    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
-        .bind(&user.id)
-        .execute(&mut *conn)
-        .await?;
-    write_emails(conn, &user.org_id, &user.id, &cols).await
+    if before.is_some_and(|b| UserColumns::from_attributes(&b.attributes).emails == cols.emails) {
+        return Ok(());
+    }
+    let mut q = Sql::new("DELETE FROM user_emails WHERE user_id = ");
+    q.push_bind(&user.id);
+    let emails = emails_insert(&user.org_id, &user.id, &cols);
+    match (emails, conn.backend_name() == "SQLite") {
+        (Some(e), true) => {
+            let mut both = Sql::default();
+            both.append_statement(&q).append_statement(&e);
+            both.query().execute(&mut *conn).await?;
+        }
+        (emails, _) => {
+            q.query().execute(&mut *conn).await?;
+            if let Some(e) = emails {
+                e.query().execute(&mut *conn).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn find_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<User>> {

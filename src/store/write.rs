@@ -77,10 +77,17 @@ impl GroupCommit {
     pub(crate) async fn begin(&self) -> Result<WriteTx> {
         let mut g = self.group.clone().lock_owned().await;
         if !g.open {
-            g.conn()?.execute("BEGIN IMMEDIATE").await?;
+            // One call for both: every call is a round trip to SQLite's worker thread.
+            if let Err(e) = g
+                .conn()?
+                .execute("BEGIN IMMEDIATE; SAVEPOINT request")
+                .await
+            {
+                let _ = g.conn()?.execute("ROLLBACK").await;
+                return Err(e.into());
+            }
             g.open = true;
-        }
-        if let Err(e) = g.conn()?.execute(SAVEPOINT).await {
+        } else if let Err(e) = g.conn()?.execute(SAVEPOINT).await {
             // Leave the group intact for the others; this request just fails.
             return Err(e.into());
         }
