@@ -11,19 +11,20 @@ pub mod events;
 pub mod groups;
 pub mod orgs;
 pub mod query;
+pub mod read;
 pub mod sql;
 pub mod tokens;
 pub mod users;
 pub mod write;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use read::Conn;
 pub use write::WriteTx as Tx;
-pub type Conn = PoolConnection<Any>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -97,6 +98,8 @@ pub enum TypedPool {
 #[derive(Clone, Debug)]
 pub struct Store {
     read: AnyPool,
+    /// SQLite only: read connections without sqlx's ping on release (see [`read`]).
+    local_read: Option<Arc<read::LocalPool>>,
     write: AnyPool,
     /// SQLite only: the write connection, shared by group commit.
     group: Option<write::GroupCommit>,
@@ -164,10 +167,9 @@ impl Store {
                     .await?;
                 SQLITE_MIGRATIONS.run(&typed).await?;
                 let setup = sqlite_connection_setup;
-                // A local file cannot go stale: skip sqlx's ping on every acquire, a round
-                // trip to the connection's worker thread that cost as much as the query.
+                // Reads go through `local_read`; this pool of one serves `ping`.
                 let read = AnyPoolOptions::new()
-                    .max_connections(max_connections)
+                    .max_connections(1)
                     .acquire_timeout(acquire)
                     .test_before_acquire(false)
                     .after_connect(setup)
@@ -199,12 +201,25 @@ impl Store {
                 (TypedPool::Postgres(typed), pool.clone(), pool)
             }
         };
+        let local_read = match dialect {
+            Dialect::Sqlite => {
+                let url_opts = AnyConnectOptions::from_str(&url)
+                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+                Some(Arc::new(read::LocalPool::new(
+                    url_opts,
+                    max_connections,
+                    acquire,
+                )))
+            }
+            Dialect::Postgres => None,
+        };
         let group = match dialect {
             Dialect::Sqlite => Some(write::GroupCommit::start(write.acquire().await?.detach())),
             Dialect::Postgres => None,
         };
         Ok(Store {
             read,
+            local_read,
             write,
             group,
             typed,
@@ -213,7 +228,10 @@ impl Store {
     }
 
     pub async fn read(&self) -> Result<Conn> {
-        Ok(self.read.acquire().await?)
+        match &self.local_read {
+            Some(p) => p.acquire().await,
+            None => Ok(self.read.acquire().await?.into()),
+        }
     }
 
     /// Starts a write transaction (see [`write`] for how SQLite commits groups of them).
@@ -238,6 +256,9 @@ impl Store {
         if let Some(g) = &self.group {
             g.close().await;
         }
+        if let Some(p) = &self.local_read {
+            p.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
         match &self.typed {
@@ -256,15 +277,17 @@ fn sqlite_connection_setup(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> futures_core_box::BoxFuture<'_, sqlx::Result<()>> {
-    Box::pin(async move {
-        conn.execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; \
-             PRAGMA temp_store = MEMORY;",
-        )
-        .await?;
-        Ok(())
-    })
+    Box::pin(sqlite_pragmas(conn))
+}
+
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    conn.execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; \
+         PRAGMA temp_store = MEMORY;",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Boxed future type for the connection hook, without pulling in the futures crate.
