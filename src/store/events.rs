@@ -10,7 +10,7 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<()> {
 }
 
 /// Rows per multi-row INSERT (well under both databases' bind-parameter limits).
-const ROWS_PER_INSERT: usize = 64;
+const ROWS_PER_INSERT: usize = 32;
 
 /// Inserts events with their changes, and moves each client's "last request" forward.
 /// Multi-row INSERTs, one activity row per client however many of its events there are,
@@ -125,6 +125,7 @@ pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result
             all.append_statement(s);
         }
         if !all.is_empty() {
+            let all = all.positional().unwrap_or(all);
             all.query().execute(&mut *conn).await?;
         }
     } else {

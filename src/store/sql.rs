@@ -113,6 +113,33 @@ impl Sql {
         self
     }
 
+    /// The same statement(s) with `?` for `$1, $2, …` when each value is used once, in
+    /// order (as in multi-row INSERTs). For SQLite: it finds a numbered parameter by a
+    /// linear scan, so binding n numbered parameters costs O(n²), which showed up in
+    /// profiles at a few hundred parameters; anonymous ones bind in O(n).
+    pub fn positional(&self) -> Option<Sql> {
+        let mut out = String::with_capacity(self.sql.len());
+        let mut rest = self.sql.as_str();
+        let mut expected = 1usize;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let digits = rest[i + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - i - 1);
+            if rest[i + 1..i + 1 + digits].parse::<usize>().ok()? != expected {
+                return None;
+            }
+            expected += 1;
+            out.push('?');
+            rest = &rest[i + 1 + digits..];
+        }
+        out.push_str(rest);
+        (expected == self.args.len() + 1).then(|| Sql {
+            sql: out,
+            args: self.args.clone(),
+        })
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query::<Any>(&self.sql);
         for a in &self.args {
@@ -186,5 +213,15 @@ mod tests {
         );
         assert_eq!(all.args.len(), 4);
         assert_eq!(all.args[2], Arg::Null);
+        assert_eq!(
+            all.positional().unwrap().sql(),
+            "INSERT INTO t VALUES (?, ?);\nUPDATE u SET a = ? WHERE b = ?"
+        );
+        let mut reused = Sql::new("SELECT ");
+        reused.push_bind(1i64).push(", $1");
+        assert!(
+            reused.positional().is_none(),
+            "a value used twice keeps its number"
+        );
     }
 }
