@@ -402,6 +402,44 @@ async fn paging_sorting_projection_and_trailing_slashes() {
             vec!["alice", "erin"],
             "creation order is the default and is stable"
         );
+        // Walking the pages (later pages resume where earlier ones ended) gives what
+        // OFFSET gives, also after a user before the position is deleted or added.
+        let walk = |pages: Vec<Value>| pages.iter().flat_map(|p| names(p)).collect::<Vec<_>>();
+        let mut pages = Vec::new();
+        for start in [1, 3, 5] {
+            pages.push(
+                app.scim("GET", &format!("/Users?startIndex={start}&count=2"), None)
+                    .await
+                    .1,
+            );
+        }
+        assert_eq!(walk(pages), vec!["carol", "alice", "erin", "bob", "dave"]);
+        let (_, p) = app
+            .scim(
+                "GET",
+                &format!("/Users?filter={}", enc("userName sw \"alice\"")),
+                None,
+            )
+            .await;
+        let alice = p["Resources"][0]["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            app.scim("DELETE", &format!("/Users/{alice}"), None).await.0,
+            204
+        );
+        let (_, p) = app.scim("GET", "/Users?startIndex=3&count=2", None).await;
+        assert_eq!(
+            (names(&p), p["totalResults"].as_i64()),
+            (vec!["bob".to_string(), "dave".to_string()], Some(4))
+        );
+        app.scim("POST", "/Users", Some(user("alice@acme.test")))
+            .await;
+        let (_, p) = app.scim("GET", "/Users?startIndex=3&count=2", None).await;
+        assert_eq!(
+            (names(&p), p["totalResults"].as_i64()),
+            (vec!["bob".to_string(), "dave".to_string()], Some(5))
+        );
+        let (_, p) = app.scim("GET", "/Users?startIndex=5&count=2", None).await;
+        assert_eq!(names(&p), vec!["alice"]);
         let (_, p) = app.scim("GET", "/Users?count=0", None).await;
         assert_eq!(
             (p["totalResults"].as_i64(), p["Resources"].clone()),

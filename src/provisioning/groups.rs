@@ -11,7 +11,7 @@ use crate::scim::resource::canonicalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::store::query::ListQuery;
-use crate::store::{groups, Store, StoreError, Tx};
+use crate::store::{groups, Dialect, Store, StoreError, Tx};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -217,10 +217,22 @@ pub async fn list_groups(
         offset: p.start_index - 1,
         limit: p.count,
     };
+    let plan = store
+        .cursors
+        .plan(store.dialect == Dialect::Sqlite, &ctx.org.id, "Group", &q);
     let mut c = store.read().await.map_err(store_error)?;
-    let (total, gs) = groups::list_groups(&mut c, store.dialect, &ctx.org.id, &q)
+    let gs = groups::page_groups(&mut c, store.dialect, &ctx.org.id, &plan.query)
         .await
         .map_err(store_error)?;
+    let total = match plan.total(gs.len()) {
+        Some(t) => t,
+        None => groups::count_matching_groups(&mut c, store.dialect, &ctx.org.id, &q.cond)
+            .await
+            .map_err(store_error)?,
+    };
+    store
+        .cursors
+        .record(&plan, gs.len(), gs.last().map(|g| g.id.as_str()), total);
     let mut out = Vec::with_capacity(gs.len());
     for g in gs {
         let m = if with_members {

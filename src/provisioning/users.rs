@@ -10,7 +10,7 @@ use crate::scim::resource::canonicalize;
 use crate::scim::schema::{ResourceKind, SCIMGATE_USER_SCHEMA};
 use crate::scim::ScimError;
 use crate::store::query::ListQuery;
-use crate::store::{users, Store, StoreError};
+use crate::store::{users, Dialect, Store, StoreError};
 use serde_json::{json, Map, Value};
 
 /// Optimistic-concurrency retries when two writers race on one user (PostgreSQL).
@@ -135,10 +135,23 @@ pub async fn list_users(
         offset: p.start_index - 1,
         limit: p.count,
     };
+    let plan = store
+        .cursors
+        .plan(store.dialect == Dialect::Sqlite, &ctx.org.id, "User", &q);
     let mut c = store.read().await.map_err(store_error)?;
-    users::list_users(&mut c, store.dialect, &ctx.org.id, &q)
+    let page = users::page_users(&mut c, store.dialect, &ctx.org.id, &plan.query)
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+    let total = match plan.total(page.len()) {
+        Some(t) => t,
+        None => users::count_matching_users(&mut c, store.dialect, &ctx.org.id, &q.cond)
+            .await
+            .map_err(store_error)?,
+    };
+    store
+        .cursors
+        .record(&plan, page.len(), page.last().map(|u| u.id.as_str()), total);
+    Ok((total, page))
 }
 
 /// How a write derives the new body from the stored user.

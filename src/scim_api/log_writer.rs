@@ -78,7 +78,7 @@ async fn write_batch(
     if events.is_empty() && touches.is_empty() {
         return Ok(());
     }
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_log().await?;
     events::insert_events(&mut tx, events).await?;
     for (id, at) in touches {
         tokens::touch_token(&mut tx, id, *at).await?;

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod events;
 pub mod groups;
 pub mod orgs;
+pub mod pages;
 pub mod query;
 pub mod read;
 pub mod sql;
@@ -103,6 +104,8 @@ pub struct Store {
     write: AnyPool,
     /// SQLite only: the write connection, shared by group commit.
     group: Option<write::GroupCommit>,
+    /// Where earlier `startIndex` pages ended (SQLite only, see [`pages`]).
+    pub cursors: Arc<pages::PageCursors>,
     typed: TypedPool,
     pub dialect: Dialect,
 }
@@ -213,13 +216,17 @@ impl Store {
             }
             Dialect::Postgres => None,
         };
+        let cursors = Arc::new(pages::PageCursors::default());
         let group = match dialect {
             Dialect::Sqlite => {
                 let mut conn = write.acquire().await?.detach();
                 // The writer gets a bigger page cache: the index pages that every write
                 // touches (the log's, the users') stay hot instead of being read back.
                 conn.execute("PRAGMA cache_size = -32000;").await?;
-                Some(write::GroupCommit::start(conn))
+                Some(write::GroupCommit::start(
+                    conn,
+                    cursors.generation_counter(),
+                ))
             }
             Dialect::Postgres => None,
         };
@@ -228,6 +235,7 @@ impl Store {
             local_read,
             write,
             group,
+            cursors,
             typed,
             dialect,
         })
@@ -243,7 +251,16 @@ impl Store {
     /// Starts a write transaction (see [`write`] for how SQLite commits groups of them).
     pub async fn begin(&self) -> Result<Tx> {
         match &self.group {
-            Some(g) => g.begin().await,
+            Some(g) => g.begin(true).await,
+            None => Ok(Tx::plain(self.write.begin().await?)),
+        }
+    }
+
+    /// A write transaction that only appends to the provisioning log: it leaves what
+    /// [`pages`] remembers valid.
+    pub async fn begin_log(&self) -> Result<Tx> {
+        match &self.group {
+            Some(g) => g.begin(false).await,
             None => Ok(Tx::plain(self.write.begin().await?)),
         }
     }

@@ -15,6 +15,7 @@
 use super::{Result, StoreError};
 use sqlx::{Any, AnyConnection, Executor};
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
@@ -36,6 +37,8 @@ pub(crate) struct Group {
 pub(crate) struct GroupCommit {
     group: Arc<Mutex<Group>>,
     ready: Arc<Notify>,
+    /// Bumped after each committed directory write (see [`super::pages`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -49,7 +52,7 @@ const SAVEPOINT: &str = "SAVEPOINT request";
 impl GroupCommit {
     /// Takes the write connection and starts the committer task, which ends when the last
     /// `GroupCommit` clone is dropped.
-    pub(crate) fn start(conn: AnyConnection) -> GroupCommit {
+    pub(crate) fn start(conn: AnyConnection, generation: Arc<AtomicU64>) -> GroupCommit {
         let gc = GroupCommit {
             group: Arc::new(Mutex::new(Group {
                 conn: Some(conn),
@@ -58,6 +61,7 @@ impl GroupCommit {
                 broken: false,
             })),
             ready: Arc::new(Notify::new()),
+            generation,
         };
         let weak = Arc::downgrade(&gc.group);
         let ready = gc.ready.clone();
@@ -74,7 +78,8 @@ impl GroupCommit {
         gc
     }
 
-    pub(crate) async fn begin(&self) -> Result<WriteTx> {
+    /// `directory`: the transaction may change users or groups (anything but the log).
+    pub(crate) async fn begin(&self, directory: bool) -> Result<WriteTx> {
         let mut g = self.group.clone().lock_owned().await;
         if !g.open {
             // One call for both: every call is a round trip to SQLite's worker thread.
@@ -95,6 +100,7 @@ impl GroupCommit {
             inner: Inner::Grouped {
                 guard: Some(g),
                 ready: self.ready.clone(),
+                generation: directory.then(|| self.generation.clone()),
             },
         })
     }
@@ -146,6 +152,7 @@ enum Inner {
     Grouped {
         guard: Option<OwnedMutexGuard<Group>>,
         ready: Arc<Notify>,
+        generation: Option<Arc<AtomicU64>>,
     },
     Plain(Option<sqlx::Transaction<'static, Any>>),
 }
@@ -170,7 +177,11 @@ impl WriteTx {
                 Some(tx) => Ok(tx.commit().await?),
                 None => Ok(()),
             },
-            Inner::Grouped { guard, ready } => {
+            Inner::Grouped {
+                guard,
+                ready,
+                generation,
+            } => {
                 let Some(mut g) = guard.take() else {
                     return Ok(());
                 };
@@ -187,7 +198,12 @@ impl WriteTx {
                 drop(g);
                 ready.notify_one();
                 match rx.await {
-                    Ok(Ok(())) => Ok(()),
+                    Ok(Ok(())) => {
+                        if let Some(gen) = generation {
+                            gen.fetch_add(1, Ordering::Release);
+                        }
+                        Ok(())
+                    }
                     Ok(Err(e)) => Err(StoreError::Commit(e)),
                     Err(_) => Err(StoreError::Commit("the committer stopped".into())),
                 }
@@ -204,7 +220,7 @@ impl WriteTx {
                 Some(tx) => Ok(tx.rollback().await?),
                 None => Ok(()),
             },
-            Inner::Grouped { guard, ready } => {
+            Inner::Grouped { guard, ready, .. } => {
                 if let Some(mut g) = guard.take() {
                     rollback_savepoint(&mut g).await;
                     let pending = !g.waiters.is_empty() || g.broken;
@@ -232,7 +248,7 @@ async fn rollback_savepoint(g: &mut Group) {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        if let Inner::Grouped { guard, ready } = &mut self.inner {
+        if let Inner::Grouped { guard, ready, .. } = &mut self.inner {
             if let Some(mut g) = guard.take() {
                 let ready = ready.clone();
                 // Undo this request's statements before anyone else gets the connection;

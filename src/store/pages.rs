@@ -1,0 +1,193 @@
+//! `startIndex` paging without walking from the first row every time.
+//!
+//! SCIM pages by position (`startIndex`, `count`); SQL's OFFSET walks and discards every
+//! row before the position, so a client importing 100,000 users pays for 5,000,000 rows
+//! over the whole walk, and every page also counted all matches again. This remembers, per
+//! listing (org, resource type, filter, direction; default order only), the id each served
+//! page ended on and the number of matches. The next page resumes after that id and the
+//! count is reused.
+//!
+//! The answer is exactly what OFFSET would give: what is remembered is tagged with the
+//! store's write generation, bumped by every directory write this process commits, and is
+//! used only while the generation is unchanged. That is sound only where this process sees
+//! every write, so it is on for SQLite (one file, one server) and off for PostgreSQL, where
+//! other instances write too.
+
+use super::query::{Cond, ListQuery, Op, SortKey, Target, Val};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Listings remembered at once, and positions per listing.
+const MAX_LISTINGS: usize = 256;
+const MAX_POSITIONS: usize = 20_000;
+
+#[derive(Debug, Default)]
+pub struct PageCursors {
+    generation: Arc<AtomicU64>,
+    listings: Mutex<HashMap<String, Listing>>,
+}
+
+#[derive(Debug)]
+struct Listing {
+    generation: u64,
+    total: Option<i64>,
+    /// offset → id of the row just before it.
+    positions: BTreeMap<u64, String>,
+    last_used: std::time::Instant,
+}
+
+/// How to fetch one page, and what is already known about the listing.
+#[derive(Debug)]
+pub struct PagePlan {
+    key: Option<String>,
+    generation: u64,
+    offset: u64,
+    limit: u64,
+    /// The query to run: the caller's, or one resuming after a remembered id.
+    pub query: ListQuery,
+    known_total: Option<i64>,
+}
+
+impl PagePlan {
+    /// The number of matches, if the page just fetched (`got` rows) or memory tells it.
+    pub fn total(&self, got: usize) -> Option<i64> {
+        let g = got as u64;
+        if g < self.limit && (g > 0 || self.offset == 0) {
+            return Some((self.offset + g) as i64);
+        }
+        self.known_total
+    }
+}
+
+impl PageCursors {
+    /// Shared with the write path, which bumps it after each directory commit.
+    pub(crate) fn generation_counter(&self) -> Arc<AtomicU64> {
+        self.generation.clone()
+    }
+
+    /// Plans the page `q` of the listing of `kind` in `org_id`.
+    pub fn plan(&self, enabled: bool, org_id: &str, kind: &str, q: &ListQuery) -> PagePlan {
+        let mut plan = PagePlan {
+            key: None,
+            generation: 0,
+            offset: q.offset,
+            limit: q.limit,
+            query: q.clone(),
+            known_total: None,
+        };
+        if !enabled || q.sort != SortKey::Id || q.limit == 0 {
+            return plan;
+        }
+        // Read before the query runs: a write committed meanwhile makes what this page
+        // records stale at once.
+        plan.generation = self.generation.load(Ordering::Acquire);
+        let key = format!("{org_id}\u{1}{kind}\u{1}{}\u{1}{:?}", q.descending, q.cond);
+        let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = listings
+            .get_mut(&key)
+            .filter(|l| l.generation == plan.generation)
+        {
+            l.last_used = std::time::Instant::now();
+            plan.known_total = l.total;
+            let nearest = (q.offset > 0)
+                .then(|| l.positions.range(1..=q.offset).next_back())
+                .flatten();
+            if let Some((&at, after)) = nearest {
+                let op = if q.descending { Op::Lt } else { Op::Gt };
+                plan.query.cond = Cond::And(
+                    Box::new(q.cond.clone()),
+                    Box::new(Cond::Test(Target::Id, op, Val::Str(after.clone()))),
+                );
+                plan.query.offset = q.offset - at;
+            }
+        }
+        plan.key = Some(key);
+        plan
+    }
+
+    /// Remembers where the page ended (`last_id`, after `got` rows) and the total.
+    pub fn record(&self, plan: &PagePlan, got: usize, last_id: Option<&str>, total: i64) {
+        let Some(key) = &plan.key else { return };
+        let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        if listings.len() >= MAX_LISTINGS && !listings.contains_key(key) {
+            if let Some(oldest) = listings
+                .iter()
+                .min_by_key(|(_, l)| l.last_used)
+                .map(|(k, _)| k.clone())
+            {
+                listings.remove(&oldest);
+            }
+        }
+        let l = listings.entry(key.clone()).or_insert_with(|| Listing {
+            generation: plan.generation,
+            total: None,
+            positions: BTreeMap::new(),
+            last_used: std::time::Instant::now(),
+        });
+        if l.generation != plan.generation {
+            if l.generation > plan.generation {
+                return; // a newer page already replaced it
+            }
+            l.generation = plan.generation;
+            l.positions.clear();
+        }
+        l.total = Some(total);
+        l.last_used = std::time::Instant::now();
+        if let (Some(id), true) = (last_id, got > 0) {
+            if l.positions.len() >= MAX_POSITIONS {
+                l.positions.clear();
+            }
+            l.positions.insert(plan.offset + got as u64, id.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(offset: u64) -> ListQuery {
+        ListQuery {
+            offset,
+            limit: 100,
+            ..ListQuery::default()
+        }
+    }
+
+    #[test]
+    fn resumes_after_the_nearest_remembered_page_until_a_write() {
+        let c = PageCursors::default();
+        let p = c.plan(true, "o", "User", &q(0));
+        assert_eq!(p.query, q(0));
+        c.record(&p, 100, Some("id-100"), 250);
+        assert_eq!(
+            c.plan(true, "o", "User", &q(0)).query,
+            q(0),
+            "the first page again"
+        );
+        let p = c.plan(true, "o", "User", &q(150));
+        assert_eq!(
+            p.query.offset, 50,
+            "resumes 50 rows after the remembered position 100"
+        );
+        assert!(matches!(&p.query.cond, Cond::And(_, b)
+            if **b == Cond::Test(Target::Id, Op::Gt, Val::Str("id-100".into()))));
+        assert_eq!(p.total(100), Some(250), "full page: the remembered total");
+        assert_eq!(p.total(40), Some(190), "short page: the page tells");
+        // Another listing (filter, direction, org, kind) shares nothing.
+        assert_eq!(c.plan(true, "o", "Group", &q(150)).query.offset, 150);
+        assert_eq!(c.plan(true, "p", "User", &q(150)).query.offset, 150);
+        // A committed write makes everything remembered stale.
+        c.generation_counter().fetch_add(1, Ordering::Release);
+        let p = c.plan(true, "o", "User", &q(150));
+        assert_eq!((p.query.offset, p.total(100)), (150, None));
+        // Off (PostgreSQL) or another order: plain OFFSET.
+        assert_eq!(c.plan(false, "o", "User", &q(150)).query.offset, 150);
+        let sorted = ListQuery {
+            sort: SortKey::UserName,
+            ..q(150)
+        };
+        assert_eq!(c.plan(true, "o", "User", &sorted).query, sorted);
+    }
+}
