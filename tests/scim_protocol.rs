@@ -404,7 +404,7 @@ async fn paging_sorting_projection_and_trailing_slashes() {
         );
         // Walking the pages (later pages resume where earlier ones ended) gives what
         // OFFSET gives, also after a user before the position is deleted or added.
-        let walk = |pages: Vec<Value>| pages.iter().flat_map(|p| names(p)).collect::<Vec<_>>();
+        let walk = |pages: Vec<Value>| pages.iter().flat_map(&names).collect::<Vec<_>>();
         let mut pages = Vec::new();
         for start in [1, 3, 5] {
             pages.push(
