@@ -224,12 +224,15 @@ pub async fn list_groups(
     let gs = groups::page_groups(&mut c, store.dialect, &ctx.org.id, &plan.query)
         .await
         .map_err(store_error)?;
-    let total = match plan.total(gs.len()) {
-        Some(t) => t,
-        None => groups::count_matching_groups(&mut c, store.dialect, &ctx.org.id, &q.cond)
-            .await
-            .map_err(store_error)?,
-    };
+    let total = store
+        .cursors
+        .total_or_count(
+            &plan,
+            gs.len(),
+            groups::count_matching_groups(&mut c, store.dialect, &ctx.org.id, &q.cond),
+        )
+        .await
+        .map_err(store_error)?;
     store
         .cursors
         .record(&plan, gs.len(), gs.last().map(|g| g.id.as_str()), total);

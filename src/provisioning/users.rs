@@ -142,12 +142,15 @@ pub async fn list_users(
     let page = users::page_users(&mut c, store.dialect, &ctx.org.id, &plan.query)
         .await
         .map_err(store_error)?;
-    let total = match plan.total(page.len()) {
-        Some(t) => t,
-        None => users::count_matching_users(&mut c, store.dialect, &ctx.org.id, &q.cond)
-            .await
-            .map_err(store_error)?,
-    };
+    let total = store
+        .cursors
+        .total_or_count(
+            &plan,
+            page.len(),
+            users::count_matching_users(&mut c, store.dialect, &ctx.org.id, &q.cond),
+        )
+        .await
+        .map_err(store_error)?;
     store
         .cursors
         .record(&plan, page.len(), page.last().map(|u| u.id.as_str()), total);

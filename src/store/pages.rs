@@ -26,6 +26,9 @@ const MAX_POSITIONS: usize = 20_000;
 pub struct PageCursors {
     generation: Arc<AtomicU64>,
     listings: Mutex<HashMap<String, Listing>>,
+    /// One COUNT at a time per listing: an importer's first concurrent pages would
+    /// otherwise each count every match.
+    counting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug)]
@@ -104,6 +107,46 @@ impl PageCursors {
         }
         plan.key = Some(key);
         plan
+    }
+
+    /// The number of matches, counted by `count` unless a concurrent request of the same
+    /// listing has just counted them.
+    pub async fn total_or_count<F>(
+        &self,
+        plan: &PagePlan,
+        got: usize,
+        count: F,
+    ) -> super::Result<i64>
+    where
+        F: std::future::Future<Output = super::Result<i64>>,
+    {
+        if let Some(t) = plan.total(got) {
+            return Ok(t);
+        }
+        let Some(key) = &plan.key else {
+            return count.await;
+        };
+        let lock = {
+            let mut c = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+            if c.len() > MAX_LISTINGS {
+                c.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            c.entry(key.clone()).or_default().clone()
+        };
+        let _one_at_a_time = lock.lock().await;
+        let known = self
+            .listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .filter(|l| l.generation == plan.generation)
+            .and_then(|l| l.total);
+        if let Some(t) = known {
+            return Ok(t);
+        }
+        let total = count.await?;
+        self.record(plan, 0, None, total);
+        Ok(total)
     }
 
     /// Remembers where the page ended (`last_id`, after `got` rows) and the total.
@@ -189,5 +232,33 @@ mod tests {
             ..q(150)
         };
         assert_eq!(c.plan(true, "o", "User", &sorted).query, sorted);
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_pages_count_once() {
+        let c = Arc::new(PageCursors::default());
+        let counted = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..8u64 {
+            let (c, counted) = (c.clone(), counted.clone());
+            tasks.push(tokio::spawn(async move {
+                let p = c.plan(true, "o", "User", &q(i * 100));
+                c.total_or_count(&p, 100, async {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    Ok(5000)
+                })
+                .await
+                .unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 5000);
+        }
+        assert_eq!(counted.load(Ordering::SeqCst), 1);
+        // Off: every request counts for itself.
+        let p = c.plan(false, "o", "User", &q(100));
+        let n = c.total_or_count(&p, 100, async { Ok(7) }).await.unwrap();
+        assert_eq!(n, 7);
     }
 }
