@@ -152,6 +152,11 @@ impl PageCursors {
     /// Remembers where the page ended (`last_id`, after `got` rows) and the total.
     pub fn record(&self, plan: &PagePlan, got: usize, last_id: Option<&str>, total: i64) {
         let Some(key) = &plan.key else { return };
+        if got > 0 && plan.offset == 0 && (got as u64) < plan.limit {
+            // The whole listing fit in one page (a `userName eq` lookup): nothing to resume,
+            // and remembering every lookup would only churn the table.
+            return;
+        }
         let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
         if listings.len() >= MAX_LISTINGS && !listings.contains_key(key) {
             if let Some(oldest) = listings
