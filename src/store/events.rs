@@ -119,21 +119,8 @@ pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result
         );
         statements.push(q);
     }
-    if conn.backend_name() == "SQLite" {
-        let mut all = Sql::default();
-        for s in &statements {
-            all.append_statement(s);
-        }
-        if !all.is_empty() {
-            let all = all.positional().unwrap_or(all);
-            all.query().execute(&mut *conn).await?;
-        }
-    } else {
-        for s in &statements {
-            s.query().execute(&mut *conn).await?;
-        }
-    }
-    Ok(())
+    let statements: Vec<&Sql> = statements.iter().collect();
+    Ok(Sql::execute_all(conn, &statements).await?)
 }
 
 #[derive(sqlx::FromRow)]

@@ -140,6 +140,29 @@ impl Sql {
         })
     }
 
+    /// Runs `statements` in order: on SQLite in one call (each call is a round trip to its
+    /// worker thread), elsewhere one by one (PostgreSQL prepares one statement at a time).
+    pub async fn execute_all(
+        conn: &mut sqlx::AnyConnection,
+        statements: &[&Sql],
+    ) -> sqlx::Result<()> {
+        if conn.backend_name() == "SQLite" {
+            let mut all = Sql::default();
+            for s in statements {
+                all.append_statement(s);
+            }
+            if !all.is_empty() {
+                let all = all.positional().unwrap_or(all);
+                all.query().execute(&mut *conn).await?;
+            }
+        } else {
+            for s in statements {
+                s.query().execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query::<Any>(&self.sql);
         for a in &self.args {

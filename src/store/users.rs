@@ -77,24 +77,10 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
         .push_bind(user.updated_at)
         .push(")");
     let emails = emails_insert(&user.org_id, &user.id, &cols);
-    if let (Some(e), true) = (&emails, conn.backend_name() == "SQLite") {
-        // One call to SQLite's worker thread instead of two.
-        let mut both = Sql::default();
-        both.append_statement(&q).append_statement(e);
-        both.query()
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| StoreError::conflict_or(e, "userName"))?;
-        return Ok(());
-    }
-    q.query()
-        .execute(&mut *conn)
+    let statements: Vec<&Sql> = std::iter::once(&q).chain(emails.as_ref()).collect();
+    Sql::execute_all(conn, &statements)
         .await
-        .map_err(|e| StoreError::conflict_or(e, "userName"))?;
-    if let Some(e) = emails {
-        e.query().execute(&mut *conn).await?;
-    }
-    Ok(())
+        .map_err(|e| StoreError::conflict_or(e, "userName"))
 }
 
 /// One multi-row INSERT of the user's email rows (none if it has no emails).
@@ -162,20 +148,8 @@ pub async fn update_user(
     let mut q = Sql::new("DELETE FROM user_emails WHERE user_id = ");
     q.push_bind(&user.id);
     let emails = emails_insert(&user.org_id, &user.id, &cols);
-    match (emails, conn.backend_name() == "SQLite") {
-        (Some(e), true) => {
-            let mut both = Sql::default();
-            both.append_statement(&q).append_statement(&e);
-            both.query().execute(&mut *conn).await?;
-        }
-        (emails, _) => {
-            q.query().execute(&mut *conn).await?;
-            if let Some(e) = emails {
-                e.query().execute(&mut *conn).await?;
-            }
-        }
-    }
-    Ok(())
+    let statements: Vec<&Sql> = std::iter::once(&q).chain(emails.as_ref()).collect();
+    Ok(Sql::execute_all(conn, &statements).await?)
 }
 
 pub async fn find_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<User>> {

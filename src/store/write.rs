@@ -190,7 +190,7 @@ impl WriteTx {
                     Err(e) => Err(e),
                 };
                 if let Err(e) = released {
-                    rollback_savepoint(&mut g).await;
+                    undo(g, ready).await;
                     return Err(e);
                 }
                 let (tx, rx) = oneshot::channel();
@@ -221,17 +221,23 @@ impl WriteTx {
                 None => Ok(()),
             },
             Inner::Grouped { guard, ready, .. } => {
-                if let Some(mut g) = guard.take() {
-                    rollback_savepoint(&mut g).await;
-                    let pending = !g.waiters.is_empty() || g.broken;
-                    drop(g);
-                    if pending {
-                        ready.notify_one();
-                    }
+                if let Some(g) = guard.take() {
+                    undo(g, ready).await;
                 }
                 Ok(())
             }
         }
+    }
+}
+
+/// Undoes the request's savepoint and hands the connection on; wakes the committer if the
+/// group has requests waiting (or must be rolled back).
+async fn undo(mut g: OwnedMutexGuard<Group>, ready: &Notify) {
+    rollback_savepoint(&mut g).await;
+    let pending = !g.waiters.is_empty() || g.broken;
+    drop(g);
+    if pending {
+        ready.notify_one();
     }
 }
 
@@ -249,18 +255,11 @@ async fn rollback_savepoint(g: &mut Group) {
 impl Drop for WriteTx {
     fn drop(&mut self) {
         if let Inner::Grouped { guard, ready, .. } = &mut self.inner {
-            if let Some(mut g) = guard.take() {
+            if let Some(g) = guard.take() {
                 let ready = ready.clone();
                 // Undo this request's statements before anyone else gets the connection;
                 // the guard moves into the task, so the connection stays locked until then.
-                tokio::spawn(async move {
-                    rollback_savepoint(&mut g).await;
-                    let pending = !g.waiters.is_empty() || g.broken;
-                    drop(g);
-                    if pending {
-                        ready.notify_one();
-                    }
-                });
+                tokio::spawn(async move { undo(g, &ready).await });
             }
         }
         // A plain sqlx transaction rolls itself back on drop.
