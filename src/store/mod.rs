@@ -11,20 +11,20 @@ pub mod events;
 pub mod groups;
 pub mod orgs;
 pub mod pages;
+pub mod pool;
 pub mod query;
-pub mod read;
 pub mod sql;
 pub mod tokens;
 pub mod users;
 pub mod write;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{ConnectOptions, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use read::Conn;
+pub use pool::Conn;
 pub use write::WriteTx as Tx;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +40,7 @@ pub enum StoreError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The group commit this write was part of failed; nothing of it was kept.
@@ -48,6 +48,14 @@ pub enum StoreError {
     Commit(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        // A broken connection makes the pool check the others before handing them out.
+        pool::note_error(&e);
+        StoreError::Database(e)
+    }
 }
 
 impl StoreError {
@@ -59,7 +67,7 @@ impl StoreError {
         if Self::is_unique_violation(&e) {
             StoreError::Conflict(what.to_string())
         } else {
-            StoreError::Database(e)
+            StoreError::from(e)
         }
     }
 }
@@ -98,10 +106,8 @@ pub enum TypedPool {
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    read: AnyPool,
-    /// SQLite only: read connections without sqlx's ping on release (see [`read`]).
-    local_read: Option<Arc<read::LocalPool>>,
-    write: AnyPool,
+    /// Reads on both databases, and writes on PostgreSQL (see [`pool`]).
+    pool: Arc<pool::ConnPool>,
     /// SQLite only: the write connection, shared by group commit.
     group: Option<write::GroupCommit>,
     /// Where earlier `startIndex` pages ended (SQLite only, see [`pages`]).
@@ -156,7 +162,8 @@ impl Store {
         let opts =
             AnyConnectOptions::from_str(&url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let acquire = Duration::from_secs(10);
-        let (typed, read, write) = match dialect {
+        let cursors = Arc::new(pages::PageCursors::default());
+        let (typed, pool, group) = match dialect {
             Dialect::Sqlite => {
                 let sopts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                     .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
@@ -169,25 +176,16 @@ impl Store {
                     .connect_with(sopts)
                     .await?;
                 SQLITE_MIGRATIONS.run(&typed).await?;
-                let setup = sqlite_connection_setup;
-                // Reads go through `local_read`; this pool of one serves `ping`.
-                let read = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(acquire)
-                    .test_before_acquire(false)
-                    .after_connect(setup)
-                    .connect_with(opts.clone())
-                    .await?;
-                // SQLite allows one writer at a time: one write connection queues writers in
-                // the pool instead of failing them with SQLITE_BUSY.
-                let write = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .test_before_acquire(false)
-                    .after_connect(setup)
-                    .connect_with(opts)
-                    .await?;
-                (TypedPool::Sqlite(typed), read, write)
+                // SQLite allows one writer at a time: one write connection, shared by group
+                // commit, queues writers instead of failing them with SQLITE_BUSY.
+                let mut writer = opts.connect().await?;
+                sqlite_pragmas(&mut writer).await?;
+                // The writer gets a bigger page cache: the index pages that every write
+                // touches (the log's, the users') stay hot instead of being read back.
+                writer.execute("PRAGMA cache_size = -32000;").await?;
+                let group = write::GroupCommit::start(writer, cursors.generation_counter());
+                let pool = pool::ConnPool::new(opts, pool::Kind::Sqlite, max_connections, acquire);
+                (TypedPool::Sqlite(typed), pool, Some(group))
             }
             Dialect::Postgres => {
                 let typed = sqlx::postgres::PgPoolOptions::new()
@@ -196,44 +194,13 @@ impl Store {
                     .connect(&url)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&typed).await?;
-                let pool = AnyPoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(acquire)
-                    .connect_with(opts)
-                    .await?;
-                (TypedPool::Postgres(typed), pool.clone(), pool)
+                let pool =
+                    pool::ConnPool::new(opts, pool::Kind::Postgres, max_connections, acquire);
+                (TypedPool::Postgres(typed), pool, None)
             }
-        };
-        let local_read = match dialect {
-            Dialect::Sqlite => {
-                let url_opts = AnyConnectOptions::from_str(&url)
-                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
-                Some(Arc::new(read::LocalPool::new(
-                    url_opts,
-                    max_connections,
-                    acquire,
-                )))
-            }
-            Dialect::Postgres => None,
-        };
-        let cursors = Arc::new(pages::PageCursors::default());
-        let group = match dialect {
-            Dialect::Sqlite => {
-                let mut conn = write.acquire().await?.detach();
-                // The writer gets a bigger page cache: the index pages that every write
-                // touches (the log's, the users') stay hot instead of being read back.
-                conn.execute("PRAGMA cache_size = -32000;").await?;
-                Some(write::GroupCommit::start(
-                    conn,
-                    cursors.generation_counter(),
-                ))
-            }
-            Dialect::Postgres => None,
         };
         Ok(Store {
-            read,
-            local_read,
-            write,
+            pool: Arc::new(pool),
             group,
             cursors,
             typed,
@@ -242,17 +209,14 @@ impl Store {
     }
 
     pub async fn read(&self) -> Result<Conn> {
-        match &self.local_read {
-            Some(p) => p.acquire().await,
-            None => Ok(self.read.acquire().await?.into()),
-        }
+        self.pool.acquire().await
     }
 
     /// Starts a write transaction (see [`write`] for how SQLite commits groups of them).
     pub async fn begin(&self) -> Result<Tx> {
         match &self.group {
             Some(g) => g.begin(true).await,
-            None => Ok(Tx::plain(self.write.begin().await?)),
+            None => Tx::begin_pooled(self.pool.acquire().await?).await,
         }
     }
 
@@ -261,7 +225,7 @@ impl Store {
     pub async fn begin_log(&self) -> Result<Tx> {
         match &self.group {
             Some(g) => g.begin(false).await,
-            None => Ok(Tx::plain(self.write.begin().await?)),
+            None => Tx::begin_pooled(self.pool.acquire().await?).await,
         }
     }
 
@@ -271,7 +235,8 @@ impl Store {
 
     /// Cheap liveness check for `/healthz`.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
+        let mut c = self.pool.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await?;
         Ok(())
     }
 
@@ -279,11 +244,7 @@ impl Store {
         if let Some(g) = &self.group {
             g.close().await;
         }
-        if let Some(p) = &self.local_read {
-            p.close().await;
-        }
-        self.read.close().await;
-        self.write.close().await;
+        self.pool.close().await;
         match &self.typed {
             TypedPool::Sqlite(p) => p.close().await,
             TypedPool::Postgres(p) => p.close().await,
@@ -296,13 +257,6 @@ impl Store {
 /// case-insensitive match lowers both sides explicitly). Temporary storage in memory: group
 /// commit runs each request in a SAVEPOINT, whose sub-journal would otherwise be a temp file
 /// written with a syscall per page.
-fn sqlite_connection_setup(
-    conn: &mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> futures_core_box::BoxFuture<'_, sqlx::Result<()>> {
-    Box::pin(sqlite_pragmas(conn))
-}
-
 async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
     conn.execute(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
@@ -311,11 +265,6 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
     )
     .await?;
     Ok(())
-}
-
-/// Boxed future type for the connection hook, without pulling in the futures crate.
-mod futures_core_box {
-    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 }
 
 pub fn bool_int(b: bool) -> i64 {

@@ -9,11 +9,12 @@
 //! 2xx still means its change and its log entry are on disk. If the group's COMMIT fails,
 //! every request in it gets the error and nothing of it is kept.
 //!
-//! On PostgreSQL a [`WriteTx`] is a plain transaction on the pool: the server does its own
-//! group commit across connections.
+//! On PostgreSQL a [`WriteTx`] is a plain transaction on a pooled connection: the server
+//! does its own group commit across connections.
 
+use super::pool::Conn;
 use super::{Result, StoreError};
-use sqlx::{Any, AnyConnection, Executor};
+use sqlx::{AnyConnection, Executor};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -154,7 +155,9 @@ enum Inner {
         ready: Arc<Notify>,
         generation: Option<Arc<AtomicU64>>,
     },
-    Plain(Option<sqlx::Transaction<'static, Any>>),
+    /// PostgreSQL: BEGIN has run on the connection; dropped without COMMIT, it is rolled
+    /// back before the connection goes back to the pool.
+    Pooled(Option<Conn>),
 }
 
 /// One request's write transaction. Dropping it without [`WriteTx::commit`] undoes its
@@ -164,17 +167,21 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
-    pub(crate) fn plain(tx: sqlx::Transaction<'static, Any>) -> WriteTx {
-        WriteTx {
-            inner: Inner::Plain(Some(tx)),
+    pub(crate) async fn begin_pooled(mut conn: Conn) -> Result<WriteTx> {
+        if let Err(e) = conn.execute("BEGIN").await {
+            conn.discard().await;
+            return Err(e.into());
         }
+        Ok(WriteTx {
+            inner: Inner::Pooled(Some(conn)),
+        })
     }
 
     /// Makes the statements durable; returns once they are committed.
     pub async fn commit(mut self) -> Result<()> {
         match &mut self.inner {
-            Inner::Plain(tx) => match tx.take() {
-                Some(tx) => Ok(tx.commit().await?),
+            Inner::Pooled(conn) => match conn.take() {
+                Some(c) => end_pooled(c, "COMMIT").await,
                 None => Ok(()),
             },
             Inner::Grouped {
@@ -216,8 +223,8 @@ impl WriteTx {
     /// Undoes this request's statements now (dropping the transaction does it too).
     pub async fn rollback(mut self) -> Result<()> {
         match &mut self.inner {
-            Inner::Plain(tx) => match tx.take() {
-                Some(tx) => Ok(tx.rollback().await?),
+            Inner::Pooled(conn) => match conn.take() {
+                Some(c) => end_pooled(c, "ROLLBACK").await,
                 None => Ok(()),
             },
             Inner::Grouped { guard, ready, .. } => {
@@ -252,17 +259,44 @@ async fn rollback_savepoint(g: &mut Group) {
     }
 }
 
+/// Ends a PostgreSQL transaction. A connection whose COMMIT or ROLLBACK failed is closed
+/// rather than pooled: whatever state it is in, nobody else should inherit it.
+async fn end_pooled(mut conn: Conn, statement: &str) -> Result<()> {
+    match conn.execute(statement).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            conn.discard().await;
+            Err(e.into())
+        }
+    }
+}
+
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        if let Inner::Grouped { guard, ready, .. } = &mut self.inner {
-            if let Some(g) = guard.take() {
-                let ready = ready.clone();
-                // Undo this request's statements before anyone else gets the connection;
-                // the guard moves into the task, so the connection stays locked until then.
-                tokio::spawn(async move { undo(g, &ready).await });
+        match &mut self.inner {
+            Inner::Grouped { guard, ready, .. } => {
+                if let Some(g) = guard.take() {
+                    let ready = ready.clone();
+                    // Undo this request's statements before anyone else gets the connection;
+                    // the guard moves into the task, so the connection stays locked until then.
+                    tokio::spawn(async move { undo(g, &ready).await });
+                }
+            }
+            Inner::Pooled(conn) => {
+                if let Some(c) = conn.take() {
+                    // The connection goes back to the pool only once rolled back; without a
+                    // runtime (process exit) it is closed instead.
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => {
+                            rt.spawn(async move {
+                                let _ = end_pooled(c, "ROLLBACK").await;
+                            });
+                        }
+                        Err(_) => c.abandon(),
+                    }
+                }
             }
         }
-        // A plain sqlx transaction rolls itself back on drop.
     }
 }
 
@@ -274,7 +308,7 @@ impl Deref for WriteTx {
                 .as_ref()
                 .and_then(|g| g.conn.as_ref())
                 .expect("live transaction"),
-            Inner::Plain(tx) => tx.as_ref().expect("live transaction"),
+            Inner::Pooled(c) => c.as_deref().expect("live transaction"),
         }
     }
 }
@@ -286,7 +320,7 @@ impl DerefMut for WriteTx {
                 .as_mut()
                 .and_then(|g| g.conn.as_mut())
                 .expect("live transaction"),
-            Inner::Plain(tx) => tx.as_mut().expect("live transaction"),
+            Inner::Pooled(c) => c.as_deref_mut().expect("live transaction"),
         }
     }
 }

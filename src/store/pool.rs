@@ -1,0 +1,270 @@
+//! Connections: a small pool of our own, for reads on both databases and for writes on
+//! PostgreSQL (SQLite's one write connection belongs to [`super::write`]).
+//!
+//! sqlx's pool pings every connection when it is returned, and by default again when it is
+//! taken. Profiles showed those pings costing as much as the queries they guard: on SQLite a
+//! round trip to the connection's worker thread, on PostgreSQL a round trip over the network
+//! and a wake-up of the server process, two or four of them around a one-query request.
+//!
+//! This pool checks a connection only when there is a reason to doubt it:
+//! - it sat idle for a while (the server or something in between may have closed it), or
+//! - some connection failed since this one was last known good (the database may have
+//!   restarted: every connection of the old server is then dead).
+//!
+//! A query cancelled midway (a client hung up) needs no check either: sqlx-postgres drains
+//! the abandoned response up to its ReadyForQuery before the connection's next statement, and
+//! sqlx's SQLite worker resets the statement itself. A SQLite connection is a local file and
+//! is never pinged.
+
+use super::{Result, StoreError};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, ConnectOptions, Connection};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// How many connection failures this process has seen. A connection last known good before
+/// the latest failure is pinged before it is handed out again.
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// An idle connection older than this is pinged before use.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
+/// Idle longer than this, a connection is closed (it holds a server process on PostgreSQL).
+const IDLE_CLOSE: Duration = Duration::from_secs(600);
+/// Connections are replaced after this long, as sqlx's pool does, so that server-side
+/// memory held per session does not grow without bound.
+const MAX_LIFETIME: Duration = Duration::from_secs(1800);
+
+/// Records a failure that may have broken a connection (see [`FAILURES`]).
+pub(crate) fn note_error(e: &sqlx::Error) {
+    if is_connection_failure(e) {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// I/O and protocol errors, and PostgreSQL's "connection exception" (08) and "operator
+/// intervention" (57: shutdown, terminated backend) classes.
+fn is_connection_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
+/// What a new connection needs before first use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    /// Pragmas on open; never pinged.
+    Sqlite,
+    Postgres,
+}
+
+struct Idle {
+    conn: AnyConnection,
+    /// Returned to the pool at.
+    since: Instant,
+    opened: Instant,
+    /// [`FAILURES`] when the connection was last known good.
+    checked: u64,
+}
+
+/// Idle connections and a limit on how many exist.
+pub(crate) struct ConnPool {
+    idle: Mutex<Vec<Idle>>,
+    permits: Arc<Semaphore>,
+    opts: AnyConnectOptions,
+    kind: Kind,
+    acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for ConnPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnPool")
+            .field("kind", &self.kind)
+            .field("available", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+impl ConnPool {
+    pub(crate) fn new(
+        opts: AnyConnectOptions,
+        kind: Kind,
+        size: u32,
+        acquire_timeout: Duration,
+    ) -> ConnPool {
+        ConnPool {
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(size.max(1) as usize)),
+            opts,
+            kind,
+            acquire_timeout,
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Conn> {
+        let permit =
+            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
+                .await
+                .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
+                .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        self.close_long_idle().await;
+        let failures = FAILURES.load(Ordering::Relaxed);
+        let idle = self.idle().pop();
+        let reused = match idle {
+            Some(mut i) => {
+                let doubtful = matches!(self.kind, Kind::Postgres)
+                    && (i.checked != failures || i.since.elapsed() > IDLE_CHECK);
+                if i.opened.elapsed() > MAX_LIFETIME {
+                    let _ = i.conn.close().await;
+                    None
+                } else if doubtful {
+                    match i.conn.ping().await {
+                        Ok(()) => Some(i),
+                        Err(e) => {
+                            tracing::info!(error = %e, "dropping a database connection that failed its check");
+                            let _ = i.conn.close_hard().await;
+                            None
+                        }
+                    }
+                } else {
+                    Some(i)
+                }
+            }
+            None => None,
+        };
+        let (conn, opened) = match reused {
+            Some(i) => (i.conn, i.opened),
+            None => (self.open().await?, Instant::now()),
+        };
+        Ok(Conn {
+            conn: Some(conn),
+            opened,
+            checked: failures,
+            pool: self.clone(),
+            _permit: permit,
+        })
+    }
+
+    async fn open(&self) -> Result<AnyConnection> {
+        let mut c = self.opts.connect().await.inspect_err(note_error)?;
+        if let Kind::Sqlite = self.kind {
+            super::sqlite_pragmas(&mut c).await?;
+        }
+        Ok(c)
+    }
+
+    /// Closes connections idle for longer than [`IDLE_CLOSE`] (they sit at the front: the
+    /// pool hands out the most recently used first).
+    async fn close_long_idle(&self) {
+        let stale: Vec<Idle> = {
+            let mut idle = self.idle();
+            let n = idle
+                .iter()
+                .take_while(|i| i.since.elapsed() > IDLE_CLOSE)
+                .count();
+            idle.drain(..n).collect()
+        };
+        for i in stale {
+            let _ = i.conn.close().await;
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        self.permits.close();
+        let idle: Vec<Idle> = std::mem::take(&mut *self.idle());
+        for i in idle {
+            let _ = i.conn.close().await;
+        }
+    }
+}
+
+/// A pooled connection; derefs to the connection and goes back to its pool when dropped.
+pub struct Conn {
+    conn: Option<AnyConnection>,
+    opened: Instant,
+    checked: u64,
+    pool: Arc<ConnPool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Conn {
+    /// Closes the connection instead of returning it (its state is unknown).
+    pub(crate) async fn discard(mut self) {
+        if let Some(c) = self.conn.take() {
+            let _ = c.close_hard().await;
+        }
+    }
+}
+
+impl Conn {
+    /// Drops the connection without returning it to the pool (no runtime to close it on).
+    pub(crate) fn abandon(mut self) {
+        drop(self.conn.take());
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if !self.pool.permits.is_closed() {
+                self.pool.idle().push(Idle {
+                    conn,
+                    since: Instant::now(),
+                    opened: self.opened,
+                    checked: self.checked,
+                });
+            }
+        }
+    }
+}
+
+impl Deref for Conn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.conn.as_ref().expect("connection present until drop")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn.as_mut().expect("connection present until drop")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_told_from_query_errors() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(is_connection_failure(&io));
+        assert!(is_connection_failure(&sqlx::Error::Protocol("x".into())));
+        assert!(!is_connection_failure(&sqlx::Error::RowNotFound));
+        assert!(!is_connection_failure(&sqlx::Error::PoolTimedOut));
+    }
+
+    #[test]
+    fn a_noted_failure_makes_every_connection_doubtful() {
+        let before = FAILURES.load(Ordering::Relaxed);
+        note_error(&sqlx::Error::RowNotFound);
+        assert_eq!(FAILURES.load(Ordering::Relaxed), before);
+        note_error(&sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(FAILURES.load(Ordering::Relaxed) > before);
+    }
+}
