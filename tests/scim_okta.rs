@@ -343,3 +343,41 @@ async fn okta_push_groups() {
         app.finish().await;
     }
 }
+
+/// The console's per-client "last request" follows reads and writes alike (a write's event
+/// is logged with its change; its client row is moved forward by the log writer).
+#[tokio::test]
+async fn each_clients_last_request_includes_writes() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let (s, _) = app.scim("GET", "/Users", None).await;
+        assert_eq!(s.as_u16(), 200);
+        let (s, _) = app
+            .scim("POST", "/Users", Some(okta_user("last@example.com")))
+            .await;
+        assert_eq!(s.as_u16(), 201);
+        let post_at = app
+            .events()
+            .await
+            .iter()
+            .find(|e| e.method == "POST")
+            .map(|e| e.occurred_at)
+            .expect("the POST is logged");
+        let mut rows = Vec::new();
+        for _ in 0..100 {
+            let mut c = app.db.store.read().await.unwrap();
+            rows = scimgate::store::events::client_activity(&mut c, &app.org.id)
+                .await
+                .unwrap();
+            if rows.iter().any(|r| r.last_status == 201) {
+                break;
+            }
+            drop(c);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(rows.len(), 1, "one client: {rows:?}");
+        assert_eq!((rows[0].last_status, rows[0].last_at), (201, post_at));
+        assert_eq!(rows[0].last_token_label.as_deref(), Some("test"));
+        app.finish().await;
+    }
+}

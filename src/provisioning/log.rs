@@ -68,6 +68,11 @@ impl RequestLog {
         events::insert_event(&mut *tx, &event).await
     }
 
+    /// The client's request, for its "last request" (see [`events::insert_event`]).
+    pub fn seen(&self) -> Option<events::ClientSeen> {
+        self.with(|s| events::ClientSeen::of(&s.event))
+    }
+
     pub fn mark_written(&self) {
         self.with(|s| s.written = true);
     }

@@ -156,6 +156,8 @@ async fn finish(st: &ScimState, log: &RequestLog, resp: Response) -> Response {
         if event.org_id.is_some() {
             st.log.record(event).await;
         }
+    } else if let Some(seen) = log.seen() {
+        st.log.seen(seen).await;
     }
     resp
 }

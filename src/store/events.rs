@@ -5,18 +5,48 @@ use super::{Result, StoreError};
 use crate::directory::{Change, ChangeKind, Event};
 use sqlx::AnyConnection;
 
+/// Inserts one event and its changes (a write logs itself in its own transaction). The
+/// client's "last request" is left to [`insert_events`] in the log writer: on PostgreSQL the
+/// one row per client would make every concurrent write wait on its lock until COMMIT.
 pub async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<()> {
-    insert_events(conn, std::slice::from_ref(e)).await
+    insert_events(conn, std::slice::from_ref(e), &[]).await
+}
+
+/// One request seen from a client, for the console's per-client "last request".
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientSeen {
+    pub org_id: String,
+    pub client: String,
+    pub at: i64,
+    pub status: i64,
+    pub token_label: Option<String>,
+}
+
+impl ClientSeen {
+    /// None for a request no org can be told of (an unknown org in the URL).
+    pub fn of(e: &Event) -> Option<ClientSeen> {
+        Some(ClientSeen {
+            org_id: e.org_id.clone()?,
+            client: e.client.clone(),
+            at: e.occurred_at,
+            status: e.status,
+            token_label: e.token_label.clone(),
+        })
+    }
 }
 
 /// Rows per multi-row INSERT (well under both databases' bind-parameter limits).
 const ROWS_PER_INSERT: usize = 32;
 
-/// Inserts events with their changes, and moves each client's "last request" forward.
-/// Multi-row INSERTs, one activity row per client however many of its events there are,
-/// and on SQLite all of it in one call: the log is written for every request, so its cost
-/// is paid at request rate.
-pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result<()> {
+/// Inserts events with their changes, and moves each client's "last request" forward to
+/// the latest of `seen`. Multi-row INSERTs, one activity row per client however many
+/// requests there were, and all of it in one call ([`Sql::insert_all`]): the log is written
+/// for every request, so its cost is paid at request rate.
+pub async fn insert_events(
+    conn: &mut AnyConnection,
+    events: &[Event],
+    seen: &[ClientSeen],
+) -> Result<()> {
     let mut statements = Vec::new();
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
@@ -84,14 +114,14 @@ pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result
         }
         statements.push(q);
     }
-    // The latest event of each (org, client); an upsert may not touch one row twice.
-    let mut latest: Vec<&Event> = Vec::new();
-    for e in events.iter().filter(|e| e.org_id.is_some()) {
+    // The latest request of each (org, client); an upsert may not touch one row twice.
+    let mut latest: Vec<ClientSeen> = Vec::new();
+    for e in seen.iter().cloned() {
         match latest
             .iter_mut()
             .find(|l| l.org_id == e.org_id && l.client == e.client)
         {
-            Some(l) if l.occurred_at <= e.occurred_at => *l = e,
+            Some(l) if l.at <= e.at => *l = e,
             Some(_) => {}
             None => latest.push(e),
         }
@@ -102,11 +132,11 @@ pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result
         );
         for (i, e) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
-                .push_bind(e.org_id.clone())
+                .push_bind(&e.org_id)
                 .push(", ")
                 .push_bind(&e.client)
                 .push(", ")
-                .push_bind(e.occurred_at)
+                .push_bind(e.at)
                 .push(", ")
                 .push_bind(e.status)
                 .push(", ")
@@ -120,7 +150,7 @@ pub async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result
         statements.push(q);
     }
     let statements: Vec<&Sql> = statements.iter().collect();
-    Ok(Sql::execute_all(conn, &statements).await?)
+    Ok(Sql::insert_all(conn, &statements).await?)
 }
 
 #[derive(sqlx::FromRow)]

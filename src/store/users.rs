@@ -78,7 +78,7 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
         .push(")");
     let emails = emails_insert(&user.org_id, &user.id, &cols);
     let statements: Vec<&Sql> = std::iter::once(&q).chain(emails.as_ref()).collect();
-    Sql::execute_all(conn, &statements)
+    Sql::insert_all(conn, &statements)
         .await
         .map_err(|e| StoreError::conflict_or(e, "userName"))
 }
