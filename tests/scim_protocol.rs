@@ -360,6 +360,65 @@ async fn versions_etags_and_preconditions() {
             .request("GET", &gpath, Some(&app.token), None, &[])
             .await;
         assert_eq!(gg["displayName"], "G");
+        // A group PATCH answers with the version it stored, whether it changed members,
+        // the name, or nothing at all (a member added twice, an unknown user).
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let (_, u) = app
+                .scim("POST", "/Users", Some(user(&format!("m{n}@acme.test"))))
+                .await;
+            ids.push(u["id"].as_str().unwrap().to_string());
+        }
+        let steps = [
+            json!([{"op": "add", "path": "members", "value": [{"value": ids[0]}, {"value": ids[1]}]}]),
+            json!([{"op": "add", "path": "members", "value": [{"value": ids[1]}, {"value": "nobody"}]}]),
+            json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[0])},
+                   {"op": "add", "path": "members", "value": [{"value": ids[2]}]}]),
+            json!([{"op": "replace", "path": "displayName", "value": "H2"}]),
+            json!([{"op": "replace", "path": "members", "value": [{"value": ids[0]}]}]),
+        ];
+        let mut last = 0;
+        for (i, ops) in steps.into_iter().enumerate() {
+            let (s, h, _) = app
+                .request("PATCH", &gpath, Some(&app.token), Some(patch(ops)), &[])
+                .await;
+            assert_eq!(s, 204, "step {i}");
+            let (_, gh, gg) = app
+                .request("GET", &gpath, Some(&app.token), None, &[])
+                .await;
+            assert_eq!(
+                h["etag"], gh["etag"],
+                "step {i}: the ETag of the PATCH is stored"
+            );
+            let v = gg["meta"]["version"].as_str().unwrap().to_string();
+            let n: i64 = v
+                .trim_start_matches("W/\"")
+                .trim_end_matches('"')
+                .parse()
+                .unwrap();
+            assert!(n > last, "step {i}: the version moves forward");
+            last = n;
+        }
+        let (_, _, gg) = app
+            .request(
+                "GET",
+                &format!("{gpath}?attributes=members"),
+                Some(&app.token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(gg["members"].as_array().unwrap().len(), 1);
+        let (_, _, listed) = app
+            .request(
+                "GET",
+                "/scim/v2/acme/Groups?filter=displayName%20eq%20%22H2%22",
+                Some(&app.token),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(listed["totalResults"], 1);
         app.finish().await;
     }
 }

@@ -331,7 +331,8 @@ async fn apply_changes(
         }
     }
     let after = json!({"displayName": g.display_name, "externalId": g.external_id});
-    if before != after {
+    let renamed = before != after;
+    if renamed {
         groups::update_group(
             &mut tx,
             &g.org_id,
@@ -355,9 +356,19 @@ async fn apply_changes(
             detail: Some(Value::Object(detail)),
         });
     }
-    let g_after = groups::get_group(&mut tx, &ctx.org.id, id)
-        .await
-        .map_err(store_error)?;
+    // Membership changes are deltas on the locked row, so the group's state after them is
+    // known without reading it back (a round trip while the row is locked); a rename bumps
+    // the version again, so that rarer case reads it.
+    let g_after = if renamed {
+        groups::get_group(&mut tx, &ctx.org.id, id)
+            .await
+            .map_err(store_error)?
+    } else {
+        Group {
+            member_count: g.member_count + ch.added.len() as i64 - ch.removed.len() as i64,
+            ..g
+        }
+    };
     let summary = format!(
         "+{} -{} members, {} skipped",
         ch.added.len(),
