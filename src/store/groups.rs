@@ -2,7 +2,7 @@
 //! both ways; every change is a delta on those rows plus an O(1) update of the group's
 //! `member_count`, so its cost does not grow with the group.
 
-use super::query::{push_order, push_where, Cond, ListQuery, Table};
+use super::query::{page_sql, push_where, Cond, ListQuery, Table};
 use super::sql::Sql;
 use super::{Dialect, Result, StoreError};
 use crate::directory::{now_ms, Group, Member};
@@ -343,14 +343,7 @@ pub async fn page_groups(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<Group>> {
-    let mut qb = Sql::new(format!("SELECT {COLUMNS} FROM groups g WHERE g.org_id = "));
-    qb.push_bind(org_id).push(" AND ");
-    push_where(&mut qb, dialect, Table::Groups, &q.cond);
-    push_order(&mut qb, Table::Groups, q.sort, q.descending);
-    qb.push(" LIMIT ")
-        .push_bind(q.limit as i64)
-        .push(" OFFSET ")
-        .push_bind(q.offset as i64);
+    let qb = page_sql(dialect, Table::Groups, COLUMNS, org_id, q);
     let rows: Vec<GroupRow> = qb.query_as().fetch_all(conn).await?;
     Ok(rows.into_iter().map(Group::from).collect())
 }

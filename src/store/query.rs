@@ -93,6 +93,39 @@ impl Table {
             Table::Groups => "g",
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::Groups => "groups",
+        }
+    }
+}
+
+/// One page of `q`: `SELECT {columns} FROM {table} WHERE org … ORDER BY … LIMIT …`.
+///
+/// With an OFFSET, the rows to skip are found on ids alone, in a subquery an index can
+/// answer, and only the page's rows are read whole (a "deferred join"). PostgreSQL reads
+/// every row an OFFSET skips from the table just to drop it: a page 20,000 users in took
+/// 5 ms that way, most of it fetching rows nobody asked for.
+pub fn page_sql(dialect: Dialect, table: Table, columns: &str, org_id: &str, q: &ListQuery) -> Sql {
+    let (a, name) = (table.alias(), table.name());
+    let mut qb = Sql::new(format!("SELECT {columns} FROM {name} {a} WHERE "));
+    let deferred = q.offset > 0;
+    if deferred {
+        qb.push(format!("{a}.id IN (SELECT {a}.id FROM {name} {a} WHERE "));
+    }
+    qb.push(format!("{a}.org_id = "))
+        .push_bind(org_id)
+        .push(" AND ");
+    push_where(&mut qb, dialect, table, &q.cond);
+    push_order(&mut qb, table, q.sort, q.descending);
+    qb.push(" LIMIT ").push_bind(q.limit as i64);
+    if deferred {
+        qb.push(" OFFSET ").push_bind(q.offset as i64).push(")");
+        push_order(&mut qb, table, q.sort, q.descending);
+    }
+    qb
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -525,6 +558,24 @@ mod tests {
             limit,
             ..ListQuery::default()
         }
+    }
+
+    #[test]
+    fn pages_past_the_first_skip_on_ids_alone() {
+        use super::{page_sql, Dialect, Table};
+        let first = page_sql(Dialect::Postgres, Table::Users, "u.id", "o", &q(0, 100));
+        assert!(!first.sql().contains(" IN (SELECT"), "{}", first.sql());
+        assert!(!first.sql().contains("OFFSET"), "{}", first.sql());
+        let later = page_sql(Dialect::Postgres, Table::Users, "u.id", "o", &q(200, 100));
+        let sql = later.sql();
+        assert!(
+            sql.starts_with("SELECT u.id FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE u.org_id = $1"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("LIMIT $2 OFFSET $3) ORDER BY u.id ASC"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `display_name`, `active` and the `user_emails` rows are projections of it for indexed
 //! lookups, rewritten with every write.
 
-use super::query::{push_order, push_where, Cond, ListQuery, Table};
+use super::query::{page_sql, push_where, Cond, ListQuery, Table};
 use super::sql::Sql;
 use super::{bool_int, Dialect, Result, StoreError};
 use crate::directory::{User, UserColumns};
@@ -251,14 +251,7 @@ pub async fn page_users(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<User>> {
-    let mut qb = Sql::new(format!("SELECT {COLUMNS} FROM users u WHERE u.org_id = "));
-    qb.push_bind(org_id).push(" AND ");
-    push_where(&mut qb, dialect, Table::Users, &q.cond);
-    push_order(&mut qb, Table::Users, q.sort, q.descending);
-    qb.push(" LIMIT ")
-        .push_bind(q.limit as i64)
-        .push(" OFFSET ")
-        .push_bind(q.offset as i64);
+    let qb = page_sql(dialect, Table::Users, COLUMNS, org_id, q);
     let rows: Vec<UserRow> = qb.query_as().fetch_all(conn).await?;
     rows.into_iter().map(UserRow::into_user).collect()
 }
