@@ -10,8 +10,7 @@ use crate::scim::patch::{group_changes, member_ids, GroupChange, PatchOp};
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::store::query::ListQuery;
-use crate::store::{groups, Dialect, Store, StoreError, Tx};
+use crate::store::{groups, Store, StoreError, Tx};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -206,36 +205,16 @@ pub async fn list_groups(
     p: &ListParams,
     with_members: bool,
 ) -> Result<(i64, Vec<(Group, Option<Vec<Member>>)>), ScimError> {
-    let cond = match &p.filter {
-        Some(f) => super::filter::to_cond(ResourceKind::Group, f)?,
-        None => crate::store::query::Cond::All,
-    };
-    let q = ListQuery {
-        cond,
-        sort: super::filter::sort_key(ResourceKind::Group, p.sort_by.as_deref())?,
-        descending: p.descending,
-        offset: p.start_index - 1,
-        limit: p.count,
-    };
-    let plan = store
-        .cursors
-        .plan(store.dialect == Dialect::Sqlite, &ctx.org.id, "Group", &q);
-    let mut c = store.read().await.map_err(store_error)?;
-    let gs = groups::page_groups(&mut c, store.dialect, &ctx.org.id, &plan.query)
-        .await
-        .map_err(store_error)?;
-    let total = store
-        .cursors
-        .total_or_count(
-            &plan,
-            gs.len(),
-            groups::count_matching_groups(&mut c, store.dialect, &ctx.org.id, &q.cond),
-        )
-        .await
-        .map_err(store_error)?;
-    store
-        .cursors
-        .record(&plan, gs.len(), gs.last().map(|g| g.id.as_str()), total);
+    let (total, gs, mut c) = super::list_page(
+        store,
+        ctx,
+        ResourceKind::Group,
+        p,
+        async |c, q| groups::page_groups(c, store.dialect, &ctx.org.id, q).await,
+        async |c, cond| groups::count_matching_groups(c, store.dialect, &ctx.org.id, cond).await,
+        |g| g.id.as_str(),
+    )
+    .await?;
     let mut out = Vec::with_capacity(gs.len());
     for g in gs {
         let m = if with_members {

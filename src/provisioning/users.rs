@@ -9,8 +9,7 @@ use crate::scim::patch::{apply_patch, PatchOp};
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::{ResourceKind, SCIMGATE_USER_SCHEMA};
 use crate::scim::ScimError;
-use crate::store::query::ListQuery;
-use crate::store::{users, Dialect, Store, StoreError};
+use crate::store::{users, Store, StoreError};
 use serde_json::{json, Map, Value};
 
 /// Optimistic-concurrency retries when two writers race on one user (PostgreSQL).
@@ -124,36 +123,16 @@ pub async fn list_users(
     ctx: &ScimContext,
     p: &ListParams,
 ) -> Result<(i64, Vec<User>), ScimError> {
-    let cond = match &p.filter {
-        Some(f) => super::filter::to_cond(ResourceKind::User, f)?,
-        None => crate::store::query::Cond::All,
-    };
-    let q = ListQuery {
-        cond,
-        sort: super::filter::sort_key(ResourceKind::User, p.sort_by.as_deref())?,
-        descending: p.descending,
-        offset: p.start_index - 1,
-        limit: p.count,
-    };
-    let plan = store
-        .cursors
-        .plan(store.dialect == Dialect::Sqlite, &ctx.org.id, "User", &q);
-    let mut c = store.read().await.map_err(store_error)?;
-    let page = users::page_users(&mut c, store.dialect, &ctx.org.id, &plan.query)
-        .await
-        .map_err(store_error)?;
-    let total = store
-        .cursors
-        .total_or_count(
-            &plan,
-            page.len(),
-            users::count_matching_users(&mut c, store.dialect, &ctx.org.id, &q.cond),
-        )
-        .await
-        .map_err(store_error)?;
-    store
-        .cursors
-        .record(&plan, page.len(), page.last().map(|u| u.id.as_str()), total);
+    let (total, page, _) = super::list_page(
+        store,
+        ctx,
+        ResourceKind::User,
+        p,
+        async |c, q| users::page_users(c, store.dialect, &ctx.org.id, q).await,
+        async |c, cond| users::count_matching_users(c, store.dialect, &ctx.org.id, cond).await,
+        |u| u.id.as_str(),
+    )
+    .await?;
     Ok((total, page))
 }
 
