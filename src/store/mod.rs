@@ -19,7 +19,7 @@ pub mod users;
 pub mod write;
 
 use sqlx::any::AnyConnectOptions;
-use sqlx::{ConnectOptions, Executor};
+use sqlx::Executor;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,13 +178,12 @@ impl Store {
                 SQLITE_MIGRATIONS.run(&typed).await?;
                 // SQLite allows one writer at a time: one write connection, shared by group
                 // commit, queues writers instead of failing them with SQLITE_BUSY.
-                let mut writer = opts.connect().await?;
-                sqlite_pragmas(&mut writer).await?;
+                let pool = pool::ConnPool::new(opts, pool::Kind::Sqlite, max_connections, acquire);
+                let mut writer = pool.open().await?;
                 // The writer gets a bigger page cache: the index pages that every write
                 // touches (the log's, the users') stay hot instead of being read back.
                 writer.execute("PRAGMA cache_size = -32000;").await?;
                 let group = write::GroupCommit::start(writer, cursors.generation_counter());
-                let pool = pool::ConnPool::new(opts, pool::Kind::Sqlite, max_connections, acquire);
                 (TypedPool::Sqlite(typed), pool, Some(group))
             }
             Dialect::Postgres => {

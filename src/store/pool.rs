@@ -122,27 +122,10 @@ impl ConnPool {
                 .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
         self.close_long_idle().await;
         let failures = FAILURES.load(Ordering::Relaxed);
+        // Popped in its own statement: the lock must not be held across the check.
         let idle = self.idle().pop();
         let reused = match idle {
-            Some(mut i) => {
-                let doubtful = matches!(self.kind, Kind::Postgres)
-                    && (i.checked != failures || i.since.elapsed() > IDLE_CHECK);
-                if i.opened.elapsed() > MAX_LIFETIME {
-                    let _ = i.conn.close().await;
-                    None
-                } else if doubtful {
-                    match i.conn.ping().await {
-                        Ok(()) => Some(i),
-                        Err(e) => {
-                            tracing::info!(error = %e, "dropping a database connection that failed its check");
-                            let _ = i.conn.close_hard().await;
-                            None
-                        }
-                    }
-                } else {
-                    Some(i)
-                }
-            }
+            Some(i) => self.reusable(i, failures).await,
             None => None,
         };
         let (conn, opened) = match reused {
@@ -158,8 +141,31 @@ impl ConnPool {
         })
     }
 
-    async fn open(&self) -> Result<AnyConnection> {
-        let mut c = self.opts.connect().await.inspect_err(note_error)?;
+    /// An idle connection if it is still fit to hand out: not past its lifetime and, when
+    /// there is reason to doubt it, answering a ping.
+    async fn reusable(&self, mut i: Idle, failures: u64) -> Option<Idle> {
+        if i.opened.elapsed() > MAX_LIFETIME {
+            let _ = i.conn.close().await;
+            return None;
+        }
+        let doubtful = matches!(self.kind, Kind::Postgres)
+            && (i.checked != failures || i.since.elapsed() > IDLE_CHECK);
+        if !doubtful {
+            return Some(i);
+        }
+        match i.conn.ping().await {
+            Ok(()) => Some(i),
+            Err(e) => {
+                tracing::info!(error = %e, "dropping a database connection that failed its check");
+                let _ = i.conn.close_hard().await;
+                None
+            }
+        }
+    }
+
+    /// A new connection, set up for this pool's database (SQLite's pragmas).
+    pub(crate) async fn open(&self) -> Result<AnyConnection> {
+        let mut c = self.opts.connect().await?;
         if let Kind::Sqlite = self.kind {
             super::sqlite_pragmas(&mut c).await?;
         }
