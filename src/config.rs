@@ -83,9 +83,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// Mark session cookies Secure (default: on when --public-url starts with https://)
-    #[arg(long, env = "SCIMGATE_SECURE_COOKIES")]
-    pub secure_cookies: Option<bool>,
+    /// Mark the session cookie Secure. On by default: browsers accept Secure cookies over
+    /// https and on http://localhost and 127.0.0.1; turn off only for other plain-http set-ups
+    #[arg(long, env = "SCIMGATE_SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
 
     /// Directory with the built site (pkg/ with the WASM, JS and CSS)
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -106,6 +107,71 @@ pub struct ServeArgs {
     /// Database connections per instance
     #[arg(long, env = "SCIMGATE_DB_CONNECTIONS", default_value_t = 16)]
     pub db_connections: u32,
+
+    /// Longest SCIM filter or PATCH path, in bytes (at most 65536)
+    #[arg(long, env = "SCIMGATE_MAX_FILTER_BYTES", default_value_t = 16_384)]
+    pub max_filter_bytes: usize,
+
+    /// Most terms (attribute expressions) in one SCIM filter or PATCH path; bounds and/or
+    /// chains too (at most 256)
+    #[arg(long, env = "SCIMGATE_MAX_FILTER_TERMS", default_value_t = 100)]
+    pub max_filter_terms: usize,
+
+    /// Deepest nesting of parentheses, not (…) and […] in a SCIM filter (at most 64)
+    #[arg(long, env = "SCIMGATE_MAX_FILTER_DEPTH", default_value_t = 16)]
+    pub max_filter_depth: usize,
+
+    /// Longest string literal in a SCIM filter, in bytes (at most 16384)
+    #[arg(
+        long,
+        env = "SCIMGATE_MAX_FILTER_STRING_BYTES",
+        default_value_t = 4_096
+    )]
+    pub max_filter_string_bytes: usize,
+
+    /// SCIM requests with a missing or unknown token allowed per client address and minute
+    /// (also the burst); beyond it they get 429 with Retry-After and are not logged
+    #[arg(
+        long,
+        env = "SCIMGATE_UNAUTHENTICATED_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub unauthenticated_per_minute: u32,
+
+    /// Password verifications (argon2, ~19 MiB each) run at once; others wait up to 2 s,
+    /// then get 429 (default: the number of CPUs)
+    #[arg(long, env = "SCIMGATE_PASSWORD_CONCURRENCY")]
+    pub password_concurrency: Option<usize>,
+
+    /// Proxies (CIDR, repeatable or comma-separated) whose X-Forwarded-For is trusted for the
+    /// client address; without one the socket address is the client's
+    #[arg(long, env = "SCIMGATE_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<String>,
+
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open
+    #[arg(long, env = "SCIMGATE_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's body
+    #[arg(long, env = "SCIMGATE_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Most open client connections; further connections wait until one closes
+    #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+}
+
+impl ServeArgs {
+    pub fn filter_limits(&self) -> crate::scim::filter::FilterLimits {
+        crate::scim::filter::FilterLimits {
+            max_len: self.max_filter_bytes,
+            max_terms: self.max_filter_terms,
+            max_depth: self.max_filter_depth,
+            max_string: self.max_filter_string_bytes,
+        }
+        .clamped()
+    }
 }
 
 impl Default for ServeArgs {
@@ -113,12 +179,22 @@ impl Default for ServeArgs {
         ServeArgs {
             addr: "127.0.0.1:3000".parse().expect("valid default address"),
             public_url: None,
-            secure_cookies: None,
+            secure_cookies: true,
             site_root: "target/site".into(),
             max_body_bytes: 1 << 20,
             max_page_size: 1000,
             event_retention_days: 90,
             db_connections: 16,
+            max_filter_bytes: 16_384,
+            max_filter_terms: 100,
+            max_filter_depth: 16,
+            max_filter_string_bytes: 4_096,
+            unauthenticated_per_minute: 30,
+            password_concurrency: None,
+            trusted_proxy: Vec::new(),
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 1024,
         }
     }
 }

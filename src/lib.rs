@@ -7,6 +7,7 @@
 //! - [`auth`]: passwords and SCIM tokens.
 //! - [`provisioning`]: SCIM use cases; imports `scim`, `directory`, `store`.
 //! - [`scim_api`]: the axum adapter for `/scim/v2/{org}`; imports `provisioning` and below.
+//! - [`net`]: the network edge (client address, per-address limits, header checks); no store.
 //! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types.
 //! - [`server`]: wiring; imported only by `main`.
 //!
@@ -23,6 +24,8 @@ pub mod directory;
 #[cfg(feature = "ssr")]
 pub mod management;
 #[cfg(feature = "ssr")]
+pub mod net;
+#[cfg(feature = "ssr")]
 pub mod provisioning;
 #[cfg(feature = "ssr")]
 pub mod scim;
@@ -32,6 +35,8 @@ pub mod scim_api;
 pub mod seed;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod sessions;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]

@@ -5,6 +5,7 @@
 use crate::config::ServeArgs;
 use crate::console::{shell, App};
 use crate::scim_api::{self, LogWriter, ScimConfig, ScimState};
+use crate::sessions::HashedIds;
 use crate::state::AppState;
 use crate::store::{events, Store, TypedPool};
 use axum::extract::{Request, State};
@@ -22,6 +23,9 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
 pub type AppService = NormalizePath<Router>;
+
+/// Largest console request body (sign-in, forms, server-function arguments).
+pub const CONSOLE_MAX_BODY: usize = 64 * 1024;
 
 /// Everything `serve` runs besides the router: the log writer and periodic jobs.
 pub struct Background {
@@ -63,6 +67,10 @@ pub async fn build(
             _ => Env::PROD,
         })
         .build();
+    crate::scim::filter::set_limits(args.filter_limits());
+    if let Some(n) = args.password_concurrency {
+        crate::auth::password::set_concurrency(n);
+    }
     let (log, log_task) = LogWriter::start(store.clone());
     let scim = ScimState {
         store: store.clone(),
@@ -70,21 +78,24 @@ pub async fn build(
             max_body_bytes: args.max_body_bytes,
             max_count: args.max_page_size,
             public_url: args.public_url.clone(),
+            body_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
             ..ScimConfig::default()
         }),
         log: log.clone(),
+        unauthenticated: crate::net::AddrLimiter::new(args.unauthenticated_per_minute),
     };
+    let proxies = crate::net::TrustedProxies::parse(&args.trusted_proxy)?;
     let state = AppState {
         leptos_options: leptos_options.clone(),
         store: store.clone(),
         scim: scim.clone(),
         public_url: args.public_url.clone(),
     };
-    let secure = args.secure_cookies.unwrap_or_else(|| {
-        args.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
-    });
+    let secure = args.secure_cookies;
+    let https = args
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
 
     let routes = generate_route_list(App);
     let console: Router<AppState> = Router::new()
@@ -94,27 +105,36 @@ pub async fn build(
             move || shell(o.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn(same_origin_writes));
+        .layer(axum::middleware::from_fn(same_origin_writes))
+        .layer(axum::middleware::from_fn(console_body_limit));
     let mut jobs = Vec::new();
     let console = match store.typed_pool() {
         TypedPool::Sqlite(p) => {
             let s = tower_sessions_sqlx_store::SqliteStore::new(p.clone());
             s.migrate().await?;
             jobs.push(spawn_session_cleanup(s.clone()));
-            with_sessions(console, s, secure)
+            with_sessions(console, HashedIds(s), secure, https)
         }
         TypedPool::Postgres(p) => {
             let s = tower_sessions_sqlx_store::PostgresStore::new(p.clone());
             s.migrate().await?;
             jobs.push(spawn_session_cleanup(s.clone()));
-            with_sessions(console, s, secure)
+            with_sessions(console, HashedIds(s), secure, https)
         }
     };
     jobs.push(spawn_event_pruning(store, args.event_retention_days));
     let app = Router::new()
         .merge(scim_api::router(scim))
         .merge(console.with_state(state))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::net::Hardening { hsts: https },
+            crate::net::security_headers,
+        ))
         .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            crate::net::client_addr,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ));
@@ -133,10 +153,18 @@ fn with_sessions<S: SessionStore + Clone>(
     router: Router<AppState>,
     store: S,
     secure: bool,
+    https: bool,
 ) -> Router<AppState> {
     router.layer(
         SessionManagerLayer::new(store)
-            .with_name("scimgate_session")
+            // Under https the `__Host-` prefix makes browsers refuse the cookie unless it is
+            // Secure, host-only and for the whole path: no subdomain can plant or read it.
+            .with_name(if https && secure {
+                "__Host-scimgate_session"
+            } else {
+                "scimgate_session"
+            })
+            .with_path("/")
             .with_http_only(true)
             .with_same_site(tower_sessions::cookie::SameSite::Lax)
             .with_secure(secure)
@@ -225,6 +253,32 @@ async fn same_origin_writes(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Console forms and server-function calls are small: a body over [`CONSOLE_MAX_BODY`]
+/// (by its Content-Length, or as it arrives when chunked) is 413 before any handler runs.
+async fn console_body_limit(req: Request, next: Next) -> Response {
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > CONSOLE_MAX_BODY => too_large(),
+        Some(_) => next.run(req).await,
+        None if matches!(*req.method(), Method::GET | Method::HEAD) => next.run(req).await,
+        None => {
+            let (parts, body) = req.into_parts();
+            match axum::body::to_bytes(body, CONSOLE_MAX_BODY).await {
+                Ok(bytes) => {
+                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                        .await
+                }
+                Err(_) => too_large(),
+            }
+        }
+    }
+}
+
 /// One log line per request: method, path, status, duration. Never headers, bodies or
 /// queries (they may carry tokens or personal data).
 async fn log_request(req: Request, next: Next) -> Response {
@@ -269,24 +323,87 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!("scimgate listening on http://{addr}");
     println!("scimgate is running: open http://{addr}/");
-    // No Nagle delay: SSR pages are streamed in several writes, and a delayed-ACK stall of
-    // ~40 ms on each would dominate page times.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(
-            app,
-        ),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve_connections(listener, app, &args, shutdown_signal()).await;
     background.finish().await;
     store.close().await;
     tracing::info!("scimgate stopped");
     Ok(())
+}
+
+/// The accept loop. axum::serve sets no timeouts: a client that sends half its headers or
+/// half a body, or holds an idle connection, kept a task and a socket forever. Here every
+/// connection is HTTP/1.1 with a header read timeout (which also closes idle keep-alive
+/// connections), bodies must arrive within the body timeout (see `build`), and at most
+/// `max_connections` are open at once (the rest wait in the kernel's accept queue).
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: AppService,
+    args: &ServeArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(args.max_connections.max(1)));
+    let header_timeout = Duration::from_secs(args.header_timeout_secs.max(1));
+    let body_timeout = Duration::from_secs(args.body_timeout_secs.max(1));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // No Nagle delay: SSR pages are streamed in several writes, and a delayed-ACK stall
+        // of ~40 ms on each would dominate page times.
+        let _ = tcp.set_nodelay(true);
+        let svc = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                // A body that stalls between chunks longer than the body timeout fails the read.
+                req.map(|b| {
+                    axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b))
+                })
+            },
+        );
+        let svc = hyper_util::service::TowerToHyperService::new(svc);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true);
+        let conn = builder.serve_connection(TokioIo::new(tcp), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // In-flight requests finish; idle connections close at once.
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open 30 s after shutdown began");
+    }
 }
 
 async fn shutdown_signal() {

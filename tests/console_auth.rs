@@ -18,6 +18,18 @@ async fn call(
     cookie: Option<&str>,
     origin: Option<&str>,
 ) -> (u16, Option<String>, String) {
+    call_from(app, path, body, cookie, origin, None).await
+}
+
+/// A console request from the client address `from` (as the socket would report it).
+async fn call_from(
+    app: &TestApp,
+    path: &str,
+    body: String,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    from: Option<&str>,
+) -> (u16, Option<String>, String) {
     let mut b = Request::builder()
         .method("POST")
         .uri(path)
@@ -30,12 +42,13 @@ async fn call(
     if let Some(o) = origin {
         b = b.header(header::ORIGIN, o);
     }
-    let resp = app
-        .app
-        .clone()
-        .oneshot(b.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
+    let mut req = b.body(Body::from(body)).unwrap();
+    if let Some(ip) = from {
+        let addr: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+    }
+    let resp = app.app.clone().oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
     let set_cookie = resp
         .headers()
@@ -109,7 +122,8 @@ async fn sign_in_sessions_and_throttling() {
             cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
             "{cookie}"
         );
-        assert!(!cookie.contains("Secure"), "plain http in tests");
+        // Secure by default: browsers keep it on https and on http://localhost.
+        assert!(cookie.contains("Secure"), "{cookie}");
         let session = cookie.split(';').next().unwrap().to_string();
         let (s, _, body) = call(
             &app,
@@ -188,6 +202,371 @@ async fn sign_in_sessions_and_throttling() {
         .await;
         assert_eq!(s, 401, "throttled");
         assert!(cookie.is_none() && body.contains(SIGN_IN_FAILED));
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_per_address_and_counted_before_verifying() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        scimgate::management::create_admin(
+            &app.db.store,
+            "acme",
+            "ops@acme.test",
+            "a long enough password".into(),
+        )
+        .await
+        .unwrap();
+        // A stranger fails with the admin's email, many times, from one address...
+        for _ in 0..8 {
+            let (s, _, _) = call_from(
+                &app,
+                SignIn::PATH,
+                form("ops@acme.test", "guess guess guess"),
+                None,
+                None,
+                Some("203.0.113.66"),
+            )
+            .await;
+            assert_eq!(s, 401);
+        }
+        let (s, _, _) = call_from(
+            &app,
+            SignIn::PATH,
+            form("ops@acme.test", "a long enough password"),
+            None,
+            None,
+            Some("203.0.113.66"),
+        )
+        .await;
+        assert_eq!(
+            s, 401,
+            "that address is slowed down, even with the right password"
+        );
+        // ...and the admin, elsewhere, still signs in.
+        let (s, cookie, body) = call_from(
+            &app,
+            SignIn::PATH,
+            form("ops@acme.test", "a long enough password"),
+            None,
+            None,
+            Some("198.51.100.20"),
+        )
+        .await;
+        assert!(s < 400 && cookie.is_some(), "{s} {body}");
+
+        // 40 parallel guesses from one address: the attempt is counted before the password
+        // is verified, so only the free attempts (and at most one more) are verified; the
+        // rest are refused without spending argon2 time.
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let fut = call_from(
+                &app,
+                SignIn::PATH,
+                form("ops@acme.test", "parallel guess!!"),
+                None,
+                None,
+                Some("192.0.2.99"),
+            );
+            tasks.push(fut);
+        }
+        let results = futures::future::join_all(tasks).await;
+        assert!(results.iter().all(|(s, _, _)| *s == 401));
+        let mut c = app.db.store.read().await.unwrap();
+        let (verified, _) = scimgate::store::admins::login_failures(&mut c, "ip:192.0.2.99")
+            .await
+            .unwrap();
+        assert!(
+            (5..=6).contains(&verified),
+            "{verified} attempts reached argon2"
+        );
+        drop(c);
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn console_responses_carry_security_headers() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let resp = app
+            .app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri("/sign-in")
+                    .header("host", "console.test")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let h = resp.headers().clone();
+        let csp = h[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-inline'; script")
+                && !csp.contains("script-src 'self' 'unsafe-inline'")
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert!(
+            !h.contains_key(header::STRICT_TRANSPORT_SECURITY),
+            "plain http"
+        );
+        // The page's inline scripts carry the nonce the policy names, and only that one.
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .expect("a nonce in the policy")
+            .to_string();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let html = String::from_utf8_lossy(&bytes);
+        let inline_scripts = html.matches("<script").count();
+        assert!(inline_scripts > 0);
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            inline_scripts,
+            "every script has this render's nonce"
+        );
+        // Another render, another nonce.
+        let again = app
+            .app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri("/sign-in")
+                    .header("host", "console.test")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_ne!(
+            again.headers()[header::CONTENT_SECURITY_POLICY],
+            csp.as_str()
+        );
+        // A streamed page holds the app's state until its body is dropped.
+        drop(again);
+
+        // Server functions answer through the same layers.
+        let (s, _, _) = call(&app, SignIn::PATH, form("a@b.test", "x"), None, None).await;
+        assert_eq!(s, 401);
+        // (Oversized bodies, declared and chunked, are checked over TCP in hostile_binary.rs.)
+        // The SCIM API is not framed by a console policy but is still nosniff.
+        let (_, h, _) = app
+            .request("GET", "/scim/v2/acme/Users", Some(&app.token), None, &[])
+            .await;
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(!h.contains_key(header::CONTENT_SECURITY_POLICY));
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn first_run_is_refused_once_set_up() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let body = format!(
+            "org_login=other&org_name=Other&email={}&password={}",
+            enc("new@other.test"),
+            enc("a long enough password")
+        );
+        let (s, cookie, _) = call(
+            &app,
+            scimgate::console::api::FirstRun::PATH,
+            body,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(s, 409);
+        assert!(cookie.is_none());
+        let mut c = app.db.store.read().await.unwrap();
+        assert!(scimgate::store::orgs::find_org_by_login(&mut c, "other")
+            .await
+            .unwrap()
+            .is_none());
+        drop(c);
+        app.finish().await;
+    }
+}
+
+async fn is_member(store: &scimgate::store::Store, email: &str, org: &str) -> bool {
+    let mut c = store.read().await.unwrap();
+    let Some((a, _)) = scimgate::store::admins::find_admin_credentials(&mut c, email)
+        .await
+        .unwrap()
+    else {
+        return false;
+    };
+    scimgate::store::admins::list_admin_orgs(&mut c, &a.id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|o| o.login == org)
+}
+
+async fn audit_actions(store: &scimgate::store::Store, org_id: String) -> Vec<String> {
+    let mut c = store.read().await.unwrap();
+    scimgate::store::audit::list(&mut c, &org_id, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+async fn sign_in_as(app: &TestApp, email: &str, password: &str) -> String {
+    let (s, cookie, body) = call(app, SignIn::PATH, form(email, password), None, None).await;
+    assert!(s < 400, "{s} {body}");
+    cookie.unwrap().split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn admins_are_invited_never_pulled_across_orgs() {
+    use scimgate::console::api::{AnswerInvitation, InviteAdmin, JoinOrg, PendingInvitations};
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let store = &app.db.store;
+        scimgate::management::create_admin(
+            store,
+            "acme",
+            "ops@acme.test",
+            "a long enough password".into(),
+        )
+        .await
+        .unwrap();
+        let beta = scimgate::management::create_org(store, "beta", None)
+            .await
+            .unwrap();
+        scimgate::management::create_admin(
+            store,
+            "beta",
+            "b@beta.test",
+            "beta's own password".into(),
+        )
+        .await
+        .unwrap();
+        let ops = sign_in_as(&app, "ops@acme.test", "a long enough password").await;
+
+        // An existing account and a new email get answers of the same shape.
+        let invite = |email: &str| format!("org=acme&email={}", enc(email));
+        let (s1, _, existing) = call(
+            &app,
+            InviteAdmin::PATH,
+            invite("b@beta.test"),
+            Some(&ops),
+            None,
+        )
+        .await;
+        let (s2, _, fresh) = call(
+            &app,
+            InviteAdmin::PATH,
+            invite("new@else.test"),
+            Some(&ops),
+            None,
+        )
+        .await;
+        assert_eq!((s1, s2), (200, 200), "{existing} {fresh}");
+        let existing: serde_json::Value = serde_json::from_str(&existing).unwrap();
+        let fresh: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+        let keys =
+            |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&existing), keys(&fresh));
+        assert_eq!(
+            existing["code"].as_str().unwrap().len(),
+            fresh["code"].as_str().unwrap().len()
+        );
+
+        assert!(
+            !is_member(store, "b@beta.test", "acme").await,
+            "not added without consent"
+        );
+        assert!(audit_actions(store, beta.id.clone())
+            .await
+            .contains(&"admin invited to another organization".to_string()));
+        assert_eq!(
+            audit_actions(store, app.org.id.clone())
+                .await
+                .iter()
+                .filter(|a| *a == "admin invited")
+                .count(),
+            2
+        );
+
+        // The invited admin sees it at the next sign-in and accepts.
+        let b_session = sign_in_as(&app, "b@beta.test", "beta's own password").await;
+        let (s, _, pending) = call(
+            &app,
+            PendingInvitations::PATH,
+            String::new(),
+            Some(&b_session),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200);
+        let pending: serde_json::Value = serde_json::from_str(&pending).unwrap();
+        assert_eq!(pending.as_array().unwrap().len(), 1);
+        assert_eq!(pending[0]["org"]["login"], "acme");
+        let id = pending[0]["id"].as_str().unwrap().to_string();
+        // Another admin cannot answer it.
+        let (s, _, _) = call(
+            &app,
+            AnswerInvitation::PATH,
+            format!("id={id}&accept=true"),
+            Some(&ops),
+            None,
+        )
+        .await;
+        assert_eq!(s, 404);
+        let (s, _, body) = call(
+            &app,
+            AnswerInvitation::PATH,
+            format!("id={id}&accept=true"),
+            Some(&b_session),
+            None,
+        )
+        .await;
+        assert!(s < 400, "{s} {body}");
+        assert!(is_member(store, "b@beta.test", "acme").await);
+        assert!(audit_actions(store, app.org.id.clone())
+            .await
+            .contains(&"admin joined".to_string()));
+        assert!(audit_actions(store, beta.id.clone())
+            .await
+            .contains(&"admin joined another organization".to_string()));
+
+        // A new person joins with the code and a new password; a wrong code or a replay fails.
+        let code = fresh["code"].as_str().unwrap();
+        let join = |code: &str| {
+            format!(
+                "email={}&code={}&password={}",
+                enc("new@else.test"),
+                enc(code),
+                enc("brand new password")
+            )
+        };
+        let (s, _, _) = call(&app, JoinOrg::PATH, join("not-the-code"), None, None).await;
+        assert_eq!(s, 401);
+        assert!(!is_member(store, "new@else.test", "acme").await);
+        let (s, cookie, body) = call(&app, JoinOrg::PATH, join(code), None, None).await;
+        assert!(s < 400 && cookie.is_some(), "{s} {body}");
+        assert!(is_member(store, "new@else.test", "acme").await);
+        let (s, _, _) = call(&app, JoinOrg::PATH, join(code), None, None).await;
+        assert_eq!(s, 401, "a code works once");
         app.finish().await;
     }
 }

@@ -870,6 +870,8 @@ async fn events_keyset_pages_and_pruning() {
                 duration_us: 10,
                 request_body: Some("{}".into()),
                 response_summary: None,
+                remote_addr: Some("192.0.2.7".into()),
+                user_agent: Some("Okta SCIM Client 1.0.0".into()),
                 changes: vec![Change {
                     resource_type: "User".into(),
                     resource_id: format!("u{i}"),
@@ -896,6 +898,8 @@ async fn events_keyset_pages_and_pruning() {
             .unwrap();
         assert_eq!(one.changes[0].kind, ChangeKind::Created);
         assert_eq!(one.changes[0].detail, Some(json!({"a": 1})));
+        assert_eq!(one.remote_addr.as_deref(), Some("192.0.2.7"));
+        assert_eq!(one.user_agent.as_deref(), Some("Okta SCIM Client 1.0.0"));
         assert_eq!(events::prune_events(&mut c, 1_002).await.unwrap(), 2);
         assert_eq!(
             events::list_events(&mut c, &org.id, None, 10)

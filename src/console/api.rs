@@ -259,14 +259,34 @@ pub struct AuditView {
 pub struct AdminsPageView {
     pub org: OrgSummary,
     pub admins: Vec<AdminView>,
+    pub invited: Vec<InvitedView>,
     pub audit: Vec<AuditView>,
 }
 
-/// Added admin; `password` is set only when one was generated (shown once).
+/// An invitation just created: the code is shown once. The same answer whether or not the
+/// email already has an account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddedAdminView {
+pub struct InvitationView {
     pub email: String,
-    pub password: Option<String>,
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// An invitation waiting for the signed-in admin's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInvitationView {
+    pub id: String,
+    pub org: OrgSummary,
+    pub invited_by: String,
+    pub expires_at: i64,
+}
+
+/// An invitation of this org nobody has answered yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitedView {
+    pub email: String,
+    pub invited_by: String,
+    pub expires_at: i64,
 }
 
 /// A product name for a record's source (`scim:okta` → "Okta"); None for console-made.
@@ -460,17 +480,43 @@ pub async fn admins_page(org: String) -> Result<AdminsPageView, ServerFnError> {
 }
 
 #[server]
-pub async fn add_admin(
-    org: String,
-    email: String,
-    password: String,
-) -> Result<AddedAdminView, ServerFnError> {
-    server::add_admin(org, email, password).await
+pub async fn invite_admin(org: String, email: String) -> Result<InvitationView, ServerFnError> {
+    server::invite_admin(org, email).await
+}
+
+#[server]
+pub async fn pending_invitations() -> Result<Vec<PendingInvitationView>, ServerFnError> {
+    server::pending_invitations().await
+}
+
+#[server]
+pub async fn answer_invitation(id: String, accept: bool) -> Result<(), ServerFnError> {
+    server::answer_invitation(id, accept).await
+}
+
+#[server]
+pub async fn join_org(email: String, code: String, password: String) -> Result<(), ServerFnError> {
+    server::join_org(email, code, password).await
 }
 
 #[server]
 pub async fn remove_admin(org: String, admin_id: String) -> Result<(), ServerFnError> {
     server::remove_admin(org, admin_id).await
+}
+
+/// Sets the page's Content-Security-Policy with this render's nonce (on the server; a
+/// no-op in the browser). Called by the shell, before anything is streamed.
+pub fn page_csp() {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&crate::net::csp(Some(&nonce.to_string())))
+        {
+            res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -592,7 +638,20 @@ pub mod server {
             .map_err(|e| fail(axum::http::StatusCode::BAD_REQUEST, e))?;
         password::validate(&password)
             .map_err(|e| fail(axum::http::StatusCode::BAD_REQUEST, e.to_string()))?;
-        let hash = password::hash_password(password).await.map_err(internal)?;
+        // Refused before the (deliberately expensive) hash once set-up has happened.
+        let already = {
+            let mut c = st.store.read().await.map_err(internal)?;
+            orgs::count_orgs(&mut c).await.map_err(internal)? > 0
+        };
+        if already {
+            return Err(fail(
+                axum::http::StatusCode::CONFLICT,
+                "scimgate is already set up; sign in instead.",
+            ));
+        }
+        let hash = password::hash_password(password)
+            .await
+            .map_err(password_error)?;
         let mut tx = st.store.begin().await.map_err(internal)?;
         // Checked inside the write transaction: with SQLite's single writer two racing first
         // runs cannot both win; on PostgreSQL the window is the few milliseconds between two
@@ -633,42 +692,60 @@ pub mod server {
         Ok(())
     }
 
-    fn client_key() -> String {
+    /// The client's address (the socket's, or a trusted proxy's `X-Forwarded-For`).
+    fn client_addr() -> crate::net::ClientAddr {
         use_context::<axum::http::request::Parts>()
-            .and_then(|p| {
-                p.extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                    .map(|c| c.0.ip().to_string())
-            })
-            .map(|ip| format!("ip:{ip}"))
-            .unwrap_or_else(|| "ip:unknown".into())
+            .map(|p| crate::net::ClientAddr::of(&p.extensions))
+            .unwrap_or(crate::net::ClientAddr::UNKNOWN)
     }
 
-    /// Seconds the key must still wait before another attempt is considered.
-    fn backoff_secs(failures: i64) -> i64 {
+    /// Milliseconds a key waits after `failures` failed attempts in a row.
+    fn backoff_ms(failures: i64) -> i64 {
         if failures < FREE_FAILURES {
             0
         } else {
-            (1i64 << (failures - FREE_FAILURES).min(10)).min(900)
+            (1i64 << (failures - FREE_FAILURES).min(10)).min(900) * 1000
+        }
+    }
+
+    /// Failures further apart than this start the count again.
+    const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+    fn password_error(e: password::PasswordError) -> ServerFnError {
+        match e {
+            password::PasswordError::Busy => fail(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins at once; try again in a moment.",
+            ),
+            other => internal(other),
         }
     }
 
     pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
         let st = state();
-        let email_key = format!("email:{}", email.trim().to_lowercase());
-        let ip_key = client_key();
+        let addr = client_addr();
+        // Throttled per address and per email at that address: a stranger elsewhere cannot
+        // lock an admin out by failing with their email.
+        let keys = [
+            format!("ip:{addr}"),
+            format!("email:{}|ip:{addr}", email.trim().to_lowercase()),
+        ];
         let now = crate::directory::now_ms();
         {
-            let mut c = st.store.read().await.map_err(internal)?;
-            for key in [&email_key, &ip_key] {
-                let (failures, last) = admins::login_failures(&mut c, key)
+            // The attempt is counted (as a failure until proven otherwise) before the
+            // password is checked, in one transaction with the check that the keys are not
+            // blocked: parallel guesses cannot all pass a stale count.
+            let mut tx = st.store.begin().await.map_err(internal)?;
+            let blocked =
+                admins::reserve_login_attempt(&mut tx, &keys, now, FAILURE_WINDOW_MS, backoff_ms)
                     .await
                     .map_err(internal)?;
-                if now - last < backoff_secs(failures) * 1000 {
-                    tracing::warn!(failures, "sign-in throttled");
-                    return Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED));
-                }
+            if let Some(wait_ms) = blocked {
+                drop(tx);
+                tracing::warn!(%addr, wait_ms, "sign-in throttled");
+                return Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED));
             }
+            tx.commit().await.map_err(internal)?;
         }
         let found = {
             let mut c = st.store.read().await.map_err(internal)?;
@@ -680,11 +757,13 @@ pub mod server {
             Some((a, h)) => (Some(a), Some(h)),
             None => (None, None),
         };
-        let ok = password::verify_password(password, hash).await;
-        let mut tx = st.store.begin().await.map_err(internal)?;
+        let ok = password::verify_password(password, hash)
+            .await
+            .map_err(password_error)?;
         match (ok, admin) {
             (true, Some(admin)) => {
-                admins::clear_login_failures(&mut tx, &email_key)
+                let mut tx = st.store.begin().await.map_err(internal)?;
+                admins::clear_login_failures(&mut tx, &keys[1])
                     .await
                     .map_err(internal)?;
                 tx.commit().await.map_err(internal)?;
@@ -693,24 +772,24 @@ pub mod server {
                 let orgs = admins::list_admin_orgs(&mut c, &admin.id)
                     .await
                     .map_err(internal)?;
-                leptos_axum::redirect(
-                    &orgs
-                        .first()
+                // Invitations waiting for this admin are answered first.
+                let invited = crate::store::invitations::pending_for_email(
+                    &mut c,
+                    &admin.email,
+                    crate::directory::now_ms(),
+                )
+                .await
+                .map_err(internal)?;
+                leptos_axum::redirect(&if !invited.is_empty() {
+                    "/invitations".to_string()
+                } else {
+                    orgs.first()
                         .map(|o| format!("/orgs/{}", o.login))
-                        .unwrap_or_else(|| "/".into()),
-                );
+                        .unwrap_or_else(|| "/".into())
+                });
                 Ok(())
             }
-            _ => {
-                admins::record_login_failure(&mut tx, &email_key)
-                    .await
-                    .map_err(internal)?;
-                admins::record_login_failure(&mut tx, &ip_key)
-                    .await
-                    .map_err(internal)?;
-                tx.commit().await.map_err(internal)?;
-                Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED))
-            }
+            _ => Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED)),
         }
     }
 
@@ -754,7 +833,13 @@ pub mod server {
                 token_label: a.last_token_label,
             })
             .collect();
-        let recent = crate::store::events::search_events(&mut c, &org.id, &Default::default(), 5)
+        // Only the org's own tokens count: a stranger's 401s say nothing about its identity
+        // provider.
+        let identified = crate::store::events::EventFilter {
+            identified: true,
+            ..Default::default()
+        };
+        let recent = crate::store::events::search_events(&mut c, &org.id, &identified, 5)
             .await
             .map_err(internal)?;
         Ok(DashboardView {
@@ -801,15 +886,7 @@ pub mod server {
         let headers = leptos_axum::extract::<axum::http::HeaderMap>()
             .await
             .unwrap_or_default();
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let proto = headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("http");
-        format!("{proto}://{host}")
+        crate::net::base_url_from_headers(&headers)
     }
 
     use crate::directory::{now_ms, Admin, Event, Org, User};
@@ -1667,6 +1744,7 @@ pub mod server {
             resource_id: clean(q.resource),
             client: clean(q.client),
             token_id: clean(q.token),
+            identified: false,
             text: clean(q.text),
             before: clean(q.before),
         };
@@ -1713,8 +1791,19 @@ pub mod server {
         let trail = audit::list(&mut c, &org.id, None, 100)
             .await
             .map_err(internal)?;
+        let invited = crate::store::invitations::pending_for_org(&mut c, &org.id, now_ms())
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|i| InvitedView {
+                email: i.email,
+                invited_by: i.invited_by_email,
+                expires_at: i.expires_at,
+            })
+            .collect();
         Ok(AdminsPageView {
             org: summary(&org),
+            invited,
             admins: list
                 .into_iter()
                 .map(|a| AdminView {
@@ -1737,69 +1826,281 @@ pub mod server {
         })
     }
 
-    pub async fn add_admin(
+    /// Invitations are valid this long.
+    const INVITATION_TTL_MS: i64 = 7 * 24 * 3_600_000;
+
+    /// Invites `email` to the org. Nobody is added without their consent: the person
+    /// accepts at their next sign-in, or (without an account yet) with the one-time code.
+    /// The answer does not tell whether the email has an account; the orgs the account
+    /// already belongs to record the invitation in their audit trails too.
+    pub async fn invite_admin(
         login: String,
         email: String,
-        password_in: String,
-    ) -> Result<AddedAdminView, ServerFnError> {
+    ) -> Result<InvitationView, ServerFnError> {
         let (org, me) = require_org_admin(&login).await?;
         let email = email.trim().to_string();
         crate::directory::validate_email(&email).map_err(bad)?;
         let st = state();
         let existing = {
             let mut c = st.store.read().await.map_err(internal)?;
-            admins::find_admin_credentials(&mut c, &email)
+            match admins::find_admin_credentials(&mut c, &email)
                 .await
                 .map_err(internal)?
-        };
-        let mut generated = None;
-        let mut tx = st.store.begin().await.map_err(internal)?;
-        let admin = match existing {
-            // An admin of another org joins this one with their own password.
-            Some((a, _)) => a,
-            None => {
-                let pw = if password_in.is_empty() {
-                    let p = password::generate_password();
-                    generated = Some(p.clone());
-                    p
-                } else {
-                    password::validate(&password_in).map_err(|e| bad(e.to_string()))?;
-                    password_in
-                };
-                let hash = password::hash_password(pw).await.map_err(internal)?;
-                admins::create_admin(&mut tx, &email, &hash)
-                    .await
-                    .map_err(internal)?
+            {
+                Some((a, _)) => {
+                    let orgs = admins::list_admin_orgs(&mut c, &a.id)
+                        .await
+                        .map_err(internal)?;
+                    Some((a, orgs))
+                }
+                None => None,
             }
         };
-        admins::add_org_admin(&mut tx, &org.id, &admin.id)
-            .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Conflict(_) => fail(
+        if let Some((_, orgs)) = &existing {
+            if orgs.iter().any(|o| o.id == org.id) {
+                return Err(fail(
                     axum::http::StatusCode::CONFLICT,
                     "This admin already belongs to the organization.",
-                ),
-                other => internal(other),
-            })?;
+                ));
+            }
+        }
+        let code = crate::auth::password::generate_password();
+        let mut tx = st.store.begin().await.map_err(internal)?;
+        let inv = crate::store::invitations::insert_invitation(
+            &mut tx,
+            &org.id,
+            &email,
+            &crate::auth::token::hash(&code),
+            &me.email,
+            INVITATION_TTL_MS,
+        )
+        .await
+        .map_err(internal)?;
         audit::record(
             &mut tx,
             &org.id,
             Some(&me.id),
             &me.email,
-            "admin added",
+            "admin invited",
             Some(&email),
             None,
         )
         .await
         .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        if generated.is_some() {
-            no_store();
+        for other in existing.iter().flat_map(|(_, orgs)| orgs) {
+            audit::record(
+                &mut tx,
+                &other.id,
+                None,
+                &me.email,
+                "admin invited to another organization",
+                Some(&email),
+                Some(&format!("invited to '{}' by {}", org.login, me.email)),
+            )
+            .await
+            .map_err(internal)?;
         }
-        Ok(AddedAdminView {
+        tx.commit().await.map_err(internal)?;
+        no_store();
+        Ok(InvitationView {
             email,
-            password: generated,
+            code,
+            expires_at: inv.expires_at,
         })
+    }
+
+    pub async fn pending_invitations() -> Result<Vec<PendingInvitationView>, ServerFnError> {
+        let admin_id = require_admin().await?;
+        let mut c = state().store.read().await.map_err(internal)?;
+        let admin = admins::find_admin(&mut c, &admin_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))?;
+        Ok(
+            crate::store::invitations::pending_for_email(&mut c, &admin.email, now_ms())
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|p| PendingInvitationView {
+                    id: p.id,
+                    org: OrgSummary {
+                        login: p.org_login,
+                        name: p.org_name,
+                    },
+                    invited_by: p.invited_by_email,
+                    expires_at: p.expires_at,
+                })
+                .collect(),
+        )
+    }
+
+    /// Records an answer and, when accepted, the membership; both orgs' audit trails (the
+    /// inviting org and those the admin already belongs to) record it, in one transaction.
+    async fn settle_invitation(
+        tx: &mut crate::store::Tx,
+        inv: &crate::store::invitations::PendingInvitation,
+        admin: &Admin,
+        accept: bool,
+    ) -> Result<(), ServerFnError> {
+        let earlier = admins::list_admin_orgs(tx, &admin.id)
+            .await
+            .map_err(internal)?;
+        if !crate::store::invitations::answer(tx, &inv.id, accept, now_ms())
+            .await
+            .map_err(internal)?
+        {
+            return Err(fail(
+                axum::http::StatusCode::CONFLICT,
+                "This invitation was already answered.",
+            ));
+        }
+        if accept {
+            match admins::add_org_admin(tx, &inv.org_id, &admin.id).await {
+                Ok(()) | Err(crate::store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        let action = if accept {
+            "admin joined"
+        } else {
+            "invitation declined"
+        };
+        audit::record(
+            tx,
+            &inv.org_id,
+            Some(&admin.id),
+            &admin.email,
+            action,
+            Some(&admin.email),
+            None,
+        )
+        .await
+        .map_err(internal)?;
+        if accept {
+            for other in earlier.iter().filter(|o| o.id != inv.org_id) {
+                audit::record(
+                    tx,
+                    &other.id,
+                    Some(&admin.id),
+                    &admin.email,
+                    "admin joined another organization",
+                    Some(&admin.email),
+                    Some(&format!("joined '{}'", inv.org_login)),
+                )
+                .await
+                .map_err(internal)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn answer_invitation(id: String, accept: bool) -> Result<(), ServerFnError> {
+        let admin_id = require_admin().await?;
+        let st = state();
+        let mut tx = st.store.begin().await.map_err(internal)?;
+        let admin = admins::find_admin(&mut tx, &admin_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))?;
+        let inv = crate::store::invitations::pending_for_email(&mut tx, &admin.email, now_ms())
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Invitation not found."))?;
+        settle_invitation(&mut tx, &inv, &admin, accept).await?;
+        tx.commit().await.map_err(internal)?;
+        if accept {
+            leptos_axum::redirect(&format!("/orgs/{}", inv.org_login));
+        }
+        Ok(())
+    }
+
+    /// Accepts an invitation with its one-time code: with an existing account's password, or
+    /// creating the account with a new one. Throttled like sign-in; one generic failure.
+    pub async fn join_org(
+        email: String,
+        code: String,
+        password_in: String,
+    ) -> Result<(), ServerFnError> {
+        const JOIN_FAILED: &str = "The email, invitation code or password is not valid.";
+        let st = state();
+        let addr = client_addr();
+        let keys = [
+            format!("ip:{addr}"),
+            format!("email:{}|ip:{addr}", email.trim().to_lowercase()),
+        ];
+        let now = now_ms();
+        {
+            let mut tx = st.store.begin().await.map_err(internal)?;
+            if admins::reserve_login_attempt(&mut tx, &keys, now, FAILURE_WINDOW_MS, backoff_ms)
+                .await
+                .map_err(internal)?
+                .is_some()
+            {
+                return Err(fail(axum::http::StatusCode::UNAUTHORIZED, JOIN_FAILED));
+            }
+            tx.commit().await.map_err(internal)?;
+        }
+        let (inv, existing) = {
+            let mut c = st.store.read().await.map_err(internal)?;
+            let inv = crate::store::invitations::pending_by_code(
+                &mut c,
+                &email,
+                &crate::auth::token::hash(code.trim()),
+                now,
+            )
+            .await
+            .map_err(internal)?;
+            let existing = admins::find_admin_credentials(&mut c, &email)
+                .await
+                .map_err(internal)?;
+            (inv, existing)
+        };
+        let Some(inv) = inv else {
+            return Err(fail(axum::http::StatusCode::UNAUTHORIZED, JOIN_FAILED));
+        };
+        // Slow work (argon2) before the write transaction opens.
+        let new_hash = match &existing {
+            Some((_, hash)) => {
+                if !password::verify_password(password_in, Some(hash.clone()))
+                    .await
+                    .map_err(password_error)?
+                {
+                    return Err(fail(axum::http::StatusCode::UNAUTHORIZED, JOIN_FAILED));
+                }
+                None
+            }
+            None => {
+                password::validate(&password_in).map_err(|e| bad(e.to_string()))?;
+                Some(
+                    password::hash_password(password_in)
+                        .await
+                        .map_err(password_error)?,
+                )
+            }
+        };
+        let mut tx = st.store.begin().await.map_err(internal)?;
+        let admin = match (existing, new_hash) {
+            (Some((a, _)), _) => a,
+            (None, Some(hash)) => admins::create_admin(&mut tx, email.trim(), &hash)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::Conflict(_) => {
+                        fail(axum::http::StatusCode::UNAUTHORIZED, JOIN_FAILED)
+                    }
+                    other => internal(other),
+                })?,
+            (None, None) => return Err(internal("no password hash for a new admin")),
+        };
+        settle_invitation(&mut tx, &inv, &admin, true).await?;
+        admins::clear_login_failures(&mut tx, &keys[1])
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        start_session(&admin.id).await?;
+        leptos_axum::redirect(&format!("/orgs/{}", inv.org_login));
+        Ok(())
     }
 
     pub async fn remove_admin(login: String, admin_id: String) -> Result<(), ServerFnError> {

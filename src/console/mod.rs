@@ -13,6 +13,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    api::page_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -42,6 +43,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::Home/>
                 <Route path=path!("/setup") view=pages::Setup/>
                 <Route path=path!("/sign-in") view=pages::SignIn/>
+                <Route path=path!("/join") view=pages::Join/>
+                <Route path=path!("/invitations") view=pages::Invitations/>
                 <Route path=path!("/orgs/:org") view=pages::Dashboard/>
                 <Route path=path!("/orgs/:org/connect") view=pages::Connect/>
                 <Route path=path!("/orgs/:org/users") view=pages::Users/>

@@ -210,6 +210,10 @@ pub struct Event {
     pub duration_us: i64,
     pub request_body: Option<String>,
     pub response_summary: Option<String>,
+    /// The client's address (see `net::ClientAddr`).
+    pub remote_addr: Option<String>,
+    /// The request's `User-Agent`, truncated.
+    pub user_agent: Option<String>,
     pub changes: Vec<Change>,
 }
 

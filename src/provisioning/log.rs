@@ -45,6 +45,10 @@ impl RequestLog {
         });
     }
 
+    pub fn set_request_body(&self, body: String) {
+        self.with(|s| s.event.request_body = Some(body));
+    }
+
     pub fn is_written(&self) -> bool {
         self.with(|s| s.written)
     }

@@ -23,6 +23,8 @@ pub struct ScimContext {
     pub client: String,
     /// Absolute base URL of this org's SCIM API, for `meta.location`.
     pub base_url: String,
+    /// The client's address, for the provisioning log.
+    pub remote_addr: Option<String>,
 }
 
 /// Limits and defaults that shape list responses.
@@ -50,6 +52,12 @@ pub fn store_error(e: StoreError) -> ScimError {
             ScimError::uniqueness(format!("A resource with this {what} already exists"))
         }
         StoreError::VersionMismatch => ScimError::precondition_failed(),
+        StoreError::TooComplex(why) => {
+            tracing::info!(error = %why, "database refused a request's content");
+            ScimError::invalid_value(
+                "The request is too large or complex for the directory to evaluate; simplify the filter or values",
+            )
+        }
         other => {
             tracing::error!(error = %other, "store failure during SCIM request");
             ScimError::internal()

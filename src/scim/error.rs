@@ -97,6 +97,13 @@ impl ScimError {
             "Authorization failed: send a valid SCIM bearer token for this organization",
         )
     }
+    pub fn too_many_requests() -> Self {
+        Self::new(
+            429,
+            None,
+            "Too many requests without a valid token from this address; retry later",
+        )
+    }
     pub fn precondition_failed() -> Self {
         Self::new(
             412,

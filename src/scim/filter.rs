@@ -5,8 +5,70 @@
 use super::error::ScimError;
 use std::fmt;
 
-/// Deeper nesting than this is refused rather than risking the stack on hostile input.
-const MAX_DEPTH: usize = 64;
+/// Bounds on one filter or PATCH path. Hostile input is normal input: a 75 KB chain of
+/// 5,000 `or` terms once overflowed the stack in the code that walks the parsed tree, and a
+/// long `co` operand became a "LIKE pattern too complex" database error. Every parsed tree
+/// is at most `max_terms + max_depth` levels deep, so the recursive walks over it (filter →
+/// SQL, paging keys, member filters, in-memory matching) are bounded too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilterLimits {
+    /// Longest filter or path, in bytes.
+    pub max_len: usize,
+    /// Most attribute expressions (`userName eq "x"`, `title pr`, `emails[...]`) in one filter;
+    /// this also bounds `and`/`or` chains, which parse into trees as deep as they are long.
+    pub max_terms: usize,
+    /// Deepest nesting of parentheses, `not (...)` and `[...]`.
+    pub max_depth: usize,
+    /// Longest string literal, in bytes.
+    pub max_string: usize,
+}
+
+impl FilterLimits {
+    /// Ceilings the configuration cannot exceed: beyond them the recursive walks and
+    /// SQLite's expression-depth and LIKE-pattern limits would be at risk again.
+    pub const CEILING: FilterLimits = FilterLimits {
+        max_len: 65_536,
+        max_terms: 256,
+        max_depth: 64,
+        max_string: 16_384,
+    };
+
+    /// Each bound, capped at [`FilterLimits::CEILING`] and at least 1.
+    pub fn clamped(self) -> FilterLimits {
+        let c = FilterLimits::CEILING;
+        FilterLimits {
+            max_len: self.max_len.clamp(1, c.max_len),
+            max_terms: self.max_terms.clamp(1, c.max_terms),
+            max_depth: self.max_depth.clamp(1, c.max_depth),
+            max_string: self.max_string.clamp(1, c.max_string),
+        }
+    }
+}
+
+impl Default for FilterLimits {
+    /// Identity providers send one or two terms; batch lookups by id stay well inside 100.
+    fn default() -> Self {
+        FilterLimits {
+            max_len: 16_384,
+            max_terms: 100,
+            max_depth: 16,
+            max_string: 4_096,
+        }
+    }
+}
+
+static LIMITS: std::sync::OnceLock<FilterLimits> = std::sync::OnceLock::new();
+
+/// Sets the process-wide limits once, at start-up (later calls are ignored). They are
+/// configuration, not input, so they are not threaded through every PATCH-path parse.
+pub fn set_limits(limits: FilterLimits) {
+    let _ = LIMITS.set(limits.clamped());
+}
+
+/// The limits in force: those set at start-up, or the defaults.
+pub fn limits() -> FilterLimits {
+    LIMITS.get().copied().unwrap_or_default()
+}
 
 /// `[urn ":"] name ["." sub]`, as written by the client (case preserved).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +80,8 @@ pub struct AttrPath {
 
 impl AttrPath {
     pub fn parse(word: &str) -> Result<AttrPath, ScimError> {
-        let bad = || ScimError::invalid_filter(format!("'{word}' is not a valid attribute path"));
+        let bad =
+            || ScimError::invalid_filter(format!("'{}' is not a valid attribute path", clip(word)));
         let (urn, rest) = if word.len() > 4
             && word
                 .get(..4)
@@ -162,7 +225,13 @@ enum Token {
     Word(String),
 }
 
-fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
+fn tokenize(input: &str, limits: &FilterLimits) -> Result<Vec<Token>, ScimError> {
+    if input.len() > limits.max_len {
+        return Err(ScimError::invalid_filter(format!(
+            "Filter is longer than {} bytes",
+            limits.max_len
+        )));
+    }
     let mut tokens = Vec::new();
     let bytes = input.as_bytes();
     let mut i = 0;
@@ -201,6 +270,12 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
                 }
                 i += 1;
                 let raw = &input[start..i];
+                if raw.len() > limits.max_string + 2 {
+                    return Err(ScimError::invalid_filter(format!(
+                        "A string in the filter is longer than {} bytes",
+                        limits.max_string
+                    )));
+                }
                 let s: String = serde_json::from_str(raw).map_err(|_| {
                     ScimError::invalid_filter(format!("Invalid string literal {raw}"))
                 })?;
@@ -227,6 +302,8 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    terms: usize,
+    limits: FilterLimits,
 }
 
 impl Parser {
@@ -243,8 +320,22 @@ impl Parser {
     }
     fn enter(&mut self) -> Result<(), ScimError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(ScimError::invalid_filter("Filter is nested too deeply"));
+        if self.depth > self.limits.max_depth {
+            return Err(ScimError::invalid_filter(format!(
+                "Filter is nested more than {} levels deep",
+                self.limits.max_depth
+            )));
+        }
+        Ok(())
+    }
+
+    fn count_term(&mut self) -> Result<(), ScimError> {
+        self.terms += 1;
+        if self.terms > self.limits.max_terms {
+            return Err(ScimError::invalid_filter(format!(
+                "Filter has more than {} terms",
+                self.limits.max_terms
+            )));
         }
         Ok(())
     }
@@ -297,6 +388,7 @@ impl Parser {
     }
 
     fn attr_expr(&mut self, word: &str) -> Result<Filter, ScimError> {
+        self.count_term()?;
         let path = AttrPath::parse(word)?;
         if matches!(self.peek(), Some(Token::LBracket)) {
             self.pos += 1;
@@ -365,17 +457,24 @@ fn describe(t: &Token) -> String {
         Token::RParen => "')'".into(),
         Token::LBracket => "'['".into(),
         Token::RBracket => "']'".into(),
-        Token::Str(s) => format!("string \"{s}\""),
-        Token::Word(w) => format!("'{w}'"),
+        Token::Str(s) => format!("string \"{}\"", clip(s)),
+        Token::Word(w) => format!("'{}'", clip(w)),
     }
 }
 
 /// Parses a complete filter expression.
 pub fn parse_filter(input: &str) -> Result<Filter, ScimError> {
+    parse_filter_with(input, &limits())
+}
+
+/// [`parse_filter`] under explicit limits.
+pub fn parse_filter_with(input: &str, limits: &FilterLimits) -> Result<Filter, ScimError> {
     let mut p = Parser {
-        tokens: tokenize(input)?,
+        tokens: tokenize(input, limits)?,
         pos: 0,
         depth: 0,
+        terms: 0,
+        limits: *limits,
     };
     if p.tokens.is_empty() {
         return Err(ScimError::invalid_filter("Filter is empty"));
@@ -401,17 +500,21 @@ pub struct PatchPath {
 }
 
 pub fn parse_patch_path(input: &str) -> Result<PatchPath, ScimError> {
+    let shown = clip(input);
     let to_path_err =
-        |e: ScimError| ScimError::invalid_path(format!("Invalid path '{input}': {}", e.detail));
-    let tokens = tokenize(input).map_err(to_path_err)?;
+        |e: ScimError| ScimError::invalid_path(format!("Invalid path '{shown}': {}", e.detail));
+    let limits = limits();
+    let tokens = tokenize(input, &limits).map_err(to_path_err)?;
     let mut p = Parser {
         tokens,
         pos: 0,
         depth: 0,
+        terms: 0,
+        limits,
     };
     let word = match p.next() {
         Some(Token::Word(w)) => w,
-        _ => return Err(ScimError::invalid_path(format!("Invalid path '{input}'"))),
+        _ => return Err(ScimError::invalid_path(format!("Invalid path '{shown}'"))),
     };
     let attr = AttrPath::parse(&word).map_err(to_path_err)?;
     let mut filter = None;
@@ -426,18 +529,27 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, ScimError> {
                     filter_sub = Some(sub.to_string());
                     p.pos += 1;
                 }
-                _ => return Err(ScimError::invalid_path(format!("Invalid path '{input}'"))),
+                _ => return Err(ScimError::invalid_path(format!("Invalid path '{shown}'"))),
             }
         }
     }
     if p.peek().is_some() {
-        return Err(ScimError::invalid_path(format!("Invalid path '{input}'")));
+        return Err(ScimError::invalid_path(format!("Invalid path '{shown}'")));
     }
     Ok(PatchPath {
         attr,
         filter,
         filter_sub,
     })
+}
+
+/// At most 100 characters of client input, for error messages: an error echoing a 64 KB
+/// path would be stored in the provisioning log for every such request.
+pub fn clip(input: &str) -> String {
+    match input.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &input[..cut]),
+        None => input.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -568,6 +680,64 @@ mod tests {
     }
 
     #[test]
+    fn long_chains_long_strings_and_deep_nesting_are_bounded() {
+        use crate::scim::ScimType;
+        let chain = |n: usize, op: &str| vec!["userName pr"; n].join(&format!(" {op} "));
+        // The attack that overflowed the stack: 5,000 terms in one `or` chain (~75 KB).
+        for op in ["or", "and"] {
+            let e = parse_filter(&chain(5000, op)).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidFilter), "{op}");
+            assert!(e.detail.contains("longer than"), "{}", e.detail);
+            let e = parse_filter(&chain(101, op)).unwrap_err();
+            assert!(e.detail.contains("more than 100 terms"), "{}", e.detail);
+            assert!(parse_filter(&chain(100, op)).is_ok());
+        }
+        let vp = format!("emails[{}]", chain(100, "or").replace("userName", "value"));
+        assert!(
+            parse_filter(&vp).is_err(),
+            "the value path itself is a term"
+        );
+        let long = format!("displayName co \"{}\"", "%_".repeat(3000));
+        assert!(parse_filter(&long).unwrap_err().detail.contains("string"));
+        let nots = format!("{}a pr{}", "not (".repeat(17), ")".repeat(17));
+        assert!(parse_filter(&nots)
+            .unwrap_err()
+            .detail
+            .contains("levels deep"));
+        let nots = format!("{}a pr{}", "not (".repeat(15), ")".repeat(15));
+        assert!(parse_filter(&nots).is_ok());
+        // PATCH paths share the bounds and answer invalidPath.
+        let path = format!(
+            "members[{}]",
+            chain(5000, "or").replace("userName pr", "value eq \"x\"")
+        );
+        let e = parse_patch_path(&path).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        // Configured limits apply, and cannot exceed the ceiling.
+        let tight = FilterLimits {
+            max_terms: 2,
+            ..FilterLimits::default()
+        };
+        assert!(parse_filter_with(&chain(3, "or"), &tight).is_err());
+        assert!(parse_filter_with(&chain(2, "or"), &tight).is_ok());
+        let huge = FilterLimits {
+            max_terms: 1_000_000,
+            max_len: usize::MAX,
+            max_depth: 0,
+            max_string: 0,
+        }
+        .clamped();
+        assert_eq!(huge.max_terms, FilterLimits::CEILING.max_terms);
+        assert_eq!(huge.max_len, FilterLimits::CEILING.max_len);
+        assert_eq!((huge.max_depth, huge.max_string), (1, 1));
+        let at_ceiling = FilterLimits {
+            max_len: 65_536,
+            ..FilterLimits::CEILING
+        };
+        assert!(parse_filter_with(&chain(256, "or"), &at_ceiling).is_ok());
+    }
+
+    #[test]
     fn patch_paths() {
         let pp = parse_patch_path(r#"emails[type eq "work"].value"#).unwrap();
         assert_eq!(pp.attr.name, "emails");
@@ -662,6 +832,24 @@ mod tests {
             fn arbitrary_input_never_panics(s in any::<String>()) {
                 let _ = parse_filter(&s);
                 let _ = parse_patch_path(&s);
+            }
+
+            /// Token soup built from the grammar's own words, long and deep: never a
+            /// panic, and an error is always an invalidFilter / invalidPath.
+            #[test]
+            fn hostile_token_soup_is_refused_cleanly(words in proptest::collection::vec(
+                prop_oneof![
+                    Just("userName"), Just("pr"), Just("eq"), Just("\"x\""), Just("and"),
+                    Just("or"), Just("not"), Just("("), Just(")"), Just("["), Just("]"),
+                    Just("emails"), Just(".value"), Just("co"), Just("\"%_\\\\\""),
+                ], 0..3000)) {
+                let s = words.join(" ");
+                if let Err(e) = parse_filter(&s) {
+                    prop_assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
+                }
+                if let Err(e) = parse_patch_path(&s) {
+                    prop_assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidPath));
+                }
             }
         }
     }

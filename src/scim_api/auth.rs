@@ -7,6 +7,7 @@ use super::response::{error_response, ScimTypeTag};
 use super::{client_from_user_agent, ScimState};
 use crate::auth::token;
 use crate::directory::{new_id, now_ms, Event};
+use crate::net::{truncate, ClientAddr};
 use crate::provisioning::log::RequestLog;
 use crate::provisioning::ScimContext;
 use crate::scim::ScimError;
@@ -20,6 +21,11 @@ use serde_json::Value;
 
 /// Request bodies are kept in the log up to this size.
 const LOGGED_BODY_MAX: usize = 16 * 1024;
+/// Query strings are kept in the log up to this many characters.
+const LOGGED_QUERY_MAX: usize = 4 * 1024;
+/// Paths and user agents of requests without a valid token are kept up to these lengths.
+const UNAUTHENTICATED_PATH_MAX: usize = 200;
+const USER_AGENT_MAX: usize = 200;
 
 pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
@@ -42,37 +48,23 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let client =
-        client_from_user_agent(&header_str(header::USER_AGENT).unwrap_or_default()).to_string();
-
-    let bytes = axum::body::to_bytes(body, st.config.max_body_bytes).await;
-    let log = RequestLog::new(Event {
-        id: new_id(),
-        org_id: None,
-        occurred_at: now_ms(),
-        token_id: None,
-        token_label: None,
-        method: parts.method.to_string(),
-        path: path.clone(),
-        query: uri.query().map(str::to_string),
-        client: client.clone(),
-        status: 0,
-        scim_type: None,
-        duration_us: 0,
-        request_body: bytes
-            .as_ref()
-            .ok()
-            .filter(|b| !b.is_empty())
-            .map(|b| redacted_body(b)),
-        response_summary: None,
-        changes: Vec::new(),
-    });
-
+    let addr = ClientAddr::of(&parts.extensions);
+    let user_agent = header_str(header::USER_AGENT).unwrap_or_default();
     let presented = header_str(header::AUTHORIZATION);
     let hash = presented
         .as_deref()
         .and_then(token::from_authorization)
         .map(token::hash);
+
+    // An address that has used up its allowance of unauthenticated requests is turned away
+    // before any work; one presenting a token still gets it checked (a valid token from a
+    // shared address must keep working).
+    if hash.is_none() {
+        if let Some(wait) = st.unauthenticated.blocked(addr.0) {
+            discard(body).await;
+            return too_many(wait);
+        }
+    }
     let found = match st.store.read().await {
         Ok(mut c) => {
             orgs::find_org_with_token(&mut c, &org_login, hash.as_deref().unwrap_or("")).await
@@ -84,15 +76,93 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         Ok(None) => (None, None),
         Err(e) => {
             tracing::error!(error = %e, "store failure while authenticating a SCIM request");
-            return finish(&st, &log, error_response(&ScimError::internal())).await;
+            return error_response(&ScimError::internal());
         }
     };
-    if let Some(o) = &org {
-        log.set_org(&o.id);
-    }
-    let bytes = match bytes {
-        Ok(b) => b,
+    let now = now_ms();
+    let known = match (found, &hash) {
+        (Some((t, stored)), Some(hash)) if token::hashes_equal(&stored, hash) => Some(t),
+        _ => None,
+    };
+    let (Some(org), Some(token)) = (org.clone(), known.clone().filter(|t| t.usable_at(now))) else {
+        // Same answer for an unknown org, a missing, wrong, expired or revoked token, and a
+        // token of another org: nothing about this URL's org is revealed. The body is never
+        // read and the log entry holds no content: an attacker cannot fill an org's log.
+        if let Err(wait) = st.unauthenticated.spend(addr.0) {
+            tracing::debug!(%addr, "unauthenticated SCIM requests over the limit");
+            discard(body).await;
+            return too_many(wait);
+        }
+        discard(body).await;
+        let resp = error_response(&ScimError::unauthorized());
+        if let Some(org) = org {
+            // A known token that was revoked or has expired is the org's own identity
+            // provider still calling: the dashboard warns about it. A token nobody issued
+            // is attributed to no client and moves no client's "last request".
+            let client = match &known {
+                Some(_) => client_from_user_agent(&user_agent).to_string(),
+                None => "unknown".to_string(),
+            };
+            let log = RequestLog::new(Event {
+                id: new_id(),
+                org_id: Some(org.id.clone()),
+                occurred_at: now,
+                token_id: None,
+                token_label: None,
+                method: parts.method.to_string(),
+                path: truncate(&path, UNAUTHENTICATED_PATH_MAX),
+                query: None,
+                client,
+                status: 0,
+                scim_type: None,
+                duration_us: 0,
+                request_body: None,
+                response_summary: None,
+                remote_addr: Some(addr.to_string()),
+                user_agent: Some(truncate(&user_agent, USER_AGENT_MAX)),
+                changes: Vec::new(),
+            });
+            if let Some(t) = &known {
+                log.set_token(&t.id, &t.label);
+            }
+            return finish(&st, &log, resp).await;
+        }
+        return resp;
+    };
+
+    let client = client_from_user_agent(&user_agent).to_string();
+    let log = RequestLog::new(Event {
+        id: new_id(),
+        org_id: Some(org.id.clone()),
+        occurred_at: now,
+        token_id: None,
+        token_label: None,
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: uri.query().map(|q| truncate(q, LOGGED_QUERY_MAX)),
+        client: client.clone(),
+        status: 0,
+        scim_type: None,
+        duration_us: 0,
+        request_body: None,
+        response_summary: None,
+        remote_addr: Some(addr.to_string()),
+        user_agent: Some(truncate(&user_agent, USER_AGENT_MAX)),
+        changes: Vec::new(),
+    });
+    log.set_token(&token.id, &token.label);
+    let read = axum::body::to_bytes(body, st.config.max_body_bytes);
+    let bytes = match tokio::time::timeout(st.config.body_timeout, read).await {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            let e = ScimError::new(408, None, "The request body did not arrive in time");
+            return finish(&st, &log, error_response(&e)).await;
+        }
+        Ok(Err(e)) if !is_too_large(&e) => {
+            let e = ScimError::invalid_syntax("The request body could not be read");
+            return finish(&st, &log, error_response(&e)).await;
+        }
+        Ok(Err(_)) => {
             return finish(
                 &st,
                 &log,
@@ -101,40 +171,23 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
             .await
         }
     };
-
-    let now = now_ms();
-    let mut authorized = None;
-    if let (Some((t, stored)), Some(hash)) = (found, &hash) {
-        if token::hashes_equal(&stored, hash) {
-            log.set_token(&t.id, &t.label);
-            if t.usable_at(now) {
-                authorized = Some(t);
-            }
-        }
+    if !bytes.is_empty() {
+        log.set_request_body(redacted_body(&bytes));
     }
-    let (Some(org), Some(token)) = (org, authorized) else {
-        // Same answer for an unknown org, a missing, wrong, expired or revoked token, and a
-        // token of another org: nothing about this URL's org is revealed.
-        return finish(&st, &log, error_response(&ScimError::unauthorized())).await;
-    };
     if token.last_used_at.is_none_or(|t| t < now - 60_000) {
         st.log.touch_token(token.id.clone(), now).await;
     }
 
     let base = match &st.config.public_url {
         Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let host = header_str(header::HOST).unwrap_or_else(|| "localhost".into());
-            let proto = header_str(header::HeaderName::from_static("x-forwarded-proto"))
-                .unwrap_or_else(|| "http".into());
-            format!("{proto}://{host}")
-        }
+        None => crate::net::base_url_from_headers(&parts.headers),
     };
     let ctx = ScimContext {
         base_url: format!("{base}/scim/v2/{}", org.login),
         org,
         token: Some(token),
         client,
+        remote_addr: Some(addr.to_string()),
     };
     parts.extensions.insert(ctx);
     parts.extensions.insert(log.clone());
@@ -142,6 +195,45 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     finish(&st, &log, resp).await
+}
+
+/// Reads and drops what a client that will not be served already sent, up to a small
+/// bound: closing a socket with unread data makes the kernel reset the connection, and the
+/// client may then never see its 401. Anything larger, or slower, is cut off.
+async fn discard(body: Body) {
+    use http_body_util::BodyExt;
+    const DRAIN_MAX: usize = 64 * 1024;
+    let mut body = body;
+    let mut seen = 0usize;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+}
+
+/// Whether a body read failed on the size limit (rather than a broken or stalled client).
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// 429 with `Retry-After` and the SCIM error body.
+fn too_many(wait: std::time::Duration) -> Response {
+    let mut resp = error_response(&ScimError::too_many_requests());
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, crate::net::retry_after(wait));
+    resp
 }
 
 /// Sends the event of a request that did not write it in a transaction.

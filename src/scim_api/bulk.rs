@@ -100,6 +100,8 @@ fn child_log(ctx: &ScimContext, method: &str, path: &str, data: Option<&Value>) 
         duration_us: 0,
         request_body: data.map(|d| super::auth::redacted_body(d.to_string().as_bytes())),
         response_summary: None,
+        remote_addr: ctx.remote_addr.clone(),
+        user_agent: None,
         changes: Vec::new(),
     })
 }

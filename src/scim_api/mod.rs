@@ -25,6 +25,8 @@ pub struct ScimConfig {
     pub bulk_max_operations: usize,
     /// e.g. `https://scim.example.com`; when unset, derived from the request's Host.
     pub public_url: Option<String>,
+    /// The whole body must arrive within this time (408 otherwise).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ScimConfig {
@@ -35,6 +37,7 @@ impl Default for ScimConfig {
             max_count: 1000,
             bulk_max_operations: 1000,
             public_url: None,
+            body_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -44,6 +47,8 @@ pub struct ScimState {
     pub store: Store,
     pub config: Arc<ScimConfig>,
     pub log: LogWriter,
+    /// Requests with a missing or unknown token, per client address.
+    pub unauthenticated: crate::net::AddrLimiter,
 }
 
 /// The `/scim/v2/{org}/…` routes.

@@ -180,6 +180,58 @@ pub async fn record_login_failure(conn: &mut AnyConnection, key: &str) -> Result
     Ok(())
 }
 
+/// Counts a sign-in attempt for every key, before the password is checked, atomically with
+/// the check that none of them is blocked: concurrent attempts cannot all slip through
+/// between a read and a write. Failures older than `window_ms` are forgotten. Returns the
+/// milliseconds to wait when a key is blocked (and then counts nothing), `None` when the
+/// attempt may go ahead. `backoff(failures)` is the wait in ms after that many failures.
+/// Call inside a write transaction; commit it before verifying the password.
+pub async fn reserve_login_attempt(
+    conn: &mut AnyConnection,
+    keys: &[String],
+    now: i64,
+    window_ms: i64,
+    backoff: impl Fn(i64) -> i64,
+) -> Result<Option<i64>> {
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO login_failures (key, failures, last_failure_at, blocked_until) VALUES ($1, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+        // On PostgreSQL this UPDATE locks the row until commit, and a concurrent one
+        // re-checks `blocked_until` on the committed row.
+        let counted: Option<(i64,)> = sqlx::query_as(
+            "UPDATE login_failures SET failures = CASE WHEN last_failure_at < $2 THEN 1 ELSE failures + 1 END, last_failure_at = $3 \
+             WHERE key = $1 AND blocked_until <= $3 RETURNING failures",
+        )
+        .bind(key)
+        .bind(now - window_ms)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match counted {
+            Some((failures,)) => {
+                sqlx::query("UPDATE login_failures SET blocked_until = $2 WHERE key = $1")
+                    .bind(key)
+                    .bind(now + backoff(failures))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            None => {
+                let (until,): (i64,) =
+                    sqlx::query_as("SELECT blocked_until FROM login_failures WHERE key = $1")
+                        .bind(key)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                return Ok(Some((until - now).max(1)));
+            }
+        }
+    }
+    Ok(None)
+}
+
 pub async fn clear_login_failures(conn: &mut AnyConnection, key: &str) -> Result<()> {
     sqlx::query("DELETE FROM login_failures WHERE key = $1")
         .bind(key)

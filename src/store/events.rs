@@ -23,8 +23,10 @@ pub struct ClientSeen {
 }
 
 impl ClientSeen {
-    /// None for a request no org can be told of (an unknown org in the URL).
+    /// None for a request no org can be told of (an unknown org in the URL) and for one
+    /// whose token nobody issued: a stranger's requests move no client's "last request".
     pub fn of(e: &Event) -> Option<ClientSeen> {
+        e.token_id.as_ref()?;
         Some(ClientSeen {
             org_id: e.org_id.clone()?,
             client: e.client.clone(),
@@ -50,7 +52,7 @@ pub async fn insert_events(
     let mut statements = Vec::new();
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
-            "INSERT INTO events (id, org_id, occurred_at, token_id, token_label, method, path, query, client, status, scim_type, duration_us, request_body, response_summary) VALUES ",
+            "INSERT INTO events (id, org_id, occurred_at, token_id, token_label, method, path, query, client, status, scim_type, duration_us, request_body, response_summary, remote_addr, user_agent) VALUES ",
         );
         for (i, e) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
@@ -81,6 +83,10 @@ pub async fn insert_events(
                 .push_bind(e.request_body.clone())
                 .push(", ")
                 .push_bind(e.response_summary.clone())
+                .push(", ")
+                .push_bind(e.remote_addr.clone())
+                .push(", ")
+                .push_bind(e.user_agent.clone())
                 .push(")");
         }
         statements.push(q);
@@ -169,9 +175,11 @@ struct EventRow {
     duration_us: i64,
     request_body: Option<String>,
     response_summary: Option<String>,
+    remote_addr: Option<String>,
+    user_agent: Option<String>,
 }
 
-const COLUMNS: &str = "id, org_id, occurred_at, token_id, token_label, method, path, query, client, status, scim_type, duration_us, request_body, response_summary";
+const COLUMNS: &str = "id, org_id, occurred_at, token_id, token_label, method, path, query, client, status, scim_type, duration_us, request_body, response_summary, remote_addr, user_agent";
 
 fn kind_from(s: &str) -> Result<ChangeKind> {
     Ok(match s {
@@ -232,6 +240,8 @@ fn to_event(r: EventRow, changes: Vec<Change>) -> Event {
         duration_us: r.duration_us,
         request_body: r.request_body,
         response_summary: r.response_summary,
+        remote_addr: r.remote_addr,
+        user_agent: r.user_agent,
         changes,
     }
 }
@@ -312,6 +322,9 @@ pub struct EventFilter {
     pub resource_id: Option<String>,
     pub client: Option<String>,
     pub token_id: Option<String>,
+    /// Only requests that presented a token this org issued (valid, revoked or expired).
+    #[serde(default)]
+    pub identified: bool,
     /// The start of a touched resource's name (userName, displayName), case-insensitive.
     pub text: Option<String>,
     /// Keyset cursor: only events older than this id.
@@ -350,6 +363,9 @@ pub async fn search_events(
     }
     if let Some(c) = &f.client {
         q.push(" AND client = ").push_bind(c.as_str());
+    }
+    if f.identified {
+        q.push(" AND token_id IS NOT NULL");
     }
     if let Some(t) = &f.token_id {
         q.push(" AND token_id = ").push_bind(t.as_str());

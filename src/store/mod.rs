@@ -9,6 +9,7 @@ pub mod admins;
 pub mod audit;
 pub mod events;
 pub mod groups;
+pub mod invitations;
 pub mod orgs;
 pub mod pages;
 pub mod pool;
@@ -48,14 +49,47 @@ pub enum StoreError {
     Commit(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database refused the statement for its size or complexity: the request's content
+    /// caused it (a client's mistake, not a server failure).
+    #[error("request too complex for the database: {0}")]
+    TooComplex(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> StoreError {
+        if let Some(what) = too_complex(&e) {
+            return StoreError::TooComplex(what);
+        }
         // A broken connection makes the pool check the others before handing them out.
         pool::note_error(&e);
         StoreError::Database(e)
     }
+}
+
+/// Database errors that a statement's content causes, on either database: SQLite's
+/// compile-time limits (LIKE pattern length, expression depth, bound variables, string
+/// size) and PostgreSQL's program-limit and data-exception classes for sizes and patterns.
+fn too_complex(e: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(d) = e else {
+        return None;
+    };
+    let msg = d.message();
+    let code = d.code();
+    let sqlite_limit = [
+        "pattern too complex",
+        "Expression tree is too large",
+        "too many SQL variables",
+        "string or blob too big",
+        "parser stack overflow",
+        "too many terms in compound SELECT",
+    ]
+    .iter()
+    .any(|m| msg.contains(m));
+    let pg_limit = matches!(
+        code.as_deref(),
+        Some("54000" | "54001" | "2201B" | "22001" | "2200T" | "22P05")
+    );
+    (sqlite_limit || pg_limit).then(|| msg.to_string())
 }
 
 impl StoreError {
@@ -136,6 +170,7 @@ fn sqlite_url(url: &str) -> Result<String> {
             StoreError::InvalidUrl(format!("cannot create directory {}: {e}", parent.display()))
         })?;
     }
+    restrict_permissions(std::path::Path::new(path))?;
     let params = if params.contains("mode=") {
         params.to_string()
     } else if params.is_empty() {
@@ -144,6 +179,43 @@ fn sqlite_url(url: &str) -> Result<String> {
         format!("{params}&mode=rwc")
     };
     Ok(format!("sqlite://{path}?{params}"))
+}
+
+/// The database holds token hashes, admin password hashes and the whole directory: it is
+/// created readable by its owner only (0600), and an existing file (with its WAL and
+/// shared-memory files, which SQLite creates with the main file's mode) is narrowed to that.
+fn restrict_permissions(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let denied = |e: std::io::Error| {
+            StoreError::InvalidUrl(format!("cannot secure {}: {e}", path.display()))
+        };
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .or_else(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => std::fs::File::open(path),
+                    _ => Err(e),
+                })
+                .map_err(denied)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            if let Ok(meta) = std::fs::metadata(&p) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                        .map_err(denied)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Store {

@@ -1,6 +1,6 @@
 //! Admins of the org and the audit trail of console changes.
 
-use crate::console::api::{admins_page, AddAdmin, RemoveAdmin};
+use crate::console::api::{admins_page, InviteAdmin, RemoveAdmin};
 use crate::console::layout::{LoadError, OrgLayout};
 use crate::console::widgets::Time;
 use leptos::prelude::*;
@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 pub fn Admins() -> impl IntoView {
     let params = use_params_map();
     let org = move || params.read().get("org").unwrap_or_default();
-    let add = ServerAction::<AddAdmin>::new();
+    let add = ServerAction::<InviteAdmin>::new();
     let remove = ServerAction::<RemoveAdmin>::new();
     let data = Resource::new(
         move || (org(), add.version().get(), remove.version().get()),
@@ -29,21 +29,21 @@ pub fn Admins() -> impl IntoView {
         <OrgLayout login=org() active="admins">
             <h1>"Admins"</h1>
             <section class="card">
-                <h2>"Add an admin"</h2>
+                <h2>"Invite an admin"</h2>
+                <p class="muted">"Nobody joins without accepting. People who already use scimgate accept when they next sign in; others join at /join with the one-time code below."</p>
                 <ActionForm action=add attr:class="form form-row">
                     <input type="hidden" name="org" value=org/>
                     <label for="admin_email">"Email"</label>
                     <input id="admin_email" name="email" type="email" required/>
-                    <label for="admin_password">"Password (empty: generate one)"</label>
-                    <input id="admin_password" name="password" type="password" autocomplete="new-password" minlength="12"/>
-                    <button type="submit" class="btn btn-primary">"Add admin"</button>
+                    <button type="submit" class="btn btn-primary">"Invite"</button>
                 </ActionForm>
-                {move || add.value().get().and_then(|r| r.ok()).and_then(|a| a.password.map(|p| view! {
-                    <div class="secret" role="status">
-                        <p><strong>{format!("Password for {} (shown once):", a.email)}</strong></p>
-                        <code class="url">{p}</code>
+                {move || add.value().get().and_then(|r| r.ok()).map(|a| view! {
+                    <div class="secret" role="status" data-testid="invitation">
+                        <p><strong>{format!("{} is invited. One-time code (shown once):", a.email)}</strong></p>
+                        <code class="url">{a.code}</code>
+                        <p class="muted small">"Valid until "<Time ms=a.expires_at/>". Give it to them together with the address of this console's /join page."</p>
                     </div>
-                }))}
+                })}
                 {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             </section>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -69,6 +69,17 @@ pub fn Admins() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </section>
+                                {(!p.invited.is_empty()).then(|| view! {
+                                    <section class="card">
+                                        <h2>"Invited"</h2>
+                                        <table class="table" data-testid="invited">
+                                            <thead><tr><th>"Email"</th><th>"Invited by"</th><th>"Expires"</th></tr></thead>
+                                            <tbody>{p.invited.clone().into_iter().map(|i| view! {
+                                                <tr><td>{i.email}</td><td>{i.invited_by}</td><td><Time ms=i.expires_at/></td></tr>
+                                            }).collect_view()}</tbody>
+                                        </table>
+                                    </section>
+                                })}
                                 <section class="card">
                                     <h2>"Audit trail"</h2>
                                     {if p.audit.is_empty() { view! { <p class="muted">"No console changes yet."</p> }.into_any() } else {

@@ -54,6 +54,7 @@ pub fn SignIn() -> impl IntoView {
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                 </ActionForm>
+                <p class="muted small">"Invited with a code and no account yet? "<a href="/join">"Join an organization"</a></p>
             </div>
         </main>
     }
