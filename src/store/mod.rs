@@ -8,6 +8,7 @@
 pub mod admins;
 pub mod audit;
 pub mod events;
+pub mod fold;
 pub mod groups;
 pub mod orgs;
 pub mod pages;
@@ -198,13 +199,15 @@ impl Store {
                 (TypedPool::Postgres(typed), pool, None)
             }
         };
-        Ok(Store {
+        let store = Store {
             pool: Arc::new(pool),
             group,
             cursors,
             typed,
             dialect,
-        })
+        };
+        fold::backfill(&store).await?;
+        Ok(store)
     }
 
     pub async fn read(&self) -> Result<Conn> {
