@@ -64,7 +64,7 @@ pub async fn seed(store: &Store, org: &Org, size: SeedSize) -> Result<Seeded, St
     let login = org.login.clone();
     insert_rows(
         store,
-        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, active, attributes, source, version, created_at, updated_at) VALUES ",
+        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, display_name_key, active, attributes, source, version, created_at, updated_at) VALUES ",
         n,
         |i, q| {
             let user_name = format!("user{i}@{login}.example");
@@ -90,6 +90,8 @@ pub async fn seed(store: &Store, org: &Org, size: SeedSize) -> Result<Seeded, St
                 .push(", ")
                 .push_bind(format!("User {i}"))
                 .push(", ")
+                .push_bind(format!("user {i}"))
+                .push(", ")
                 .push_bind(i64::from(active))
                 .push(", ")
                 .push_bind(attrs.to_string())
@@ -105,9 +107,9 @@ pub async fn seed(store: &Store, org: &Org, size: SeedSize) -> Result<Seeded, St
         },
     )
     .await?;
-    insert_rows(store, "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, is_primary) VALUES ", n, |i, q| {
+    insert_rows(store, "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, type_key, is_primary) VALUES ", n, |i, q| {
         let v = format!("user{i}@{login}.example");
-        q.push("(").push_bind(user_ids[i].as_str()).push(", ").push_bind(org.id.as_str()).push(", 0, ").push_bind(v.as_str()).push(", ").push_bind(v.to_lowercase()).push(", 'work', 1)");
+        q.push("(").push_bind(user_ids[i].as_str()).push(", ").push_bind(org.id.as_str()).push(", 0, ").push_bind(v.as_str()).push(", ").push_bind(v.to_lowercase()).push(", 'work', 'work', 1)");
     })
     .await?;
 

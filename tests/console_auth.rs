@@ -570,3 +570,72 @@ async fn admins_are_invited_never_pulled_across_orgs() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn under_https_the_cookie_is_host_prefixed_and_hsts_is_sent() {
+    for b in backends() {
+        let app = TestApp::with_args(
+            &b,
+            scimgate::config::ServeArgs {
+                site_root: "target/site".into(),
+                public_url: Some("https://scim.example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        scimgate::management::create_admin(
+            &app.db.store,
+            "acme",
+            "ops@acme.test",
+            "a long enough password".into(),
+        )
+        .await
+        .unwrap();
+        let resp = app
+            .app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri(SignIn::PATH)
+                    .header("host", "scim.example.com")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::ACCEPT, "application/json")
+                    .body(Body::from(form("ops@acme.test", "a long enough password")))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let cookie = resp.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie.starts_with("__Host-scimgate_session="), "{cookie}");
+        assert!(
+            cookie.contains("Secure") && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Domain"), "{cookie}");
+        assert!(resp.headers()[header::STRICT_TRANSPORT_SECURITY]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age="));
+        drop(resp);
+        // And a SCIM Location under the public URL, whatever the Host header says.
+        let (s, h, _) = app
+            .request(
+                "POST",
+                "/scim/v2/acme/Users",
+                Some(&app.token),
+                Some(serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "p@x.test"})),
+                &[("host", "evil.example")],
+            )
+            .await;
+        assert_eq!(s, 201);
+        assert!(h["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("https://scim.example.com/scim/v2/acme/Users/"));
+        app.finish().await;
+    }
+}

@@ -248,3 +248,119 @@ async fn entra_group_flows() {
         app.finish().await;
     }
 }
+
+/// Entra's documented manager update (an array holding one object, or a bare id), the
+/// enterprise attributes it and other clients send without their URN, an app role through
+/// `roles[primary eq "True"].value`, and the value-path filter with a sub-attribute
+/// (`emails[type eq "work"].value eq …`).
+#[tokio::test]
+async fn entra_manager_bare_enterprise_paths_roles_and_value_path_filters() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let (_, m) = app.scim("POST", "/Users", Some(entra_user("mgr"))).await;
+        let manager = m["id"].as_str().unwrap().to_string();
+        let (s, u) = app.scim("POST", "/Users", Some(entra_user("1"))).await;
+        assert_eq!(s, 201, "{u}");
+        let id = u["id"].as_str().unwrap().to_string();
+        let path = format!("/Users/{id}");
+        for value in [json!([{"value": manager}]), json!(manager)] {
+            let (s, p) = app
+                .scim(
+                    "PATCH",
+                    &path,
+                    Some(patch(json!([
+                        {"op": "Remove", "path": format!("{ENTERPRISE}:manager")},
+                        {"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": value}
+                    ]))),
+                )
+                .await;
+            assert_eq!(s, 200, "{p}");
+            assert_eq!(p[ENTERPRISE]["manager"]["value"], manager.as_str(), "{p}");
+        }
+        // Without the URN: path-based and path-less, and manager.value.
+        let (s, p) = app
+            .scim(
+                "PATCH",
+                &path,
+                Some(patch(json!([
+                    {"op": "Replace", "path": "department", "value": "Research"},
+                    {"op": "Add", "path": "employeeNumber", "value": "1001"},
+                    {"op": "Replace", "path": "manager.value", "value": "someone-else"},
+                    {"op": "Replace", "value": {"costCenter": "CC-7", "organization": "Contoso", "division": "West"}}
+                ]))),
+            )
+            .await;
+        assert_eq!(s, 200, "{p}");
+        assert_eq!(
+            p[ENTERPRISE],
+            json!({"department": "Research", "employeeNumber": "1001", "manager": {"value": "someone-else"}, "costCenter": "CC-7", "organization": "Contoso", "division": "West"})
+        );
+        let (s, got) = app.scim("GET", &path, None).await;
+        assert_eq!(s, 200);
+        assert_eq!(got[ENTERPRISE], p[ENTERPRISE], "stored, not only echoed");
+        assert!(got.get("department").is_none(), "{got}");
+        let (_, f) = app
+            .scim(
+                "GET",
+                &format!(
+                    "/Users?filter={}",
+                    common::enc(&format!("{ENTERPRISE}:department eq \"research\""))
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(f["totalResults"], 1, "{f}");
+
+        // An app role assignment mapped to roles[primary eq "True"].value.
+        let (s, p) = app
+            .scim(
+                "PATCH",
+                &path,
+                Some(patch(json!([
+                    {"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "admin"}
+                ]))),
+            )
+            .await;
+        assert_eq!(s, 200, "{p}");
+        assert_eq!(
+            p["urn:ietf:params:scim:schemas:extension:scimgate:2.0:User"]["role"], "admin",
+            "{p}"
+        );
+
+        // emails[type eq "work"].value eq "…": some element matches both.
+        for (f, want) in [
+            (
+                r#"emails[type eq "work"].value eq "test_user_1@contoso.test""#,
+                1,
+            ),
+            (
+                r#"emails[type eq "home"].value eq "Test_User_1@contoso.test""#,
+                0,
+            ),
+            (r#"emails[type eq "work"].value sw "test_user_""#, 2),
+            (
+                r#"emails[type eq "work"].value eq "Test_User_1@contoso.test" and active eq true"#,
+                1,
+            ),
+        ] {
+            let (s, r) = app
+                .scim("GET", &format!("/Users?filter={}", common::enc(f)), None)
+                .await;
+            assert_eq!(s, 200, "{f}: {r}");
+            assert_eq!(r["totalResults"], want, "{f}: {r}");
+        }
+        let (s, e) = app
+            .scim(
+                "GET",
+                &format!(
+                    "/Users?filter={}",
+                    common::enc(r#"emails[type eq "work"].nope eq "x""#)
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(s, 400, "{e}");
+        common::assert_scim_error(&e, 400, Some("invalidFilter"));
+        app.finish().await;
+    }
+}

@@ -381,3 +381,114 @@ async fn each_clients_last_request_includes_writes() {
         app.finish().await;
     }
 }
+
+/// Okta's app attribute `role`, whichever external namespace the admin chose: top level
+/// (core, Okta's default), `{"role": …}` (namespace `role`), the scimgate extension, or a
+/// primary value of `roles`; on POST, PUT and PATCH. Values outside the org's allowed roles
+/// are refused as before.
+#[tokio::test]
+async fn okta_role_attribute_in_every_namespace() {
+    const EXT: &str = "urn:ietf:params:scim:schemas:extension:scimgate:2.0:User";
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let mut org = app.org.clone();
+        org.allowed_roles = vec!["admin".into(), "member".into(), "viewer".into()];
+        let mut c = app.db.store.read().await.unwrap();
+        scimgate::store::orgs::update_org_settings(&mut c, &org)
+            .await
+            .unwrap();
+        drop(c);
+        let forms = [
+            ("role", json!("admin")),
+            ("role", json!({"role": "admin"})),
+            (EXT, json!({"role": "admin"})),
+            ("roles", json!([{"value": "admin", "primary": true}])),
+        ];
+        for (n, (key, value)) in forms.iter().enumerate() {
+            let mut u = okta_user(&format!("role{n}@example.com"));
+            u[*key] = value.clone();
+            let (s, created) = app.scim("POST", "/Users", Some(u.clone())).await;
+            assert_eq!(s, 201, "{key}: {created}");
+            assert_eq!(created[EXT]["role"], "admin", "{key}: {created}");
+            let id = created["id"].as_str().unwrap().to_string();
+            let (_, got) = app.scim("GET", &format!("/Users/{id}"), None).await;
+            assert_eq!(got[EXT]["role"], "admin", "stored: {key}");
+            // PUT with the same form and another role.
+            let mut v = value.clone();
+            match *key {
+                "role" if v.is_string() => v = json!("member"),
+                "roles" => v = json!([{"value": "member", "primary": true}]),
+                _ => v["role"] = json!("member"),
+            }
+            u[*key] = v;
+            let (s, put) = app
+                .scim("PUT", &format!("/Users/{id}"), Some(u.clone()))
+                .await;
+            assert_eq!(
+                (s.as_u16(), put[EXT]["role"].as_str()),
+                (200, Some("member")),
+                "PUT {key}: {put}"
+            );
+            // An unknown role in the same form is refused and changes nothing.
+            let mut bad = u.clone();
+            bad[*key] = match *key {
+                "roles" => json!([{"value": "superuser", "primary": true}]),
+                _ if value.is_string() => json!("superuser"),
+                _ => json!({"role": "superuser"}),
+            };
+            bad["userName"] = json!(format!("bad{n}@example.com"));
+            let (s, e) = app.scim("POST", "/Users", Some(bad.clone())).await;
+            assert_eq!(s, 400, "POST unknown role as {key}: {e}");
+            assert_scim_error(&e, 400, Some("invalidValue"));
+            let (s, _) = app.scim("PUT", &format!("/Users/{id}"), Some(bad)).await;
+            assert_eq!(s, 400, "PUT unknown role as {key}");
+            let (_, got) = app.scim("GET", &format!("/Users/{id}"), None).await;
+            assert_eq!(got[EXT]["role"], "member");
+        }
+        // PATCH: path `role`, path-less replace with a `role` key (both namespaces), roles.
+        let (_, u) = app
+            .scim("POST", "/Users", Some(okta_user("patch@example.com")))
+            .await;
+        let path = format!("/Users/{}", u["id"].as_str().unwrap());
+        assert!(u.get(EXT).is_none(), "{u}");
+        for (ops, want) in [
+            (
+                json!([{"op": "replace", "path": "role", "value": "viewer"}]),
+                "viewer",
+            ),
+            (
+                json!([{"op": "replace", "value": {"role": "admin"}}]),
+                "admin",
+            ),
+            (
+                json!([{"op": "replace", "value": {"role": {"role": "member"}}}]),
+                "member",
+            ),
+            (
+                json!([{"op": "add", "path": "roles", "value": [{"value": "viewer", "primary": true}]}]),
+                "viewer",
+            ),
+        ] {
+            let (s, p) = app.scim("PATCH", &path, Some(patch(ops.clone()))).await;
+            assert_eq!(
+                (s.as_u16(), p[EXT]["role"].as_str()),
+                (200, Some(want)),
+                "{ops}: {p}"
+            );
+        }
+        for ops in [
+            json!([{"op": "replace", "path": "role", "value": "superuser"}]),
+            json!([{"op": "replace", "value": {"role": "superuser"}}]),
+            json!([{"op": "replace", "value": {"role": {"role": "superuser"}}}]),
+            json!([{"op": "replace", "path": "roles", "value": [{"value": "superuser", "primary": true}]}]),
+        ] {
+            let (s, e) = app.scim("PATCH", &path, Some(patch(ops.clone()))).await;
+            assert_eq!(s, 400, "{ops}: {e}");
+            assert_scim_error(&e, 400, Some("invalidValue"));
+        }
+        let (_, got) = app.scim("GET", &path, None).await;
+        assert_eq!(got[EXT]["role"], "viewer");
+        app.finish().await;
+    }
+}

@@ -744,3 +744,92 @@ async fn changes_and_their_log_entries_commit_together() {
         app.finish().await;
     }
 }
+
+/// Case-insensitive attributes compare with a Unicode fold on both sides: `displayName eq
+/// "åsa"` finds "ÅSA" (and the other way round), and a userName differing only in
+/// non-ASCII case is taken.
+#[tokio::test]
+async fn unicode_case_insensitive_filters_and_uniqueness() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let mut u = user("ÅSA.ÖBERG@acme.test");
+        u["displayName"] = json!("ÅSA Öberg");
+        u["title"] = json!("INGÉNIEUR");
+        u["emails"] = json!([{"value": "ÅSA.ÖBERG@acme.test", "type": "work"}]);
+        u["addresses"] = json!([{"locality": "MÜNCHEN", "type": "work"}]);
+        let (s, created) = app.scim("POST", "/Users", Some(u)).await;
+        assert_eq!(s, 201, "{created}");
+        let (s, _) = app
+            .scim("POST", "/Users", Some(user("bob@acme.test")))
+            .await;
+        assert_eq!(s, 201);
+        for f in [
+            r#"displayName eq "åsa öberg""#,
+            r#"displayName eq "ÅSA ÖBERG""#,
+            r#"displayName sw "å""#,
+            r#"displayName gt "z""#,
+            r#"userName eq "åsa.öberg@acme.test""#,
+            r#"title eq "ingénieur""#,
+            r#"title co "é""#,
+            r#"emails.value co "öberg""#,
+            r#"emails[type eq "WORK" and value sw "åsa."]"#,
+            r#"addresses[locality eq "münchen"]"#,
+        ] {
+            let (s, r) = app
+                .scim("GET", &format!("/Users?filter={}", enc(f)), None)
+                .await;
+            assert_eq!(s, 200, "{f}: {r}");
+            assert_eq!(r["totalResults"], 1, "{f}: {r}");
+            assert_eq!(r["Resources"][0]["id"], created["id"], "{f}");
+        }
+        // Sorting is on the folded name too: "åsa a" before "ÅSA Öberg" (unfolded, 'Å'
+        // sorts before 'å').
+        let mut other = user("asa2@acme.test");
+        other["displayName"] = json!("åsa a");
+        let (s, second) = app.scim("POST", "/Users", Some(other)).await;
+        assert_eq!(s, 201);
+        let (_, sorted) = app
+            .scim(
+                "GET",
+                &format!(
+                    "/Users?sortBy=displayName&filter={}",
+                    enc(r#"displayName sw "Å""#)
+                ),
+                None,
+            )
+            .await;
+        let order: Vec<&Value> = sorted["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["id"])
+            .collect();
+        assert_eq!(order, vec![&second["id"], &created["id"]], "{sorted}");
+        let (s, e) = app
+            .scim("POST", "/Users", Some(user("åsa.öberg@acme.test")))
+            .await;
+        assert_eq!(s, 409, "{e}");
+        assert_scim_error(&e, 409, Some("uniqueness"));
+        let (s, g) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "ÉQUIPE ÅSA"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{g}");
+        let (s, r) = app
+            .scim(
+                "GET",
+                &format!("/Groups?filter={}", enc(r#"displayName eq "équipe åsa""#)),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (s.as_u16(), r["totalResults"].as_i64()),
+            (200, Some(1)),
+            "{r}"
+        );
+        app.finish().await;
+    }
+}

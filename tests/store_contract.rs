@@ -927,3 +927,140 @@ fn migrations_have_the_same_versions_on_both_databases() {
     assert_eq!(names("sqlite"), names("postgres"));
     assert!(!names("sqlite").is_empty());
 }
+
+/// Case-insensitive comparisons fold Unicode, not ASCII only, identically on SQLite and
+/// PostgreSQL; rows written before the fold columns existed are folded at start-up.
+#[tokio::test]
+async fn case_insensitive_matching_folds_unicode() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let d = db.store.dialect;
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let asa = user(
+            &org.id,
+            "Åsa@example.com",
+            json!({"displayName": "ÅSA", "title": "Élan", "emails": [{"value": "Åsa@Example.com", "type": "WÖRK"}], "addresses": [{"locality": "MÜNCHEN", "type": "work"}], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "FORSKNING & UTVECKLING Ö"}}),
+        );
+        users::insert_user(&mut c, &asa).await.unwrap();
+        let plain = user(
+            &org.id,
+            "bob@example.com",
+            json!({"displayName": "Bob", "title": "elan"}),
+        );
+        users::insert_user(&mut c, &plain).await.unwrap();
+        assert!(
+            matches!(
+                users::insert_user(&mut c, &user(&org.id, "åsa@EXAMPLE.COM", json!({}))).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "userName uniqueness folds Å"
+        );
+        let names = |r: (i64, Vec<User>)| r.1.into_iter().map(|u| u.user_name).collect::<Vec<_>>();
+        let filters = [
+            r#"displayName eq "åsa""#,
+            r#"displayName eq "ÅSA""#,
+            r#"displayName sw "ås""#,
+            r#"displayName co "å" and displayName ne "BOB""#,
+            r#"userName eq "åsa@example.com""#,
+            r#"title eq "élan""#,
+            r#"title eq "ÉLAN""#,
+            r#"emails.value ew "åsa@example.com""#,
+            r#"emails[type eq "wörk"]"#,
+            r#"addresses[locality eq "münchen"]"#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department sw "forskning & utveckling ö""#,
+        ];
+        let q = |f: &str| ListQuery {
+            cond: to_cond(ResourceKind::User, &parse_filter(f).unwrap()).unwrap(),
+            ..ListQuery::default()
+        };
+        for f in filters {
+            let got = names(users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap());
+            assert_eq!(got, vec!["Åsa@example.com"], "filter {f}");
+        }
+        // ASCII rows keep no folded copy and still match case-insensitively.
+        let got = names(
+            users::list_users(&mut c, d, &org.id, &q(r#"title eq "ELAN""#))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got, vec!["bob@example.com"]);
+        let sorted = users::list_users(
+            &mut c,
+            d,
+            &org.id,
+            &ListQuery {
+                sort: SortKey::DisplayName,
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            names(sorted),
+            vec!["bob@example.com", "Åsa@example.com"],
+            "sorted by the folded displayName"
+        );
+        let g = group(&org.id, "ÅSA Team", "scim:okta");
+        groups::insert_group(&mut c, &g).await.unwrap();
+        assert!(matches!(
+            groups::insert_group(&mut c, &group(&org.id, "åsa team", "scim:okta")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let gq = ListQuery {
+            cond: to_cond(
+                ResourceKind::Group,
+                &parse_filter(r#"displayName eq "åsa team""#).unwrap(),
+            )
+            .unwrap(),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            groups::list_groups(&mut c, d, &org.id, &gq)
+                .await
+                .unwrap()
+                .0,
+            1
+        );
+
+        // A row as the migration left it (SQL lower(), no folded body, listed as pending)
+        // is folded by the start-up backfill.
+        for sql in [
+            "UPDATE users SET display_name_key = lower(display_name), attributes_key = NULL",
+            "UPDATE user_emails SET type_key = lower(type)",
+        ] {
+            sqlx::query(sql).execute(&mut *c).await.unwrap();
+        }
+        sqlx::query("INSERT INTO unicode_fold_pending (user_id) VALUES ($1)")
+            .bind(&asa.id)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        if matches!(b, common::Backend::Sqlite) {
+            // SQLite's lower() leaves 'Å' alone: without the backfill these miss.
+            for f in [
+                r#"title eq "élan""#,
+                r#"displayName eq "åsa""#,
+                r#"emails[type eq "wörk"]"#,
+            ] {
+                let got = users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap();
+                assert!(got.1.is_empty(), "{f}");
+            }
+        }
+        drop(c);
+        let folded = scimgate::store::fold::backfill(&db.store).await.unwrap();
+        assert_eq!(folded, 1);
+        let mut c = db.store.read().await.unwrap();
+        for f in filters {
+            let got = names(users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap());
+            assert_eq!(got, vec!["Åsa@example.com"], "after backfill: filter {f}");
+        }
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unicode_fold_pending")
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        drop(c);
+        db.finish().await;
+    }
+}

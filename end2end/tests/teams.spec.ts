@@ -51,11 +51,14 @@ test('teams pushed by Okta are badged and read-only; forged changes are refused'
   // A forged server-function call against the managed team is refused by the server.
   const renamePath = await page.locator('form', { has: page.getByLabel('Team name') }).getAttribute('action');
   expect(renamePath).toMatch(/^\/api\/rename_team/);
-  const forged = await page.request.post(`${server.url}${renamePath}`, { form: { org: 'acme', id: g.body.id, name: 'Hijacked' }, headers: { accept: 'application/json' } });
+  // The session cookie is Secure; Playwright's request client (unlike Chromium) does not send
+  // Secure cookies over http://127.0.0.1, so the signed-in admin's cookie is passed explicitly.
+  const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  const forged = await page.request.post(`${server.url}${renamePath}`, { form: { org: 'acme', id: g.body.id, name: 'Hijacked' }, headers: { accept: 'application/json', cookie } });
   expect(forged.status()).toBe(403);
   expect((await server.scim(token, 'GET', `/Groups/${g.body.id}?excludedAttributes=members`)).body.displayName).toBe('Engineering');
   const addPath = await page.locator('form', { has: page.getByLabel('Username to add') }).getAttribute('action');
-  const forgedAdd = await page.request.post(`${server.url}${addPath}`, { form: { org: 'acme', id: g.body.id, user_name: 'ann@acme.test' }, headers: { accept: 'application/json' } });
+  const forgedAdd = await page.request.post(`${server.url}${addPath}`, { form: { org: 'acme', id: g.body.id, user_name: 'ann@acme.test' }, headers: { accept: 'application/json', cookie } });
   expect(forgedAdd.status()).toBe(403);
 
   // Delete the console team (with confirmation).

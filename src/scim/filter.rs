@@ -399,6 +399,24 @@ impl Parser {
             }
             let inner = self.or_expr()?;
             self.expect(Token::RBracket, "']'")?;
+            // `emails[type eq "work"].value eq "x"`: some element matches both, the same as
+            // `emails[type eq "work" and value eq "x"]`.
+            if let Some(Token::Word(w)) = self.peek().cloned() {
+                if let Some(sub) = w.strip_prefix('.') {
+                    self.pos += 1;
+                    if !valid_name(sub) {
+                        return Err(ScimError::invalid_filter(format!(
+                            "'{word}[…]{w}' is not a valid value path"
+                        )));
+                    }
+                    let test = self.attr_expr(sub)?;
+                    if matches!(test, Filter::ValuePath(..)) {
+                        return Err(ScimError::invalid_filter("Value filters cannot be nested"));
+                    }
+                    let both = Filter::And(Box::new(inner), Box::new(test));
+                    return Ok(Filter::ValuePath(path, Box::new(both)));
+                }
+            }
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
         let op_word = match self.next() {
@@ -626,6 +644,59 @@ mod tests {
                 assert_eq!(a.sub.as_deref(), Some("value"));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn value_path_followed_by_a_sub_attribute_test() {
+        let f = p(r#"emails[type eq "work"].value eq "a@x.com""#);
+        assert_eq!(
+            f,
+            Filter::ValuePath(
+                path("emails"),
+                Box::new(Filter::And(
+                    Box::new(eq("type", "work")),
+                    Box::new(eq("value", "a@x.com"))
+                ))
+            )
+        );
+        // The same as the bracketed form, so it prints and parses back to itself.
+        assert_eq!(p(&f.to_string()), f);
+        assert_eq!(
+            p(r#"emails[type eq "work" and value eq "a@x.com"]"#),
+            f,
+            "one meaning, two spellings"
+        );
+        let f = p(r#"emails[type eq "work"].value pr and userName eq "u""#);
+        match f {
+            Filter::And(a, b) => {
+                assert_eq!(
+                    *a,
+                    Filter::ValuePath(
+                        path("emails"),
+                        Box::new(Filter::And(
+                            Box::new(eq("type", "work")),
+                            Box::new(Filter::Present(path("value")))
+                        ))
+                    )
+                );
+                assert_eq!(*b, eq("userName", "u"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            r#"emails[type eq "work"].value"#,
+            r#"emails[type eq "work"].value eq"#,
+            r#"emails[type eq "work"].1x eq "a""#,
+            r#"emails[type eq "work"].value.sub eq "a""#,
+            r#"emails[type eq "work"].value[primary eq true]"#,
+        ] {
+            let e = parse_filter(bad).unwrap_err();
+            assert_eq!(
+                e.scim_type,
+                Some(super::super::error::ScimType::InvalidFilter),
+                "{bad}"
+            );
         }
     }
 

@@ -5,8 +5,10 @@
 
 use super::error::ScimError;
 use super::filter::{parse_patch_path, AttrPath, CompValue, CompareOp, Filter, PatchPath};
-use super::resource::{canonicalize_value, coerce_bool};
-use super::schema::{find_attr, AttrDef, AttrType, Mutability, ResourceKind, PATCH_OP_SCHEMA};
+use super::resource::{canonicalize_value, coerce_bool, role_from_roles, role_of, set_role};
+use super::schema::{
+    find_attr, AttrDef, AttrType, Mutability, ResourceKind, SchemaDef, PATCH_OP_SCHEMA,
+};
 use serde_json::{Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,16 @@ pub fn apply_patch(
     let mut work = resource.clone();
     for op in ops {
         apply_one(kind, &mut work, op)?;
+    }
+    // A change to `roles` that left the product role alone sets it from the new primary
+    // (or only) role, as on POST and PUT.
+    if kind == ResourceKind::User
+        && work.get("roles") != resource.get("roles")
+        && role_of(&work) == role_of(resource)
+    {
+        if let Some(r) = role_from_roles(&work) {
+            set_role(&mut work, r);
+        }
     }
     *resource = work;
     Ok(())
@@ -231,6 +243,22 @@ fn resolve<'a>(
                 .ok_or_else(ScimError::internal)?;
             Ok(Some((container, def)))
         }
+        None if kind.core_attr(&attr.name).is_none() => {
+            // A bare extension attribute (`manager`, `department`, `role`, …): the
+            // extension that defines it, as Entra and Okta send them without the URN.
+            let Some(ext) = bare_extension(kind, &attr.name) else {
+                return Err(ScimError::invalid_path(format!(
+                    "'{}' is not an attribute of {}",
+                    attr.name,
+                    kind.name()
+                )));
+            };
+            let full = AttrPath {
+                urn: Some(ext.id.to_string()),
+                ..attr.clone()
+            };
+            resolve(kind, res, &full, create)
+        }
         _ => {
             let def = kind.core_attr(&attr.name).ok_or_else(|| {
                 ScimError::invalid_path(format!(
@@ -242,6 +270,15 @@ fn resolve<'a>(
             Ok(Some((res, def)))
         }
     }
+}
+
+/// The extension defining `name`, for paths that leave out the URN (the core schema is
+/// looked up first, so `roles` stays core and `role` is scimgate's).
+fn bare_extension(kind: ResourceKind, name: &str) -> Option<&'static SchemaDef> {
+    kind.extensions()
+        .iter()
+        .copied()
+        .find(|e| find_attr(e.attributes, name).is_some())
 }
 
 fn apply_path(
@@ -890,6 +927,112 @@ mod tests {
         )
         .unwrap();
         assert!(u.get(urn).and_then(|e| e.get("manager")).is_none());
+    }
+
+    #[test]
+    fn enterprise_attributes_without_their_urn() {
+        let urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let u = patched(
+            json!({"userName": "a"}),
+            json!([
+                {"op": "add", "path": "department", "value": "Sales"},
+                {"op": "add", "path": "employeeNumber", "value": "7"},
+                {"op": "replace", "path": "costCenter", "value": "CC"},
+                {"op": "add", "path": "organization", "value": "Org"},
+                {"op": "add", "path": "division", "value": "Div"},
+                {"op": "add", "path": "manager", "value": [{"value": "m1"}]}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            u[urn],
+            json!({"department": "Sales", "employeeNumber": "7", "costCenter": "CC", "organization": "Org", "division": "Div", "manager": {"value": "m1"}})
+        );
+        assert!(u.get("department").is_none(), "{u}");
+        for value in [
+            json!("m2"),
+            json!({"value": "m2"}),
+            json!([{"value": "m2"}]),
+        ] {
+            let u = patched(
+                json!({"userName": "a", urn: {"manager": "m1"}}),
+                json!([{"op": "Replace", "path": "manager", "value": value}]),
+            )
+            .unwrap();
+            assert_eq!(u[urn]["manager"], json!({"value": "m2"}));
+        }
+        let u = patched(
+            json!({"userName": "a"}),
+            json!([{"op": "replace", "path": "manager.value", "value": "m3"}]),
+        )
+        .unwrap();
+        assert_eq!(u[urn]["manager"], json!({"value": "m3"}));
+        // Path-less replace with bare keys, as Okta sends profile updates.
+        let u = patched(
+            json!({"userName": "a", urn: {"division": "D"}}),
+            json!([{"op": "replace", "value": {"department": "Ops", "manager": {"value": "m4"}, "title": "T"}}]),
+        )
+        .unwrap();
+        assert_eq!(
+            u[urn],
+            json!({"division": "D", "department": "Ops", "manager": {"value": "m4"}})
+        );
+        assert_eq!(u["title"], "T");
+        let u = patched(
+            json!({"userName": "a", urn: {"department": "X", "division": "D"}}),
+            json!([{"op": "remove", "path": "department"}]),
+        )
+        .unwrap();
+        assert_eq!(u[urn], json!({"division": "D"}));
+        // Unknown bare names are still refused.
+        let e = patched(
+            json!({"userName": "a"}),
+            json!([{"op": "add", "path": "departement", "value": "X"}]),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn role_forms_land_in_the_scimgate_extension() {
+        let ext = crate::scim::schema::SCIMGATE_USER_SCHEMA;
+        for o in [
+            json!([{"op": "replace", "path": "role", "value": "admin"}]),
+            json!([{"op": "add", "path": "role", "value": {"role": "admin"}}]),
+            json!([{"op": "replace", "value": {"role": "admin"}}]),
+            json!([{"op": "replace", "value": {"role": {"role": "admin"}}}]),
+            json!([{"op": "replace", "path": format!("{ext}:role"), "value": "admin"}]),
+            json!([{"op": "add", "path": "roles", "value": [{"value": "admin", "primary": true}]}]),
+            json!([{"op": "replace", "value": {"roles": [{"value": "admin"}]}}]),
+            json!([{"op": "Add", "path": "roles[primary eq \"True\"].value", "value": "admin"}]),
+        ] {
+            let u = patched(json!({"userName": "a", ext: {"role": "member"}}), o.clone()).unwrap();
+            assert_eq!(u[ext]["role"], "admin", "{o}");
+            assert!(u.get("role").is_none(), "{o}: {u}");
+        }
+        // An explicit role in the same PATCH wins over roles.
+        let u = patched(
+            json!({"userName": "a"}),
+            json!([
+                {"op": "add", "path": "roles", "value": [{"value": "admin", "primary": true}]},
+                {"op": "replace", "path": "role", "value": "viewer"}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(u[ext]["role"], "viewer");
+        // Several roles and none primary: no role is picked; the old one stays.
+        let u = patched(
+            json!({"userName": "a", ext: {"role": "member"}}),
+            json!([{"op": "add", "path": "roles", "value": [{"value": "x"}, {"value": "y"}]}]),
+        )
+        .unwrap();
+        assert_eq!(u[ext]["role"], "member");
+        let u = patched(
+            json!({"userName": "a", ext: {"role": "member"}}),
+            json!([{"op": "remove", "path": "role"}]),
+        )
+        .unwrap();
+        assert!(u.get(ext).and_then(|e| e.get("role")).is_none(), "{u}");
     }
 
     #[test]

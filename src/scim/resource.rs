@@ -4,7 +4,9 @@
 //! `password` is never kept. Also the `attributes`/`excludedAttributes` projection (§3.9).
 
 use super::error::ScimError;
-use super::schema::{AttrDef, AttrType, Mutability, ResourceKind};
+use super::schema::{
+    AttrDef, AttrType, Mutability, ResourceKind, SCIMGATE_SCHEMA_DEF, SCIMGATE_USER_SCHEMA,
+};
 use serde_json::{Map, Value};
 
 /// Canonicalises a whole resource body (POST/PUT). The result holds only the client-writable
@@ -14,6 +16,7 @@ pub fn canonicalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Val
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;
     let mut out = Map::new();
+    let mut top_role = None;
     for (key, value) in obj {
         if value.is_null() {
             continue;
@@ -46,11 +49,73 @@ pub fn canonicalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Val
             if let Some(v) = canonicalize_value(def, value)? {
                 out.insert(def.name.to_string(), v);
             }
+            continue;
+        }
+        // Okta's app attribute `role`: top level (namespace core, Okta's default) as
+        // `"role": "admin"`, or `"role": {"role": "admin"}` (namespace `role`).
+        if kind == ResourceKind::User && key.eq_ignore_ascii_case("role") {
+            top_role = canonicalize_value(role_def(), value)?;
         }
         // Anything else (id, meta, schemas, groups, unknown or misspelt URNs) is ignored:
         // Entra and Okta echo such fields back and must not be failed for it.
     }
+    if kind == ResourceKind::User && role_of(&out).is_none() {
+        // The scimgate extension's role wins; then a top-level `role`; then the primary
+        // (or only) value of `roles`.
+        if let Some(r) = top_role.or_else(|| role_from_roles(&out)) {
+            set_role(&mut out, r);
+        }
+    }
     Ok(out)
+}
+
+fn role_def() -> &'static AttrDef {
+    &SCIMGATE_SCHEMA_DEF.attributes[0]
+}
+
+/// The product role of a canonical user body (the scimgate extension's `role`).
+pub fn role_of(attrs: &Map<String, Value>) -> Option<&Value> {
+    attrs.get(SCIMGATE_USER_SCHEMA).and_then(|e| e.get("role"))
+}
+
+pub fn set_role(attrs: &mut Map<String, Value>, role: Value) {
+    let ext = attrs
+        .entry(SCIMGATE_USER_SCHEMA.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !ext.is_object() {
+        *ext = Value::Object(Map::new());
+    }
+    if let Some(o) = ext.as_object_mut() {
+        o.insert("role".into(), role);
+    }
+}
+
+/// The role named by the standard `roles` attribute: its primary value, or its only one.
+pub fn role_from_roles(attrs: &Map<String, Value>) -> Option<Value> {
+    let roles = attrs.get("roles")?.as_array()?;
+    let pick = roles
+        .iter()
+        .find(|r| r.get("primary") == Some(&Value::Bool(true)))
+        .or(if roles.len() == 1 {
+            roles.first()
+        } else {
+            None
+        })?;
+    pick.get("value").filter(|v| v.is_string()).cloned()
+}
+
+/// A role as identity providers send it: `"admin"`, `{"role": "admin"}` (Okta, namespace
+/// `role`), `{"value": "admin"}` or a one-element array of those.
+fn role_input(value: &Value) -> &Value {
+    match value {
+        Value::Object(o) => o
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("role") || k.eq_ignore_ascii_case("value"))
+            .map(|(_, v)| role_input(v))
+            .unwrap_or(value),
+        Value::Array(a) if a.len() == 1 => role_input(&a[0]),
+        v => v,
+    }
 }
 
 /// Canonicalises one attribute value. `Ok(None)` means "drop it" (read-only, write-only or
@@ -81,6 +146,9 @@ fn canonicalize_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, Sc
     }
     match def.ty {
         AttrType::Boolean => coerce_bool(def.name, value).map(Some),
+        AttrType::String if def.name == "role" => {
+            coerce_string(def.name, role_input(value)).map(Some)
+        }
         AttrType::String | AttrType::Reference | AttrType::DateTime => {
             coerce_string(def.name, value).map(Some)
         }
@@ -292,6 +360,45 @@ fn split_paths(kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn role_forms_on_post_and_put() {
+        let ext = super::SCIMGATE_USER_SCHEMA;
+        for body in [
+            json!({"userName": "a", "role": "admin"}),
+            json!({"userName": "a", "Role": {"role": "admin"}}),
+            json!({"userName": "a", ext: {"role": "admin"}}),
+            json!({"userName": "a", ext: {"role": {"role": "admin"}}}),
+            json!({"userName": "a", "roles": [{"value": "admin", "primary": true}, {"value": "x"}]}),
+            json!({"userName": "a", "roles": [{"value": "admin"}]}),
+            json!({"userName": "a", "role": "admin", "roles": [{"value": "other", "primary": true}]}),
+            json!({"userName": "a", ext: {"role": "admin"}, "role": "other"}),
+        ] {
+            let out = canonicalize(ResourceKind::User, &body).unwrap();
+            assert_eq!(out[ext]["role"], "admin", "{body}");
+            assert!(out.get("role").is_none(), "{body}");
+        }
+        for body in [
+            json!({"userName": "a"}),
+            json!({"userName": "a", "roles": []}),
+            json!({"userName": "a", "roles": [{"value": "x"}, {"value": "y"}]}),
+        ] {
+            let out = canonicalize(ResourceKind::User, &body).unwrap();
+            assert!(out.get(ext).is_none(), "{body}");
+        }
+        assert!(canonicalize(
+            ResourceKind::User,
+            &json!({"userName": "a", "role": {"x": 1}})
+        )
+        .is_err());
+        // Groups have no role.
+        let g = canonicalize(
+            ResourceKind::Group,
+            &json!({"displayName": "g", "role": "admin"}),
+        )
+        .unwrap();
+        assert!(g.get(ext).is_none());
+    }
 
     #[test]
     fn canonical_names_booleans_and_dropped_fields() {

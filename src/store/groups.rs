@@ -51,7 +51,7 @@ pub async fn insert_group(conn: &mut AnyConnection, g: &Group) -> Result<()> {
     .bind(&g.id)
     .bind(&g.org_id)
     .bind(&g.display_name)
-    .bind(g.display_name.to_lowercase())
+    .bind(super::fold::fold(&g.display_name))
     .bind(&g.external_id)
     .bind(&g.source)
     .bind(g.version)
@@ -92,7 +92,7 @@ pub async fn update_group(
         "UPDATE groups SET display_name = $1, display_name_key = $2, external_id = $3, version = version + 1, updated_at = $4 WHERE org_id = $5 AND id = $6",
     )
     .bind(display_name)
-    .bind(display_name.to_lowercase())
+    .bind(super::fold::fold(display_name))
     .bind(external_id)
     .bind(now_ms())
     .bind(org_id)

@@ -8,6 +8,7 @@
 pub mod admins;
 pub mod audit;
 pub mod events;
+pub mod fold;
 pub mod groups;
 pub mod invitations;
 pub mod orgs;
@@ -270,13 +271,15 @@ impl Store {
                 (TypedPool::Postgres(typed), pool, None)
             }
         };
-        Ok(Store {
+        let store = Store {
             pool: Arc::new(pool),
             group,
             cursors,
             typed,
             dialect,
-        })
+        };
+        fold::backfill(&store).await?;
+        Ok(store)
     }
 
     pub async fn read(&self) -> Result<Conn> {

@@ -24,7 +24,7 @@ pub enum Target {
     /// Users: `userName` (case-insensitive key column).
     UserName,
     ExternalId,
-    /// `displayName` of a user (case-insensitive) or group (key column).
+    /// `displayName` of a user or group (case-insensitive key column).
     DisplayName,
     Active,
     Created,
@@ -188,7 +188,7 @@ enum Kind {
     Exact,
     /// The column already holds a lowercase key: lowercase the value only.
     Key,
-    /// Lowercase both sides.
+    /// Fold both sides (the stored side through the folded body, see `store::fold`).
     Lower,
     /// 0/1 integers.
     Bool,
@@ -248,26 +248,22 @@ fn push_cond(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
                     push_cond(qb, d, t, ElemCtx::UserGroups, inner);
                 }
                 Collection::Json(path) => {
+                    // `j`: the elements; `jk`: the same elements of the folded body, for
+                    // case-insensitive sub-attributes (see `store::fold`).
                     match d {
                         Dialect::Sqlite => {
                             qb.push(format!("EXISTS (SELECT 1 FROM json_each({a}.attributes, "));
                             qb.push_bind(sqlite_json_path(path));
-                            qb.push(") j WHERE ");
+                            qb.push(format!(") j LEFT JOIN json_each({a}.attributes_key, "));
+                            qb.push_bind(sqlite_json_path(path));
+                            qb.push(") jk ON jk.key = j.key WHERE ");
                         }
                         Dialect::Postgres => {
-                            qb.push(format!("EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(jsonb_extract_path({a}.attributes::jsonb"));
-                            for p in path {
-                                qb.push(", ");
-                                qb.push_bind(p.clone());
-                            }
-                            qb.push(format!(
-                                ")) = 'array' THEN jsonb_extract_path({a}.attributes::jsonb"
-                            ));
-                            for p in path {
-                                qb.push(", ");
-                                qb.push_bind(p.clone());
-                            }
-                            qb.push(") ELSE '[]'::jsonb END) AS j(value) WHERE ");
+                            qb.push("EXISTS (SELECT 1 FROM ");
+                            pg_array_elements(qb, &format!("{a}.attributes"), path);
+                            qb.push(" AS j(value, n) LEFT JOIN ");
+                            pg_array_elements(qb, &format!("{a}.attributes_key"), path);
+                            qb.push(" AS jk(value, n) ON jk.n = j.n WHERE ");
                         }
                     }
                     push_cond(qb, d, t, ElemCtx::Json, inner);
@@ -277,6 +273,24 @@ fn push_cond(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
         }
         Cond::Test(target, op, val) => push_test(qb, d, t, ctx, target, *op, val),
     }
+}
+
+/// The elements of the array at `path` in the JSON text `doc` (none if it is not an
+/// array), numbered.
+fn pg_array_elements(qb: &mut Sql, doc: &str, path: &[String]) {
+    qb.push(format!(
+        "jsonb_array_elements(CASE WHEN jsonb_typeof(jsonb_extract_path({doc}::jsonb"
+    ));
+    for p in path {
+        qb.push(", ");
+        qb.push_bind(p.clone());
+    }
+    qb.push(format!(")) = 'array' THEN jsonb_extract_path({doc}::jsonb"));
+    for p in path {
+        qb.push(", ");
+        qb.push_bind(p.clone());
+    }
+    qb.push(") ELSE '[]'::jsonb END) WITH ORDINALITY");
 }
 
 fn sqlite_json_path(path: &[String]) -> String {
@@ -311,7 +325,7 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
             Kind::Key
         }
         (Target::DisplayName, Table::Users) => {
-            qb.push("lower(u.display_name)");
+            qb.push("u.display_name_key");
             Kind::Key
         }
         (Target::Active, _) => {
@@ -345,17 +359,22 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
             } else {
                 Kind::Lower
             };
-            if kind == Kind::Lower {
+            // Case-insensitive: read the folded body (see `store::fold`); it is NULL when
+            // the body is ASCII-only, and lower() on the body is then the same fold.
+            let doc = if kind == Kind::Lower {
                 qb.push("lower(");
-            }
+                format!("COALESCE({a}.attributes_key, {a}.attributes)")
+            } else {
+                format!("{a}.attributes")
+            };
             match d {
                 Dialect::Sqlite => {
-                    qb.push(format!("json_extract({a}.attributes, "));
+                    qb.push(format!("json_extract({doc}, "));
                     qb.push_bind(sqlite_json_path(path));
                     qb.push(")");
                 }
                 Dialect::Postgres => {
-                    qb.push(format!("jsonb_extract_path_text({a}.attributes::jsonb"));
+                    qb.push(format!("jsonb_extract_path_text(({doc})::jsonb"));
                     for p in path {
                         qb.push(", ");
                         qb.push_bind(p.clone());
@@ -382,7 +401,7 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
                     Kind::Key
                 }
                 "type" => {
-                    qb.push("lower(e.type)");
+                    qb.push("e.type_key");
                     Kind::Key
                 }
                 _ => {
@@ -406,17 +425,22 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
                 } else {
                     Kind::Lower
                 };
-                if kind == Kind::Lower {
+                // Case-insensitive: the same element of the folded body (`jk`, joined on
+                // its position; none when the body is ASCII-only).
+                let elem = if kind == Kind::Lower {
                     qb.push("lower(");
-                }
+                    "COALESCE(jk.value, j.value)"
+                } else {
+                    "j.value"
+                };
                 match d {
                     Dialect::Sqlite => {
-                        qb.push("json_extract(j.value, ");
+                        qb.push(format!("json_extract({elem}, "));
                         qb.push_bind(sqlite_json_path(std::slice::from_ref(sub)));
                         qb.push(")");
                     }
                     Dialect::Postgres => {
-                        qb.push("(j.value ->> ");
+                        qb.push(format!("({elem} ->> "));
                         qb.push_bind(sub.clone());
                         qb.push(")");
                     }
@@ -462,7 +486,7 @@ fn push_test(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target, 
         }
         (Op::Co | Op::Sw | Op::Ew, Val::Str(s)) => {
             let s = if matches!(kind, Kind::Key | Kind::Lower) {
-                s.to_lowercase()
+                super::fold::fold(s)
             } else {
                 s.clone()
             };
@@ -510,7 +534,7 @@ fn push_value(qb: &mut Sql, d: Dialect, kind: Kind, v: &Val) {
             qb.push_bind(*ms);
         }
         (Kind::Key | Kind::Lower, Val::Str(s)) => {
-            qb.push_bind(s.to_lowercase());
+            qb.push_bind(super::fold::fold(s));
         }
         (_, Val::Str(s)) => {
             qb.push_bind(s.clone());
@@ -535,7 +559,7 @@ pub fn push_order(qb: &mut Sql, table: Table, sort: SortKey, descending: bool) {
         (SortKey::Id, _) => None,
         (SortKey::UserName, Table::Users) => Some("u.user_name_key".to_string()),
         (SortKey::UserName, Table::Groups) => None,
-        (SortKey::DisplayName, Table::Users) => Some("lower(u.display_name)".to_string()),
+        (SortKey::DisplayName, Table::Users) => Some("u.display_name_key".to_string()),
         (SortKey::DisplayName, Table::Groups) => Some("g.display_name_key".to_string()),
         (SortKey::ExternalId, _) => Some(format!("{a}.external_id")),
         (SortKey::Created, _) => Some(format!("{a}.created_at")),

@@ -1,7 +1,8 @@
 //! Users. The canonical SCIM body is the source of truth; `user_name_key`, `external_id`,
-//! `display_name`, `active` and the `user_emails` rows are projections of it for indexed
+//! `display_name` (and the folded keys of [`super::fold`]), `active` and the `user_emails` rows are projections of it for indexed
 //! lookups, rewritten with every write.
 
+use super::fold::{self, fold};
 use super::query::{page_sql, push_where, Cond, ListQuery, Table};
 use super::sql::Sql;
 use super::{bool_int, Dialect, Result, StoreError};
@@ -50,23 +51,29 @@ const COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_nam
 pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
     let cols = UserColumns::from_attributes(&user.attributes);
     let mut q = Sql::new(
-        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, active, attributes, source, version, created_at, updated_at) VALUES (",
+        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, display_name_key, active, attributes, attributes_key, source, version, created_at, updated_at) VALUES (",
     );
+    let body = Value::Object(user.attributes.clone()).to_string();
+    let body_key = fold::attributes_key(&body, &user.attributes);
     q.push_bind(&user.id)
         .push(", ")
         .push_bind(&user.org_id)
         .push(", ")
         .push_bind(&cols.user_name)
         .push(", ")
-        .push_bind(cols.user_name.to_lowercase())
+        .push_bind(fold(&cols.user_name))
         .push(", ")
         .push_bind(cols.external_id.clone())
         .push(", ")
         .push_bind(cols.display_name.clone())
         .push(", ")
+        .push_bind(cols.display_name.as_deref().map(fold))
+        .push(", ")
         .push_bind(bool_int(cols.active))
         .push(", ")
-        .push_bind(Value::Object(user.attributes.clone()).to_string())
+        .push_bind(body)
+        .push(", ")
+        .push_bind(body_key)
         .push(", ")
         .push_bind(&user.source)
         .push(", ")
@@ -89,7 +96,7 @@ fn emails_insert(org_id: &str, user_id: &str, cols: &UserColumns) -> Option<Sql>
         return None;
     }
     let mut q = Sql::new(
-        "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, is_primary) VALUES ",
+        "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, type_key, is_primary) VALUES ",
     );
     for (pos, e) in cols.emails.iter().enumerate() {
         q.push(if pos == 0 { "(" } else { ", (" })
@@ -101,9 +108,11 @@ fn emails_insert(org_id: &str, user_id: &str, cols: &UserColumns) -> Option<Sql>
             .push(", ")
             .push_bind(&e.value)
             .push(", ")
-            .push_bind(e.value.to_lowercase())
+            .push_bind(fold(&e.value))
             .push(", ")
             .push_bind(e.kind.clone())
+            .push(", ")
+            .push_bind(e.kind.as_deref().map(fold))
             .push(", ")
             .push_bind(bool_int(e.primary))
             .push(")");
@@ -122,16 +131,19 @@ pub async fn update_user(
 ) -> Result<()> {
     let cols = UserColumns::from_attributes(&user.attributes);
     let body = Value::Object(user.attributes.clone()).to_string();
+    let body_key = fold::attributes_key(&body, &user.attributes);
     let done = sqlx::query(
-        "UPDATE users SET user_name = $1, user_name_key = $2, external_id = $3, display_name = $4, active = $5, attributes = $6, \
-         version = version + 1, updated_at = $7 WHERE id = $8 AND org_id = $9 AND version = $10",
+        "UPDATE users SET user_name = $1, user_name_key = $2, external_id = $3, display_name = $4, display_name_key = $5, active = $6, \
+         attributes = $7, attributes_key = $8, version = version + 1, updated_at = $9 WHERE id = $10 AND org_id = $11 AND version = $12",
     )
     .bind(&cols.user_name)
-    .bind(cols.user_name.to_lowercase())
+    .bind(fold(&cols.user_name))
     .bind(&cols.external_id)
     .bind(&cols.display_name)
+    .bind(cols.display_name.as_deref().map(fold))
     .bind(bool_int(cols.active))
     .bind(body)
+    .bind(body_key)
     .bind(user.updated_at)
     .bind(&user.id)
     .bind(&user.org_id)
@@ -178,7 +190,7 @@ pub async fn find_user_by_user_name(
         "SELECT {COLUMNS} FROM users u WHERE u.org_id = $1 AND u.user_name_key = $2"
     ))
     .bind(org_id)
-    .bind(user_name.to_lowercase())
+    .bind(fold(user_name))
     .fetch_optional(conn)
     .await?;
     row.map(UserRow::into_user).transpose()

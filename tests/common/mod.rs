@@ -116,11 +116,18 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new(backend: &Backend) -> TestApp {
+        Self::with_args(
+            backend,
+            ServeArgs {
+                site_root: "target/site".into(),
+                ..ServeArgs::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn with_args(backend: &Backend, args: ServeArgs) -> TestApp {
         let db = TestDb::new(backend).await;
-        let args = ServeArgs {
-            site_root: "target/site".into(),
-            ..ServeArgs::default()
-        };
         let (app, background) = scimgate::server::build(db.store.clone(), &args)
             .await
             .expect("build app");

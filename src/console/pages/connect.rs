@@ -190,6 +190,19 @@ fn TokenRow(
     }
 }
 
+/// The role-mapping step: how to send the role, and which values this org accepts.
+fn role_mapping(roles: &[String], how: &str) -> String {
+    let values = if roles.is_empty() {
+        "Any role name is accepted (set allowed roles above to restrict them).".to_string()
+    } else {
+        format!(
+            "Allowed values: {}; any other value is refused.",
+            roles.join(", ")
+        )
+    };
+    format!("Role mapping (optional): {how} {values}")
+}
+
 #[component]
 fn Instructions(base: String, identifier: String, roles: Vec<String>) -> impl IntoView {
     let unique = if identifier == "email" {
@@ -207,7 +220,7 @@ fn Instructions(base: String, identifier: String, roles: Vec<String>) -> impl In
                 <li>"Supported provisioning actions: Import New Users and Profile Updates, Push New Users, Push Profile Updates, Push Groups."</li>
                 <li>"Authentication Mode: HTTP Header. Paste a token from below as the Bearer token. Click Test Connector Configuration, then Save."</li>
                 <li>"Under To App, enable Create Users, Update User Attributes and Deactivate Users."</li>
-                {(!roles.is_empty()).then(|| view! { <li>{format!("Role mapping: add an app attribute \"role\" (external namespace urn:ietf:params:scim:schemas:extension:scimgate:2.0:User) with the values {}.", roles.join(", "))}</li> })}
+                <li>{role_mapping(&roles, "In the app's Profile Editor, add an attribute with external name \"role\"; any external namespace works: urn:ietf:params:scim:schemas:core:2.0:User (Okta's default), role, or urn:ietf:params:scim:schemas:extension:scimgate:2.0:User. A primary value of the standard \"roles\" attribute is read too.")}</li>
             </ol>
             <h2>"Microsoft Entra ID"</h2>
             <ol>
@@ -215,6 +228,7 @@ fn Instructions(base: String, identifier: String, roles: Vec<String>) -> impl In
                 <li>"Tenant URL: " <code>{format!("{base}?aadOptscim062020")}</code> " " <CopyButton text=format!("{base}?aadOptscim062020")/></li>
                 <li>"Secret Token: paste a token from below, then Test Connection and Save."</li>
                 <li>"Mappings: keep userName → userPrincipalName (or mail), and enable group provisioning if you want teams."</li>
+                <li>{role_mapping(&roles, "Add a mapping from SingleAppRoleAssignment([appRoleAssignments]) to the target attribute roles[primary eq \"True\"].value, and give the app roles those names.")}</li>
             </ol>
         </section>
     }
