@@ -639,3 +639,74 @@ async fn under_https_the_cookie_is_host_prefixed_and_hsts_is_sent() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn strangers_do_not_trigger_the_dead_token_warning_but_a_revoked_token_does() {
+    use scimgate::console::api::Dashboard;
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        scimgate::management::create_admin(
+            &app.db.store,
+            "acme",
+            "ops@acme.test",
+            "a long enough password".into(),
+        )
+        .await
+        .unwrap();
+        let session = sign_in_as(&app, "ops@acme.test", "a long enough password").await;
+        let (s, _) = app.scim("GET", "/Users", None).await;
+        assert_eq!(s, 200);
+        let okta = [("user-agent", "Okta SCIM Client 1.0.0")];
+        let warning = || async {
+            app.flush_log().await;
+            let (s, _, body) = call(
+                &app,
+                Dashboard::PATH,
+                "org=acme".into(),
+                Some(&session),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["warning"].clone()
+        };
+        // A stranger claiming to be Okta, with a token nobody issued.
+        for _ in 0..5 {
+            let (s, _, _) = app
+                .request(
+                    "GET",
+                    "/scim/v2/acme/Users",
+                    Some("scimgate_forged"),
+                    None,
+                    &okta,
+                )
+                .await;
+            assert_eq!(s, 401);
+        }
+        assert!(
+            warning().await.is_null(),
+            "no warning from a stranger's 401s"
+        );
+        // The org's own token, revoked, still used by Okta.
+        let old =
+            scimgate::management::create_token(&app.db.store, &app.org, "Okta old", None, None)
+                .await
+                .unwrap();
+        let mut tx = app.db.store.begin().await.unwrap();
+        scimgate::store::tokens::revoke_token(&mut tx, &app.org.id, &old.token.id)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let (s, _, _) = app
+            .request("GET", "/scim/v2/acme/Users", Some(&old.secret), None, &okta)
+            .await;
+        assert_eq!(s, 401);
+        let w = warning().await;
+        assert!(
+            w.as_str()
+                .is_some_and(|w| w.contains("401") && w.contains("Okta old")),
+            "{w}"
+        );
+        app.finish().await;
+    }
+}

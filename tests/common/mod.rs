@@ -147,6 +147,13 @@ impl TestApp {
         }
     }
 
+    /// Waits until the provisioning-log events queued so far are written.
+    pub async fn flush_log(&self) {
+        if let Some(b) = &self.background {
+            b.flush().await;
+        }
+    }
+
     pub async fn finish(mut self) {
         drop(self.app);
         if let Some(b) = self.background.take() {
