@@ -160,6 +160,10 @@ pub struct ServeArgs {
     /// Most open client connections; further connections wait until one closes
     #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+
+    /// Largest console request body (sign-in, forms, server-function calls), in bytes
+    #[arg(long, env = "SCIMGATE_MAX_CONSOLE_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_console_body_bytes: usize,
 }
 
 impl ServeArgs {
@@ -195,6 +199,7 @@ impl Default for ServeArgs {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_connections: 1024,
+            max_console_body_bytes: 64 * 1024,
         }
     }
 }

@@ -24,8 +24,9 @@ use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
 pub type AppService = NormalizePath<Router>;
 
-/// Largest console request body (sign-in, forms, server-function arguments).
-pub const CONSOLE_MAX_BODY: usize = 64 * 1024;
+/// Largest console request body (sign-in, forms, server-function arguments), in bytes.
+#[derive(Clone, Copy)]
+struct ConsoleBodyLimit(usize);
 
 /// Everything `serve` runs besides the router: the log writer and periodic jobs.
 pub struct Background {
@@ -106,7 +107,10 @@ pub async fn build(
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(same_origin_writes))
-        .layer(axum::middleware::from_fn(console_body_limit));
+        .layer(axum::middleware::from_fn_with_state(
+            ConsoleBodyLimit(args.max_console_body_bytes.max(1024)),
+            console_body_limit,
+        ));
     let mut jobs = Vec::new();
     let console = match store.typed_pool() {
         TypedPool::Sqlite(p) => {
@@ -253,9 +257,13 @@ async fn same_origin_writes(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Console forms and server-function calls are small: a body over [`CONSOLE_MAX_BODY`]
-/// (by its Content-Length, or as it arrives when chunked) is 413 before any handler runs.
-async fn console_body_limit(req: Request, next: Next) -> Response {
+/// Console forms and server-function calls are small: a body over the limit (by its
+/// Content-Length, or as it arrives when chunked) is 413 before any handler runs.
+async fn console_body_limit(
+    State(ConsoleBodyLimit(limit)): State<ConsoleBodyLimit>,
+    req: Request,
+    next: Next,
+) -> Response {
     let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     let declared = req
         .headers()
@@ -263,12 +271,12 @@ async fn console_body_limit(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     match declared {
-        Some(n) if n > CONSOLE_MAX_BODY => too_large(),
+        Some(n) if n > limit => too_large(),
         Some(_) => next.run(req).await,
         None if matches!(*req.method(), Method::GET | Method::HEAD) => next.run(req).await,
         None => {
             let (parts, body) = req.into_parts();
-            match axum::body::to_bytes(body, CONSOLE_MAX_BODY).await {
+            match axum::body::to_bytes(body, limit).await {
                 Ok(bytes) => {
                     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                         .await

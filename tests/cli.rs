@@ -72,6 +72,18 @@ fn help_describes_every_command_and_option() {
         "--log-level",
         "--public-url",
         "--max-body-bytes",
+        "--max-filter-bytes",
+        "--max-filter-terms",
+        "--max-filter-depth",
+        "--max-filter-string-bytes",
+        "--unauthenticated-per-minute",
+        "--password-concurrency",
+        "--trusted-proxy",
+        "--header-timeout-secs",
+        "--body-timeout-secs",
+        "--max-connections",
+        "--max-console-body-bytes",
+        "--secure-cookies",
     ] {
         assert!(serve.contains(opt), "{opt}");
     }

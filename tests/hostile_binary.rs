@@ -336,7 +336,20 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
         "2",
         "--max-connections",
         "4",
+        "--max-console-body-bytes",
+        "2048",
     ]);
+    // The configured console body limit.
+    let path = scimgate::console::api::SignIn::PATH;
+    for (len, over) in [(1500usize, false), (4000, true)] {
+        let body = format!("email=a%40b.test&password={}", "x".repeat(len));
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let (s, _, _) = exchange(srv.addr, req.as_bytes()).unwrap();
+        assert_eq!(s == 413, over, "{len}: {s}");
+    }
     let closes_within = |mut s: TcpStream, secs: u64| {
         s.set_read_timeout(Some(Duration::from_secs(secs))).unwrap();
         let start = Instant::now();
