@@ -363,18 +363,12 @@ async fn each_clients_last_request_includes_writes() {
             .find(|e| e.method == "POST")
             .map(|e| e.occurred_at)
             .expect("the POST is logged");
-        let mut rows = Vec::new();
-        for _ in 0..100 {
-            let mut c = app.db.store.read().await.unwrap();
-            rows = scimgate::store::events::client_activity(&mut c, &app.org.id)
-                .await
-                .unwrap();
-            if rows.iter().any(|r| r.last_status == 201) {
-                break;
-            }
-            drop(c);
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        app.flush_log().await;
+        let mut c = app.db.store.read().await.unwrap();
+        let rows = scimgate::store::events::client_activity(&mut c, &app.org.id)
+            .await
+            .unwrap();
+        drop(c);
         assert_eq!(rows.len(), 1, "one client: {rows:?}");
         assert_eq!((rows[0].last_status, rows[0].last_at), (201, post_at));
         assert_eq!(rows[0].last_token_label.as_deref(), Some("test"));

@@ -60,6 +60,8 @@ impl TestDb {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db", dir.path().display());
                 let store = Store::connect(&url).await.expect("open sqlite");
+                // Shown with a failing test's output: which backend it failed on.
+                eprintln!("backend: SQLite ({url})");
                 TestDb {
                     store,
                     url,
@@ -80,6 +82,7 @@ impl TestDb {
                     .expect("create test database");
                 let url = with_database(&admin, &name);
                 let store = Store::connect(&url).await.expect("open postgres");
+                eprintln!("backend: PostgreSQL (database {name})");
                 TestDb {
                     store,
                     url,
@@ -92,9 +95,9 @@ impl TestDb {
     }
 
     /// Closes the store and drops a PostgreSQL test database.
-    pub async fn finish(self) {
+    pub async fn finish(mut self) {
         self.store.close().await;
-        if let (Some(admin), Some(name)) = (self.admin_url, self.db_name) {
+        if let (Some(admin), Some(name)) = (self.admin_url.clone(), self.db_name.take()) {
             use sqlx::Executor;
             if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await {
                 let _ = conn
@@ -102,6 +105,33 @@ impl TestDb {
                     .await;
             }
         }
+    }
+}
+
+/// A test that panics never reaches `finish`: its PostgreSQL database is dropped here, from
+/// a thread of its own (the test's runtime may be gone or be the one panicking).
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (Some(admin), Some(name)) = (self.admin_url.clone(), self.db_name.take()) else {
+            return;
+        };
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                use sqlx::Executor;
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+                {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -221,17 +251,11 @@ impl TestApp {
 
     /// Provisioning events written so far, newest first (waits for the background writer).
     pub async fn events(&self) -> Vec<scimgate::directory::Event> {
-        for _ in 0..50 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            let mut c = self.db.store.read().await.unwrap();
-            let evs = scimgate::store::events::list_events(&mut c, &self.org.id, None, 1000)
-                .await
-                .unwrap();
-            if !evs.is_empty() {
-                return evs;
-            }
-        }
-        Vec::new()
+        self.flush_log().await;
+        let mut c = self.db.store.read().await.unwrap();
+        scimgate::store::events::list_events(&mut c, &self.org.id, None, 1000)
+            .await
+            .unwrap()
     }
 }
 
