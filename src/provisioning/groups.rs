@@ -215,19 +215,22 @@ pub async fn list_groups(
         |g| g.id.as_str(),
     )
     .await?;
-    let mut out = Vec::with_capacity(gs.len());
-    for g in gs {
-        let m = if with_members {
-            Some(
-                groups::list_members(&mut c, &g.id, None, 0)
-                    .await
-                    .map_err(store_error)?,
-            )
-        } else {
-            None
-        };
-        out.push((g, m));
-    }
+    // One query for the members of the whole page, not one per group.
+    let mut members = if with_members && !gs.is_empty() {
+        let ids: Vec<&str> = gs.iter().map(|g| g.id.as_str()).collect();
+        groups::members_of(&mut c, &ids)
+            .await
+            .map_err(store_error)?
+    } else {
+        Default::default()
+    };
+    let out = gs
+        .into_iter()
+        .map(|g| {
+            let m = with_members.then(|| members.remove(&g.id).unwrap_or_default());
+            (g, m)
+        })
+        .collect();
     Ok((total, out))
 }
 

@@ -204,6 +204,62 @@ struct ChangeRow {
     detail: Option<String>,
 }
 
+/// The changes of several events in one query per 500 events (a log page must not query
+/// once per event), by event id.
+async fn changes_of_many(
+    conn: &mut AnyConnection,
+    event_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<Change>>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        event_id: String,
+        #[sqlx(flatten)]
+        change: ChangeRow,
+    }
+    let mut out: std::collections::HashMap<String, Vec<Change>> = Default::default();
+    for chunk in event_ids.chunks(500) {
+        let mut q = super::sql::Sql::new(
+            "SELECT event_id, resource_type, resource_id, resource_name, kind, detail FROM event_changes WHERE event_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(*id);
+        }
+        q.push(") ORDER BY event_id, position");
+        let rows: Vec<Row> = q.query_as().fetch_all(&mut *conn).await?;
+        for r in rows {
+            let c = r.change;
+            out.entry(r.event_id).or_default().push(Change {
+                resource_type: c.resource_type,
+                resource_id: c.resource_id,
+                resource_name: c.resource_name,
+                kind: kind_from(&c.kind)?,
+                detail: c.detail.and_then(|d| serde_json::from_str(&d).ok()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Events with their changes: two queries whatever the number of events.
+async fn with_changes(conn: &mut AnyConnection, rows: Vec<EventRow>) -> Result<Vec<Event>> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut changes = if ids.is_empty() {
+        Default::default()
+    } else {
+        changes_of_many(conn, &ids).await?
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let c = changes.remove(&r.id).unwrap_or_default();
+            to_event(r, c)
+        })
+        .collect())
+}
+
 async fn changes_of(conn: &mut AnyConnection, event_id: &str) -> Result<Vec<Change>> {
     let rows: Vec<ChangeRow> = sqlx::query_as(
         "SELECT resource_type, resource_id, resource_name, kind, detail FROM event_changes WHERE event_id = $1 ORDER BY position",
@@ -291,12 +347,7 @@ pub async fn list_events(
             .await?
         }
     };
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let changes = changes_of(conn, &r.id).await?;
-        out.push(to_event(r, changes));
-    }
-    Ok(out)
+    with_changes(conn, rows).await
 }
 
 /// Deletes events older than `before` (Unix ms); returns how many.
@@ -399,12 +450,7 @@ pub async fn search_events(
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
     let rows: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let changes = changes_of(conn, &r.id).await?;
-        out.push(to_event(r, changes));
-    }
-    Ok(out)
+    with_changes(conn, rows).await
 }
 
 /// Events that touched one resource, newest first.

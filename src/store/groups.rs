@@ -292,6 +292,37 @@ pub async fn list_members(
         .collect())
 }
 
+/// The members of several groups, in one query per 500 groups (a group listing must not
+/// query once per group), by group id; groups without members are absent.
+pub async fn members_of(
+    conn: &mut AnyConnection,
+    group_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<Member>>> {
+    let mut out: std::collections::HashMap<String, Vec<Member>> = Default::default();
+    for chunk in group_ids.chunks(500) {
+        let mut qb = Sql::new(
+            "SELECT m.group_id, m.user_id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id IN (",
+        );
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            qb.push_bind(*id);
+        }
+        qb.push(") ORDER BY m.group_id, m.user_id");
+        let rows: Vec<(String, String, String, Option<String>)> =
+            qb.query_as().fetch_all(&mut *conn).await?;
+        for (group_id, user_id, user_name, display_name) in rows {
+            out.entry(group_id).or_default().push(Member {
+                user_id,
+                user_name,
+                display_name,
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub async fn is_member(conn: &mut AnyConnection, group_id: &str, user_id: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM group_members WHERE group_id = $1 AND user_id = $2",
