@@ -161,6 +161,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Most operations in one SCIM PATCH request
+    #[arg(long, env = "SCIMGATE_MAX_PATCH_OPERATIONS", default_value_t = 256)]
+    pub max_patch_operations: usize,
+
+    /// Largest stored SCIM resource (its JSON attributes) after a create, replace or PATCH, in bytes
+    #[arg(long, env = "SCIMGATE_MAX_RESOURCE_BYTES", default_value_t = 256 * 1024)]
+    pub max_resource_bytes: usize,
+
     /// Largest console request body (sign-in, forms, server-function calls), in bytes
     #[arg(long, env = "SCIMGATE_MAX_CONSOLE_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_console_body_bytes: usize,
@@ -200,6 +208,8 @@ impl Default for ServeArgs {
             body_timeout_secs: 30,
             max_connections: 1024,
             max_console_body_bytes: 64 * 1024,
+            max_patch_operations: 256,
+            max_resource_bytes: 256 * 1024,
         }
     }
 }

@@ -25,8 +25,9 @@ use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 pub type AppService = NormalizePath<Router>;
 
 /// Largest console request body (sign-in, forms, server-function arguments), in bytes.
+/// and the time the whole body may take to arrive.
 #[derive(Clone, Copy)]
-struct ConsoleBodyLimit(usize);
+struct ConsoleBodyLimit(usize, Duration);
 
 /// Everything `serve` runs besides the router: the log writer and periodic jobs.
 pub struct Background {
@@ -69,6 +70,10 @@ pub async fn build(
         })
         .build();
     crate::scim::filter::set_limits(args.filter_limits());
+    crate::scim::patch::set_resource_limits(crate::scim::patch::ResourceLimits {
+        max_patch_operations: args.max_patch_operations,
+        max_resource_bytes: args.max_resource_bytes,
+    });
     if let Some(n) = args.password_concurrency {
         crate::auth::password::set_concurrency(n);
     }
@@ -107,8 +112,12 @@ pub async fn build(
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(same_origin_writes))
+        .layer(axum::middleware::from_fn(client_mistakes_are_4xx))
         .layer(axum::middleware::from_fn_with_state(
-            ConsoleBodyLimit(args.max_console_body_bytes.max(1024)),
+            ConsoleBodyLimit(
+                args.max_console_body_bytes.max(1024),
+                Duration::from_secs(args.body_timeout_secs.max(1)),
+            ),
             console_body_limit,
         ));
     let mut jobs = Vec::new();
@@ -260,31 +269,56 @@ async fn same_origin_writes(req: Request, next: Next) -> Response {
 /// Console forms and server-function calls are small: a body over the limit (by its
 /// Content-Length, or as it arrives when chunked) is 413 before any handler runs.
 async fn console_body_limit(
-    State(ConsoleBodyLimit(limit)): State<ConsoleBodyLimit>,
+    State(ConsoleBodyLimit(limit, deadline)): State<ConsoleBodyLimit>,
     req: Request,
     next: Next,
 ) -> Response {
     let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    match declared {
-        Some(n) if n > limit => too_large(),
-        Some(_) => next.run(req).await,
-        None if matches!(*req.method(), Method::GET | Method::HEAD) => next.run(req).await,
-        None => {
-            let (parts, body) = req.into_parts();
-            match axum::body::to_bytes(body, limit).await {
-                Ok(bytes) => {
-                    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                        .await
-                }
-                Err(_) => too_large(),
-            }
-        }
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
     }
+    // The whole body is read here, under one deadline: a client dripping a byte now and
+    // then would otherwise hold a connection (and a slot) indefinitely.
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) if declared.is_none() => too_large(),
+        Ok(Err(_)) => (StatusCode::BAD_REQUEST, "request body could not be read").into_response(),
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "request body did not arrive in time",
+        )
+            .into_response(),
+    }
+}
+
+/// Leptos answers a server-function call whose arguments do not decode (a missing field, a
+/// malformed value) with 500, though the mistake is the client's: such answers become 400.
+async fn client_mistakes_are_4xx(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    if !api || resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// One log line per request: method, path, status, duration. Never headers, bodies or

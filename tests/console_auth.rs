@@ -522,20 +522,46 @@ async fn admins_are_invited_never_pulled_across_orgs() {
         assert_eq!(pending.as_array().unwrap().len(), 1);
         assert_eq!(pending[0]["org"]["login"], "acme");
         let id = pending[0]["id"].as_str().unwrap().to_string();
-        // Another admin cannot answer it.
+        let beta_code = existing["code"].as_str().unwrap();
+        // Another admin cannot answer it, even with the code.
         let (s, _, _) = call(
             &app,
             AnswerInvitation::PATH,
-            format!("id={id}&accept=true"),
+            format!("id={id}&accept=true&code={}", enc(beta_code)),
             Some(&ops),
             None,
         )
         .await;
-        assert_eq!(s, 404);
-        let (s, _, body) = call(
+        assert!(s == 403 || s == 404, "{s}");
+        // The invited account itself cannot accept without the code: emails are not
+        // verified, so an account made for someone else's address must not collect the
+        // invitations that address receives.
+        let (s, _, _) = call(
             &app,
             AnswerInvitation::PATH,
             format!("id={id}&accept=true"),
+            Some(&b_session),
+            None,
+        )
+        .await;
+        assert_eq!(s, 403);
+        let (s, _, _) = call(
+            &app,
+            AnswerInvitation::PATH,
+            format!(
+                "id={id}&accept=true&code={}",
+                enc(fresh["code"].as_str().unwrap())
+            ),
+            Some(&b_session),
+            None,
+        )
+        .await;
+        assert_eq!(s, 403, "another invitation's code");
+        assert!(!is_member(store, "b@beta.test", "acme").await);
+        let (s, _, body) = call(
+            &app,
+            AnswerInvitation::PATH,
+            format!("id={id}&accept=true&code={}", enc(beta_code)),
             Some(&b_session),
             None,
         )
@@ -707,6 +733,103 @@ async fn strangers_do_not_trigger_the_dead_token_warning_but_a_revoked_token_doe
                 .is_some_and(|w| w.contains("401") && w.contains("Okta old")),
             "{w}"
         );
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn console_mistakes_and_repeated_invitations() {
+    use scimgate::console::api::{InviteAdmin, JoinOrg};
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let store = &app.db.store;
+        scimgate::management::create_admin(
+            store,
+            "acme",
+            "ops@acme.test",
+            "a long enough password".into(),
+        )
+        .await
+        .unwrap();
+        let beta = scimgate::management::create_org(store, "beta", None)
+            .await
+            .unwrap();
+        scimgate::management::create_admin(
+            store,
+            "beta",
+            "b@beta.test",
+            "beta's own password".into(),
+        )
+        .await
+        .unwrap();
+        // Arguments that do not decode are the client's mistake: 400, not 500.
+        let (s, _, _) = call(&app, SignIn::PATH, String::new(), None, None).await;
+        assert_eq!(s, 400);
+        // Admins sharing an address do not throttle each other by signing in.
+        for _ in 0..8 {
+            let (s, _, _) = call_from(
+                &app,
+                SignIn::PATH,
+                form("ops@acme.test", "a long enough password"),
+                None,
+                None,
+                Some("198.51.100.7"),
+            )
+            .await;
+            assert!(s < 400, "{s}");
+        }
+        let ops = sign_in_as(&app, "ops@acme.test", "a long enough password").await;
+        // Inviting the same person again replaces the invitation and tells the other org
+        // nothing new.
+        for _ in 0..5 {
+            let (s, _, _) = call(
+                &app,
+                InviteAdmin::PATH,
+                format!("org=acme&email={}", enc("b@beta.test")),
+                Some(&ops),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200);
+        }
+        let beta_trail = audit_actions(store, beta.id.clone()).await;
+        assert_eq!(
+            beta_trail
+                .iter()
+                .filter(|a| a.contains("another organization"))
+                .count(),
+            1,
+            "{beta_trail:?}"
+        );
+        let mut c = store.read().await.unwrap();
+        let pending = scimgate::store::invitations::pending_for_email(
+            &mut c,
+            "b@beta.test",
+            scimgate::directory::now_ms(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(pending.len(), 1);
+        drop(c);
+        // Joining with a short password: the same answer whether or not the email has an
+        // account.
+        let (s1, _, b1) = call(
+            &app,
+            JoinOrg::PATH,
+            format!("email={}&code=x&password=short", enc("b@beta.test")),
+            None,
+            None,
+        )
+        .await;
+        let (s2, _, b2) = call(
+            &app,
+            JoinOrg::PATH,
+            format!("email={}&code=x&password=short", enc("nobody@else.test")),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!((s1, &b1), (s2, &b2));
         app.finish().await;
     }
 }

@@ -366,3 +366,83 @@ fn random_hostile_requests_never_get_a_5xx() {
         rt.block_on(app.finish());
     }
 }
+
+#[tokio::test]
+async fn patches_and_resources_are_bounded_and_log_details_clipped() {
+    for b in backends() {
+        let app = TestApp::new(&b).await;
+        let emails: Vec<_> = (0..200)
+            .map(|i| json!({"value": format!("{i}@x.test")}))
+            .collect();
+        let (s, u) = app
+            .scim(
+                "POST",
+                "/Users",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "amp", "emails": emails})),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        let id = u["id"].as_str().unwrap().to_string();
+        let op = |n: usize, value: Value| {
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": vec![json!({"op": "replace", "path": "emails[value pr].value", "value": value}); n]})
+        };
+        // Too many operations.
+        let (s, e) = app
+            .scim(
+                "PATCH",
+                &format!("/Users/{id}"),
+                Some(op(257, json!("a@b.c"))),
+            )
+            .await;
+        assert_eq!(s, 400, "{e}");
+        assert_scim_error(&e, 400, Some("invalidValue"));
+        // An amplifying PATCH: 200 emails × a 2 KB value would be a 400 KB user.
+        let (s, e) = app
+            .scim(
+                "PATCH",
+                &format!("/Users/{id}"),
+                Some(op(1, json!("D".repeat(2000)))),
+            )
+            .await;
+        assert_eq!(s, 400, "{e}");
+        assert_scim_error(&e, 400, Some("invalidValue"));
+        let (_, now) = app.scim("GET", &format!("/Users/{id}"), None).await;
+        assert_eq!(
+            now["meta"]["version"], u["meta"]["version"],
+            "nothing changed"
+        );
+        // A created resource over the limit.
+        let (s, _) = app
+            .scim(
+                "POST",
+                "/Users",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "big", "title": "t".repeat(300_000)})),
+            )
+            .await;
+        assert_eq!(s, 400);
+        // 500 unknown member ids: the log keeps 100 of them, clipped, and the count.
+        let fake: Vec<_> = (0..500)
+            .map(|i| json!({"value": format!("{}{i}", "f".repeat(300))}))
+            .collect();
+        let (s, _) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Fakes", "members": fake})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let events = app.events().await;
+        let skipped = events
+            .iter()
+            .flat_map(|e| e.changes.iter())
+            .find(|c| c.kind == scimgate::directory::ChangeKind::MemberSkipped)
+            .expect("skipped members are logged");
+        let d = skipped.detail.as_ref().unwrap();
+        assert_eq!(d["count"], 500);
+        assert_eq!(d["members"].as_array().unwrap().len(), 100);
+        assert!(d["members"][0].as_str().unwrap().chars().count() <= 101);
+        app.finish().await;
+    }
+}

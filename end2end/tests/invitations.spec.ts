@@ -17,7 +17,7 @@ test('admins are invited: a new person joins with the code, an existing admin ac
     return (await page.getByTestId('invitation').locator('code').innerText()).trim();
   };
   const code = await invite('new@acme.test');
-  await invite('owner@beta.test');
+  const betaCode = await invite('owner@beta.test');
   await expect(page.getByTestId('invited')).toContainText('owner@beta.test');
   await expect(page.getByTestId('admins')).not.toContainText('owner@beta.test');
   await shot(page, 'admins-invited');
@@ -42,6 +42,7 @@ test('admins are invited: a new person joins with the code, an existing admin ac
   await other.getByRole('button', { name: 'Sign in' }).click();
   await expect(other.getByTestId('invitations')).toContainText('acme');
   await shot(other, 'invitations');
+  await other.getByLabel('Invitation code').fill(betaCode);
   await other.getByRole('button', { name: 'Accept' }).click();
   await expect(other.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
   await other.close();

@@ -490,8 +490,12 @@ pub async fn pending_invitations() -> Result<Vec<PendingInvitationView>, ServerF
 }
 
 #[server]
-pub async fn answer_invitation(id: String, accept: bool) -> Result<(), ServerFnError> {
-    server::answer_invitation(id, accept).await
+pub async fn answer_invitation(
+    id: String,
+    accept: bool,
+    #[server(default)] code: String,
+) -> Result<(), ServerFnError> {
+    server::answer_invitation(id, accept, code).await
 }
 
 #[server]
@@ -762,10 +766,15 @@ pub mod server {
             .map_err(password_error)?;
         match (ok, admin) {
             (true, Some(admin)) => {
+                // A success takes back what this attempt counted, for the address too:
+                // admins sharing an address (NAT) must not throttle each other by signing in.
+                // Guesses at one account stay throttled by its email-at-address key.
                 let mut tx = st.store.begin().await.map_err(internal)?;
-                admins::clear_login_failures(&mut tx, &keys[1])
-                    .await
-                    .map_err(internal)?;
+                for key in &keys {
+                    admins::clear_login_failures(&mut tx, key)
+                        .await
+                        .map_err(internal)?;
+                }
                 tx.commit().await.map_err(internal)?;
                 start_session(&admin.id).await?;
                 let mut c = st.store.read().await.map_err(internal)?;
@@ -1826,6 +1835,9 @@ pub mod server {
         })
     }
 
+    /// Pending invitations an org may hold at once.
+    const MAX_PENDING_INVITATIONS: usize = 100;
+
     /// Invitations are valid this long.
     const INVITATION_TTL_MS: i64 = 7 * 24 * 3_600_000;
 
@@ -1866,6 +1878,25 @@ pub mod server {
         }
         let code = crate::auth::password::generate_password();
         let mut tx = st.store.begin().await.map_err(internal)?;
+        // One pending invitation per email and org: inviting again replaces the code (and
+        // tells the other orgs nothing new); an org holds at most 100 pending invitations.
+        let pending = crate::store::invitations::pending_for_org(&mut tx, &org.id, now_ms())
+            .await
+            .map_err(internal)?;
+        let again = pending
+            .iter()
+            .find(|i| i.email.eq_ignore_ascii_case(&email))
+            .map(|i| i.id.clone());
+        if let Some(old) = &again {
+            crate::store::invitations::answer(&mut tx, old, false, now_ms())
+                .await
+                .map_err(internal)?;
+        } else if pending.len() >= MAX_PENDING_INVITATIONS {
+            return Err(fail(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "This organization has 100 pending invitations; wait until some are answered or expire.",
+            ));
+        }
         let inv = crate::store::invitations::insert_invitation(
             &mut tx,
             &org.id,
@@ -1881,13 +1912,21 @@ pub mod server {
             &org.id,
             Some(&me.id),
             &me.email,
-            "admin invited",
+            if again.is_some() {
+                "admin invited again"
+            } else {
+                "admin invited"
+            },
             Some(&email),
             None,
         )
         .await
         .map_err(internal)?;
-        for other in existing.iter().flat_map(|(_, orgs)| orgs) {
+        let others = existing
+            .iter()
+            .filter(|_| again.is_none())
+            .flat_map(|(_, orgs)| orgs);
+        for other in others {
             audit::record(
                 &mut tx,
                 &other.id,
@@ -1994,7 +2033,15 @@ pub mod server {
         Ok(())
     }
 
-    pub async fn answer_invitation(id: String, accept: bool) -> Result<(), ServerFnError> {
+    /// Accepting needs the invitation's one-time code too, not only the signed-in account:
+    /// emails are not verified, so an account made for someone else's address (say, by an
+    /// admin of another org who invited it and joined with the code) must not be able to
+    /// accept what the real owner's org sends to that address. Declining needs no code.
+    pub async fn answer_invitation(
+        id: String,
+        accept: bool,
+        code: String,
+    ) -> Result<(), ServerFnError> {
         let admin_id = require_admin().await?;
         let st = state();
         let mut tx = st.store.begin().await.map_err(internal)?;
@@ -2002,12 +2049,31 @@ pub mod server {
             .await
             .map_err(internal)?
             .ok_or_else(|| fail(axum::http::StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))?;
-        let inv = crate::store::invitations::pending_for_email(&mut tx, &admin.email, now_ms())
+        let now = now_ms();
+        let inv = if accept {
+            crate::store::invitations::pending_by_code(
+                &mut tx,
+                &admin.email,
+                &crate::auth::token::hash(code.trim()),
+                now,
+            )
             .await
             .map_err(internal)?
-            .into_iter()
-            .find(|i| i.id == id)
-            .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Invitation not found."))?;
+            .filter(|i| i.id == id)
+            .ok_or_else(|| {
+                fail(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "Enter the invitation code the inviting admin gave you.",
+                )
+            })?
+        } else {
+            crate::store::invitations::pending_for_email(&mut tx, &admin.email, now)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .find(|i| i.id == id)
+                .ok_or_else(|| fail(axum::http::StatusCode::NOT_FOUND, "Invitation not found."))?
+        };
         settle_invitation(&mut tx, &inv, &admin, accept).await?;
         tx.commit().await.map_err(internal)?;
         if accept {
@@ -2024,6 +2090,9 @@ pub mod server {
         password_in: String,
     ) -> Result<(), ServerFnError> {
         const JOIN_FAILED: &str = "The email, invitation code or password is not valid.";
+        // The password rule is checked first, for everyone: checking it only for new
+        // accounts would tell whether the email has one.
+        password::validate(&password_in).map_err(|e| bad(e.to_string()))?;
         let st = state();
         let addr = client_addr();
         let keys = [
@@ -2071,14 +2140,11 @@ pub mod server {
                 }
                 None
             }
-            None => {
-                password::validate(&password_in).map_err(|e| bad(e.to_string()))?;
-                Some(
-                    password::hash_password(password_in)
-                        .await
-                        .map_err(password_error)?,
-                )
-            }
+            None => Some(
+                password::hash_password(password_in)
+                    .await
+                    .map_err(password_error)?,
+            ),
         };
         let mut tx = st.store.begin().await.map_err(internal)?;
         let admin = match (existing, new_hash) {

@@ -47,6 +47,9 @@ fn display_name_of(attrs: &serde_json::Map<String, Value>) -> Result<String, Sci
     }
 }
 
+/// Skipped (unknown) member ids kept in a change's detail.
+const SKIPPED_KEPT: usize = 100;
+
 /// Accumulates the log entries of one request's membership changes.
 #[derive(Default)]
 struct Changes {
@@ -65,12 +68,28 @@ impl Changes {
             (ChangeKind::MemberSkipped, self.skipped),
         ] {
             if !ids.is_empty() {
+                // Added and removed ids are users of the org; skipped ones are whatever the
+                // client sent, so only the first few (clipped) are kept, with the count.
+                let detail = if kind == ChangeKind::MemberSkipped && ids.len() > SKIPPED_KEPT {
+                    let kept: Vec<String> = ids
+                        .iter()
+                        .take(SKIPPED_KEPT)
+                        .map(|i| crate::scim::filter::clip(i))
+                        .collect();
+                    json!({"members": kept, "count": ids.len()})
+                } else if kind == ChangeKind::MemberSkipped {
+                    let kept: Vec<String> =
+                        ids.iter().map(|i| crate::scim::filter::clip(i)).collect();
+                    json!({"members": kept})
+                } else {
+                    json!({"members": ids})
+                };
                 out.push(Change {
                     resource_type: "Group".into(),
                     resource_id: g.id.clone(),
                     resource_name: Some(g.display_name.clone()),
                     kind,
-                    detail: Some(json!({"members": ids})),
+                    detail: Some(detail),
                 });
             }
         }

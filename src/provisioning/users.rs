@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 const RETRIES: usize = 5;
 
 fn validate(org: &Org, attrs: &Map<String, Value>) -> Result<(), ScimError> {
+    crate::scim::patch::check_resource_size(attrs)?;
     match attrs.get("userName").and_then(Value::as_str) {
         Some(u) if !u.trim().is_empty() => {}
         _ => {

@@ -25,6 +25,55 @@ pub struct PatchOp {
     pub value: Option<Value>,
 }
 
+/// Bounds on one PATCH and on one stored resource. A PATCH is applied inside the write
+/// transaction: 550 operations with 100-term filters once held every org's writes for 30 s,
+/// and `replace emails[value pr].value` with a 30 KB value on a user with 3,000 emails
+/// produced a 90 MB user (and as much again in its change log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// Most operations in one PATCH request.
+    pub max_patch_operations: usize,
+    /// Largest resource (its JSON attributes) after a create, replace or PATCH, in bytes.
+    pub max_resource_bytes: usize,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        ResourceLimits {
+            max_patch_operations: 256,
+            max_resource_bytes: 256 * 1024,
+        }
+    }
+}
+
+static RESOURCE_LIMITS: std::sync::OnceLock<ResourceLimits> = std::sync::OnceLock::new();
+
+/// Sets the process-wide resource limits once, at start-up.
+pub fn set_resource_limits(l: ResourceLimits) {
+    let _ = RESOURCE_LIMITS.set(ResourceLimits {
+        max_patch_operations: l.max_patch_operations.max(1),
+        max_resource_bytes: l.max_resource_bytes.max(1024),
+    });
+}
+
+pub fn resource_limits() -> ResourceLimits {
+    RESOURCE_LIMITS.get().copied().unwrap_or_default()
+}
+
+/// Refuses a resource whose attributes would exceed the configured size.
+pub fn check_resource_size(attrs: &Map<String, Value>) -> Result<(), ScimError> {
+    let max = resource_limits().max_resource_bytes;
+    let size = serde_json::to_vec(attrs)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > max {
+        return Err(ScimError::invalid_value(format!(
+            "The resource would be {size} bytes; the limit is {max}"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads a PatchOp request body. Keys and `op` values are matched case-insensitively
 /// (Entra sends `Replace`, `Add`, `Remove`).
 pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
@@ -51,6 +100,13 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
         })?;
     if ops.is_empty() {
         return Err(ScimError::invalid_syntax("'Operations' must not be empty"));
+    }
+    let max = resource_limits().max_patch_operations;
+    if ops.len() > max {
+        return Err(ScimError::invalid_value(format!(
+            "A PATCH may hold at most {max} operations; this one has {}",
+            ops.len()
+        )));
     }
     ops.iter()
         .map(|o| {

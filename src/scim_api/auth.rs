@@ -23,6 +23,10 @@ use serde_json::Value;
 const LOGGED_BODY_MAX: usize = 16 * 1024;
 /// Query strings are kept in the log up to this many characters.
 const LOGGED_QUERY_MAX: usize = 4 * 1024;
+/// Methods (hyper accepts any token as a method) and authenticated paths are kept up to
+/// these lengths.
+pub(crate) const METHOD_MAX: usize = 16;
+pub(crate) const LOGGED_PATH_MAX: usize = 2048;
 /// Paths and user agents of requests without a valid token are kept up to these lengths.
 const UNAUTHENTICATED_PATH_MAX: usize = 200;
 const USER_AGENT_MAX: usize = 200;
@@ -109,7 +113,7 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
                 occurred_at: now,
                 token_id: None,
                 token_label: None,
-                method: parts.method.to_string(),
+                method: truncate(parts.method.as_str(), METHOD_MAX),
                 path: truncate(&path, UNAUTHENTICATED_PATH_MAX),
                 query: None,
                 client,
@@ -137,8 +141,8 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         occurred_at: now,
         token_id: None,
         token_label: None,
-        method: parts.method.to_string(),
-        path: path.clone(),
+        method: truncate(parts.method.as_str(), METHOD_MAX),
+        path: truncate(&path, LOGGED_PATH_MAX),
         query: uri.query().map(|q| truncate(q, LOGGED_QUERY_MAX)),
         client: client.clone(),
         status: 0,

@@ -85,13 +85,16 @@ fn child_log(ctx: &ScimContext, method: &str, path: &str, data: Option<&Value>) 
         occurred_at: now_ms(),
         token_id: ctx.token.as_ref().map(|t| t.id.clone()),
         token_label: ctx.token.as_ref().map(|t| t.label.clone()),
-        method: method.to_string(),
-        path: format!(
-            "{}{path} (bulk)",
-            ctx.base_url
-                .split_once("/scim/")
-                .map(|(_, p)| format!("/scim/{p}"))
-                .unwrap_or_default()
+        method: crate::net::truncate(method, super::auth::METHOD_MAX),
+        path: crate::net::truncate(
+            &format!(
+                "{}{path} (bulk)",
+                ctx.base_url
+                    .split_once("/scim/")
+                    .map(|(_, p)| format!("/scim/{p}"))
+                    .unwrap_or_default()
+            ),
+            super::auth::LOGGED_PATH_MAX,
         ),
         query: None,
         client: ctx.client.clone(),

@@ -30,18 +30,23 @@ pub fn Invitations() -> impl IntoView {
                                 <p>"No invitations are waiting for you. "<a href="/">"Go to the console"</a></p>
                             }.into_any(),
                             Ok(items) => view! {
-                                <p class="muted">"You were invited to administer these organizations. Nothing changes until you accept."</p>
+                                <p class="muted">"You were invited to administer these organizations. To accept, enter the one-time code the inviting admin gave you; nothing changes until you do."</p>
                                 <ul class="invitations" data-testid="invitations">
                                     {items.into_iter().map(|i| {
-                                        let (a, d) = (i.id.clone(), i.id.clone());
+                                        let d = i.id.clone();
+                                        let field = format!("code-{}", i.id);
                                         view! {
                                             <li>
                                                 <strong>{i.org.name.clone()}</strong>" ("{i.org.login.clone()}")"
                                                 <span class="muted">" · invited by "{i.invited_by.clone()}" · expires "<Time ms=i.expires_at/></span>
-                                                <div class="actions">
-                                                    <button type="button" class="btn btn-primary btn-small" on:click=move |_| { answer.dispatch(AnswerInvitation { id: a.clone(), accept: true }); }>"Accept"</button>
-                                                    <button type="button" class="btn btn-ghost btn-small" on:click=move |_| { answer.dispatch(AnswerInvitation { id: d.clone(), accept: false }); }>"Decline"</button>
-                                                </div>
+                                                <ActionForm action=answer attr:class="form form-row">
+                                                    <input type="hidden" name="id" value=i.id.clone()/>
+                                                    <input type="hidden" name="accept" value="true"/>
+                                                    <label for=field.clone()>"Invitation code"</label>
+                                                    <input id=field name="code" autocomplete="one-time-code" required/>
+                                                    <button type="submit" class="btn btn-primary btn-small">"Accept"</button>
+                                                    <button type="button" class="btn btn-ghost btn-small" on:click=move |_| { answer.dispatch(AnswerInvitation { id: d.clone(), accept: false, code: String::new() }); }>"Decline"</button>
+                                                </ActionForm>
                                             </li>
                                         }
                                     }).collect_view()}
