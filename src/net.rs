@@ -166,6 +166,15 @@ struct Bucket {
 
 const MAX_TRACKED: usize = 100_000;
 
+/// One allowance per IPv4 address and per IPv6 /64: a single IPv6 host usually holds a
+/// whole /64 and could otherwise rotate through it.
+pub fn bucket_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        v4 => v4,
+    }
+}
+
 impl AddrLimiter {
     pub fn new(per_minute: u32) -> AddrLimiter {
         AddrLimiter {
@@ -183,6 +192,7 @@ impl AddrLimiter {
 
     /// Whether `ip` has no allowance left, without spending any: then the wait until it has.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        let ip = bucket_key(ip);
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let b = map.get_mut(&ip)?;
@@ -192,6 +202,7 @@ impl AddrLimiter {
 
     /// Spends one request of `ip`'s allowance; `Err(wait)` when there is none.
     pub fn spend(&self, ip: IpAddr) -> Result<(), Duration> {
+        let ip = bucket_key(ip);
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
@@ -350,7 +361,7 @@ pub fn valid_host(h: &str) -> bool {
         }
     };
     if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        if !p.parse::<u16>().is_ok_and(|n| n > 0) || !p.bytes().all(|b| b.is_ascii_digit()) {
             return false;
         }
     }
@@ -443,6 +454,11 @@ mod tests {
         assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(20));
         assert!(l.blocked(a).is_some());
         assert!(l.spend(b).is_ok(), "other addresses are unaffected");
+        // IPv6 addresses of one /64 share an allowance.
+        let one = AddrLimiter::new(1);
+        assert!(one.spend("2001:db8::1".parse().unwrap()).is_ok());
+        assert!(one.spend("2001:db8::ffff:2".parse().unwrap()).is_err());
+        assert!(one.spend("2001:db8:0:1::1".parse().unwrap()).is_ok());
         assert_eq!(retry_after(Duration::from_millis(19_100)), "20");
     }
 
@@ -468,6 +484,7 @@ mod tests {
             );
         }
         assert!(valid_host("[::1]:3000"));
+        assert!(!valid_host("evil.com:99999") && !valid_host("evil.com:0"));
         assert!(valid_host("127.0.0.1:3000"));
         assert!(!valid_host("[::1]x"));
         assert!(!valid_host(""));

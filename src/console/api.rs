@@ -727,7 +727,8 @@ pub mod server {
 
     pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
         let st = state();
-        let addr = client_addr();
+        // IPv6 clients are counted per /64 (one host usually holds the whole prefix).
+        let addr = crate::net::bucket_key(client_addr().0);
         // Throttled per address and per email at that address: a stranger elsewhere cannot
         // lock an admin out by failing with their email.
         let keys = [
@@ -2094,7 +2095,7 @@ pub mod server {
         // accounts would tell whether the email has one.
         password::validate(&password_in).map_err(|e| bad(e.to_string()))?;
         let st = state();
-        let addr = client_addr();
+        let addr = crate::net::bucket_key(client_addr().0);
         let keys = [
             format!("ip:{addr}"),
             format!("email:{}|ip:{addr}", email.trim().to_lowercase()),

@@ -243,14 +243,22 @@ pub fn validate_email(email: &str) -> Result<(), String> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && email.len() <= 254
         }
         None => false,
     };
     if ok {
         Ok(())
     } else {
-        Err(format!("'{email}' is not a valid email address"))
+        let shown: String = email
+            .chars()
+            .take(100)
+            .filter(|c| !c.is_control())
+            .collect();
+        Err(format!(
+            "'{shown}' is not a valid email address (at most 254 characters)"
+        ))
     }
 }
 
