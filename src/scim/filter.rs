@@ -277,8 +277,14 @@ fn tokenize(input: &str, limits: &FilterLimits) -> Result<Vec<Token>, ScimError>
                     )));
                 }
                 let s: String = serde_json::from_str(raw).map_err(|_| {
-                    ScimError::invalid_filter(format!("Invalid string literal {raw}"))
+                    ScimError::invalid_filter(format!("Invalid string literal {}", clip(raw)))
                 })?;
+                // A NUL ends a C string: in SQLite's LIKE, `co "\u0000"` matched everything.
+                if s.contains('\0') {
+                    return Err(ScimError::invalid_filter(
+                        "Strings in a filter cannot contain the NUL character",
+                    ));
+                }
                 tokens.push(Token::Str(s));
             }
             _ => {
@@ -777,6 +783,7 @@ mod tests {
             .contains("levels deep"));
         let nots = format!("{}a pr{}", "not (".repeat(15), ")".repeat(15));
         assert!(parse_filter(&nots).is_ok());
+        assert!(parse_filter(r#"userName co "\u0000""#).is_err());
         // PATCH paths share the bounds and answer invalidPath.
         let path = format!(
             "members[{}]",
