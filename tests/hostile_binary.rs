@@ -268,6 +268,7 @@ fn floods_stay_bounded_in_memory_and_in_the_log() {
     let query = format!("?filter={}", "x".repeat(30_000));
     let body = format!("{{\"junk\":\"{}\"}}", "y".repeat(16_000));
     let mut limited = 0;
+    let flood_started = Instant::now();
     for _ in 0..200 {
         let (s, head, _) = srv.scim(
             "POST",
@@ -282,7 +283,12 @@ fn floods_stay_bounded_in_memory_and_in_the_log() {
             assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
         }
     }
-    assert!(limited >= 160, "{limited} of 200 were rate-limited");
+    // The allowance: a burst of 30, then 30 a minute (however slow this machine is).
+    let allowed = 30 + (flood_started.elapsed().as_secs_f64() / 2.0).ceil() as i64 + 1;
+    assert!(
+        200 - limited <= allowed,
+        "{limited} of 200 were rate-limited (allowance {allowed})"
+    );
 
     // 60 parallel sign-ins with wrong passwords for one admin.
     let path = scimgate::console::api::SignIn::PATH;
@@ -332,7 +338,9 @@ fn floods_stay_bounded_in_memory_and_in_the_log() {
         .await
         .unwrap()
     });
-    assert!(rows <= 45, "{rows} log rows");
+    // The three long-method requests and the allowance of the flood; nothing of the
+    // rate-limited ones.
+    assert!(rows <= 3 + allowed, "{rows} log rows (allowance {allowed})");
     let db = srv.db.clone();
     let longest: i64 = rt.block_on(async move {
         let store = scimgate::store::Store::connect(&db).await.unwrap();
@@ -343,7 +351,7 @@ fn floods_stay_bounded_in_memory_and_in_the_log() {
             .unwrap()
     });
     assert!(longest <= 20, "a method of {longest} characters was logged");
-    assert!(bytes < 20_000, "{bytes} bytes logged");
+    assert!(bytes < (3 + allowed) * 500, "{bytes} bytes logged");
 }
 
 #[test]
