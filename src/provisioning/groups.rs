@@ -30,7 +30,7 @@ fn not_found(id: &str) -> ScimError {
 fn members_of(body: &Value) -> Result<Vec<String>, ScimError> {
     let m = body
         .as_object()
-        .and_then(|o| crate::scim::patch::get_ci(o, "members"));
+        .and_then(|o| crate::scim::json::get_ci(o, "members"));
     member_ids(m)
 }
 

@@ -3,7 +3,7 @@
 
 use super::error::ScimError;
 use super::filter::{parse_filter, Filter};
-use super::patch::get_ci;
+use super::json::get_ci;
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq)]

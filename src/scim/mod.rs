@@ -6,6 +6,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod json;
 pub mod list;
 pub mod patch;
 pub mod resource;

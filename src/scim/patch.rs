@@ -5,6 +5,7 @@
 
 use super::error::ScimError;
 use super::filter::{parse_patch_path, AttrPath, CompValue, CompareOp, Filter, PatchPath};
+use super::json::get_ci;
 use super::resource::{canonicalize_value, coerce_bool, role_from_roles, role_of, set_role};
 use super::schema::{
     find_attr, AttrDef, AttrType, Mutability, ResourceKind, SchemaDef, PATCH_OP_SCHEMA,
@@ -144,14 +145,6 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
             Ok(PatchOp { op, path, value })
         })
         .collect()
-}
-
-pub fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
 }
 
 /// Applies operations to a canonical resource body (as produced by
