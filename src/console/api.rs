@@ -725,33 +725,38 @@ pub mod server {
         }
     }
 
-    pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
-        let st = state();
-        // IPv6 clients are counted per /64 (one host usually holds the whole prefix).
+    /// Counts a password attempt for `email` from this client before the password is
+    /// checked, in one transaction with the check that neither key is blocked (parallel
+    /// guesses cannot all pass a stale count). Keys: the address (IPv6 per /64, since one
+    /// host usually holds the whole prefix) and the email at that address, so a stranger
+    /// elsewhere cannot lock an admin out. `None` when throttled; else the keys, to clear
+    /// on success.
+    async fn count_attempt(email: &str) -> Result<Option<[String; 2]>, ServerFnError> {
         let addr = crate::net::bucket_key(client_addr().0);
-        // Throttled per address and per email at that address: a stranger elsewhere cannot
-        // lock an admin out by failing with their email.
         let keys = [
             format!("ip:{addr}"),
             format!("email:{}|ip:{addr}", email.trim().to_lowercase()),
         ];
         let now = crate::directory::now_ms();
-        {
-            // The attempt is counted (as a failure until proven otherwise) before the
-            // password is checked, in one transaction with the check that the keys are not
-            // blocked: parallel guesses cannot all pass a stale count.
-            let mut tx = st.store.begin().await.map_err(internal)?;
-            let blocked =
-                admins::reserve_login_attempt(&mut tx, &keys, now, FAILURE_WINDOW_MS, backoff_ms)
-                    .await
-                    .map_err(internal)?;
-            if let Some(wait_ms) = blocked {
-                drop(tx);
-                tracing::warn!(%addr, wait_ms, "sign-in throttled");
-                return Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED));
-            }
-            tx.commit().await.map_err(internal)?;
+        let mut tx = state().store.begin().await.map_err(internal)?;
+        let blocked =
+            admins::reserve_login_attempt(&mut tx, &keys, now, FAILURE_WINDOW_MS, backoff_ms)
+                .await
+                .map_err(internal)?;
+        if let Some(wait_ms) = blocked {
+            drop(tx);
+            tracing::warn!(%addr, wait_ms, "password attempt throttled");
+            return Ok(None);
         }
+        tx.commit().await.map_err(internal)?;
+        Ok(Some(keys))
+    }
+
+    pub async fn sign_in(email: String, password: String) -> Result<(), ServerFnError> {
+        let st = state();
+        let Some(keys) = count_attempt(&email).await? else {
+            return Err(fail(axum::http::StatusCode::UNAUTHORIZED, SIGN_IN_FAILED));
+        };
         let found = {
             let mut c = st.store.read().await.map_err(internal)?;
             admins::find_admin_credentials(&mut c, &email)
@@ -2095,23 +2100,10 @@ pub mod server {
         // accounts would tell whether the email has one.
         password::validate(&password_in).map_err(|e| bad(e.to_string()))?;
         let st = state();
-        let addr = crate::net::bucket_key(client_addr().0);
-        let keys = [
-            format!("ip:{addr}"),
-            format!("email:{}|ip:{addr}", email.trim().to_lowercase()),
-        ];
+        let Some(keys) = count_attempt(&email).await? else {
+            return Err(fail(axum::http::StatusCode::UNAUTHORIZED, JOIN_FAILED));
+        };
         let now = now_ms();
-        {
-            let mut tx = st.store.begin().await.map_err(internal)?;
-            if admins::reserve_login_attempt(&mut tx, &keys, now, FAILURE_WINDOW_MS, backoff_ms)
-                .await
-                .map_err(internal)?
-                .is_some()
-            {
-                return Err(fail(axum::http::StatusCode::UNAUTHORIZED, JOIN_FAILED));
-            }
-            tx.commit().await.map_err(internal)?;
-        }
         let (inv, existing) = {
             let mut c = st.store.read().await.map_err(internal)?;
             let inv = crate::store::invitations::pending_by_code(

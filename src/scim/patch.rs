@@ -64,9 +64,22 @@ pub fn resource_limits() -> ResourceLimits {
 /// Refuses a resource whose attributes would exceed the configured size.
 pub fn check_resource_size(attrs: &Map<String, Value>) -> Result<(), ScimError> {
     let max = resource_limits().max_resource_bytes;
-    let size = serde_json::to_vec(attrs)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    // Counted as it is serialised, without building the text (this runs on every write).
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    let size = match serde_json::to_writer(&mut n, attrs) {
+        Ok(()) => n.0,
+        Err(_) => usize::MAX,
+    };
     if size > max {
         return Err(ScimError::invalid_value(format!(
             "The resource would be {size} bytes; the limit is {max}"

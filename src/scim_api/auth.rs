@@ -108,23 +108,15 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
                 None => "unknown".to_string(),
             };
             let log = RequestLog::new(Event {
-                id: new_id(),
-                org_id: Some(org.id.clone()),
-                occurred_at: now,
-                token_id: None,
-                token_label: None,
-                method: truncate(parts.method.as_str(), METHOD_MAX),
                 path: truncate(&path, UNAUTHENTICATED_PATH_MAX),
-                query: None,
-                client,
-                status: 0,
-                scim_type: None,
-                duration_us: 0,
-                request_body: None,
-                response_summary: None,
-                remote_addr: Some(addr.to_string()),
-                user_agent: Some(truncate(&user_agent, USER_AGENT_MAX)),
-                changes: Vec::new(),
+                ..new_event(
+                    &org.id,
+                    now,
+                    parts.method.as_str(),
+                    client,
+                    addr,
+                    &user_agent,
+                )
             });
             if let Some(t) = &known {
                 log.set_token(&t.id, &t.label);
@@ -136,23 +128,16 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
 
     let client = client_from_user_agent(&user_agent).to_string();
     let log = RequestLog::new(Event {
-        id: new_id(),
-        org_id: Some(org.id.clone()),
-        occurred_at: now,
-        token_id: None,
-        token_label: None,
-        method: truncate(parts.method.as_str(), METHOD_MAX),
         path: truncate(&path, LOGGED_PATH_MAX),
         query: uri.query().map(|q| truncate(q, LOGGED_QUERY_MAX)),
-        client: client.clone(),
-        status: 0,
-        scim_type: None,
-        duration_us: 0,
-        request_body: None,
-        response_summary: None,
-        remote_addr: Some(addr.to_string()),
-        user_agent: Some(truncate(&user_agent, USER_AGENT_MAX)),
-        changes: Vec::new(),
+        ..new_event(
+            &org.id,
+            now,
+            parts.method.as_str(),
+            client.clone(),
+            addr,
+            &user_agent,
+        )
     });
     log.set_token(&token.id, &token.label);
     let read = axum::body::to_bytes(body, st.config.max_body_bytes);
@@ -230,6 +215,37 @@ fn is_too_large(e: &axum::Error) -> bool {
         source = s.source();
     }
     false
+}
+
+/// The log entry of a request to `org`, before its outcome is known: everything taken from
+/// the client is clipped; path, query and body are the caller's to add.
+fn new_event(
+    org_id: &str,
+    now: i64,
+    method: &str,
+    client: String,
+    addr: ClientAddr,
+    user_agent: &str,
+) -> Event {
+    Event {
+        id: new_id(),
+        org_id: Some(org_id.to_string()),
+        occurred_at: now,
+        token_id: None,
+        token_label: None,
+        method: truncate(method, METHOD_MAX),
+        path: String::new(),
+        query: None,
+        client,
+        status: 0,
+        scim_type: None,
+        duration_us: 0,
+        request_body: None,
+        response_summary: None,
+        remote_addr: Some(addr.to_string()),
+        user_agent: Some(truncate(user_agent, USER_AGENT_MAX)),
+        changes: Vec::new(),
+    }
 }
 
 /// 429 with `Retry-After` and the SCIM error body.
