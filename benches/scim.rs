@@ -7,9 +7,9 @@ use scimgate::scim::filter::parse_filter;
 use scimgate::scim::patch::{apply_patch, group_changes, parse_patch_request};
 use scimgate::scim::resource::canonicalize;
 use scimgate::scim::schema::ResourceKind;
-use scimgate::store::query::{push_where, Table};
+use scimgate::store::query_sql::{push_where, Table};
 use scimgate::store::sql::Sql;
-use scimgate::store::Dialect;
+use scimgate::store::Backend;
 use serde_json::json;
 
 const FILTERS: [&str; 4] = [
@@ -31,7 +31,7 @@ fn filters(c: &mut Criterion) {
             b.iter(|| {
                 let cond = to_cond(ResourceKind::User, black_box(&parsed)).unwrap();
                 let mut sql = Sql::new("SELECT id FROM users u WHERE ");
-                push_where(&mut sql, Dialect::Sqlite, Table::Users, &cond);
+                push_where(&mut sql, Backend::Sqlite, Table::Users, &cond);
                 black_box(sql)
             })
         });
@@ -41,7 +41,7 @@ fn filters(c: &mut Criterion) {
         b.iter(|| {
             let cond = to_cond(ResourceKind::User, black_box(&parsed)).unwrap();
             let mut sql = Sql::new("SELECT id FROM users u WHERE ");
-            push_where(&mut sql, Dialect::Postgres, Table::Users, &cond);
+            push_where(&mut sql, Backend::Postgres, Table::Users, &cond);
             black_box(sql)
         })
     });

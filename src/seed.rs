@@ -202,7 +202,7 @@ pub async fn seed(store: &Store, org: &Org, size: SeedSize) -> Result<Seeded, St
         },
     )
     .await?;
-    if store.dialect == crate::store::Dialect::Postgres {
+    if store.backend() == crate::store::Backend::Postgres {
         // As after any bulk load: without statistics the planner guesses a few hundred
         // rows and sorts whole tables where an index would do (paging at 20,000 users was
         // 27 ms a page instead of 5), and without a vacuum no scan is index-only. On a live

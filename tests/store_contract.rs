@@ -4,11 +4,11 @@
 mod common;
 
 use common::{backends, TestDb};
+use scimgate::directory::query::{Cond, ListQuery, SortKey};
 use scimgate::directory::{new_id, now_ms, Change, ChangeKind, Event, Group, ScimToken, User};
 use scimgate::provisioning::filter::to_cond;
 use scimgate::scim::filter::parse_filter;
 use scimgate::scim::schema::ResourceKind;
-use scimgate::store::query::{Cond, ListQuery, SortKey};
 use scimgate::store::{admins, events, groups, orgs, tokens, users, StoreError};
 use serde_json::json;
 
@@ -293,7 +293,6 @@ async fn tokens_by_hash_revoke_and_touch() {
 async fn users_crud_uniqueness_versions_and_queries() {
     for b in backends() {
         let db = TestDb::new(&b).await;
-        let d = db.store.dialect;
         let mut c = db.store.read().await.unwrap();
         let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
         let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
@@ -383,12 +382,11 @@ async fn users_crud_uniqueness_versions_and_queries() {
             ),
             (r#"id eq "no-such-id""#, vec![]),
         ] {
-            let got = ids(users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap());
+            let got = ids(users::list_users(&mut c, &org.id, &q(f)).await.unwrap());
             assert_eq!(got, want, "filter {f}");
         }
         let page = users::list_users(
             &mut c,
-            d,
             &org.id,
             &ListQuery {
                 cond: Cond::All,
@@ -396,6 +394,7 @@ async fn users_crud_uniqueness_versions_and_queries() {
                 descending: true,
                 offset: 1,
                 limit: 1,
+                after: None,
             },
         )
         .await
@@ -406,7 +405,6 @@ async fn users_crud_uniqueness_versions_and_queries() {
         );
         let counted = users::list_users(
             &mut c,
-            d,
             &org.id,
             &ListQuery {
                 limit: 0,
@@ -416,6 +414,26 @@ async fn users_crud_uniqueness_versions_and_queries() {
         .await
         .unwrap();
         assert_eq!((counted.0, counted.1.len()), (2, 0));
+        // A keyset page: the rows after an id, and the total of every match.
+        let mut ids_in_order: Vec<String> = vec![u1.id.clone(), u2.id.clone()];
+        ids_in_order.sort();
+        let (total, rows) = db
+            .store
+            .page_users(
+                &org.id,
+                &ListQuery {
+                    after: Some(ids_in_order[0].clone()),
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (total, rows.iter().map(|u| u.id.clone()).collect::<Vec<_>>()),
+            (2, vec![ids_in_order[1].clone()]),
+            "{}: keyset page",
+            db.store.backend().name()
+        );
 
         let mut changed = u1.clone();
         changed
@@ -438,7 +456,6 @@ async fn users_crud_uniqueness_versions_and_queries() {
         assert!(
             ids(users::list_users(
                 &mut c,
-                d,
                 &org.id,
                 &q(r#"emails.value eq "alice@example.com""#)
             )
@@ -459,7 +476,7 @@ async fn users_crud_uniqueness_versions_and_queries() {
         let by_email = |v: &str| q(&format!(r#"emails.value eq "{v}""#));
         assert_eq!(
             ids(
-                users::list_users(&mut c, d, &org.id, &by_email("new@example.com"))
+                users::list_users(&mut c, &org.id, &by_email("new@example.com"))
                     .await
                     .unwrap()
             ),
@@ -474,14 +491,14 @@ async fn users_crud_uniqueness_versions_and_queries() {
             .await
             .unwrap();
         assert!(ids(
-            users::list_users(&mut c, d, &org.id, &by_email("new@example.com"))
+            users::list_users(&mut c, &org.id, &by_email("new@example.com"))
                 .await
                 .unwrap()
         )
         .is_empty());
         assert_eq!(
             ids(
-                users::list_users(&mut c, d, &org.id, &by_email("third@example.com"))
+                users::list_users(&mut c, &org.id, &by_email("third@example.com"))
                     .await
                     .unwrap()
             ),
@@ -515,7 +532,6 @@ async fn users_crud_uniqueness_versions_and_queries() {
 async fn groups_memberships_are_deltas() {
     for b in backends() {
         let db = TestDb::new(&b).await;
-        let d = db.store.dialect;
         let mut c = db.store.read().await.unwrap();
         let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
         let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
@@ -596,7 +612,7 @@ async fn groups_memberships_are_deltas() {
         let names = |r: (i64, Vec<Group>)| r.1.into_iter().map(|g| g.source).collect::<Vec<_>>();
         assert_eq!(
             names(
-                groups::list_groups(&mut c, d, &org.id, &q(r#"displayName eq "ENGINEERING""#))
+                groups::list_groups(&mut c, &org.id, &q(r#"displayName eq "ENGINEERING""#))
                     .await
                     .unwrap()
             )
@@ -605,14 +621,9 @@ async fn groups_memberships_are_deltas() {
         );
         assert_eq!(
             names(
-                groups::list_groups(
-                    &mut c,
-                    d,
-                    &org.id,
-                    &q(&format!(r#"members eq "{}""#, ids[1]))
-                )
-                .await
-                .unwrap()
+                groups::list_groups(&mut c, &org.id, &q(&format!(r#"members eq "{}""#, ids[1])))
+                    .await
+                    .unwrap()
             ),
             vec!["scim:okta"]
         );
@@ -620,7 +631,6 @@ async fn groups_memberships_are_deltas() {
             names(
                 groups::list_groups(
                     &mut c,
-                    d,
                     &org.id,
                     &q(&format!(r#"id eq "{}" and members eq "{}""#, g.id, ids[0]))
                 )
@@ -934,7 +944,6 @@ fn migrations_have_the_same_versions_on_both_databases() {
 async fn case_insensitive_matching_folds_unicode() {
     for b in backends() {
         let db = TestDb::new(&b).await;
-        let d = db.store.dialect;
         let mut c = db.store.read().await.unwrap();
         let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
         let asa = user(
@@ -975,19 +984,18 @@ async fn case_insensitive_matching_folds_unicode() {
             ..ListQuery::default()
         };
         for f in filters {
-            let got = names(users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap());
+            let got = names(users::list_users(&mut c, &org.id, &q(f)).await.unwrap());
             assert_eq!(got, vec!["Åsa@example.com"], "filter {f}");
         }
         // ASCII rows keep no folded copy and still match case-insensitively.
         let got = names(
-            users::list_users(&mut c, d, &org.id, &q(r#"title eq "ELAN""#))
+            users::list_users(&mut c, &org.id, &q(r#"title eq "ELAN""#))
                 .await
                 .unwrap(),
         );
         assert_eq!(got, vec!["bob@example.com"]);
         let sorted = users::list_users(
             &mut c,
-            d,
             &org.id,
             &ListQuery {
                 sort: SortKey::DisplayName,
@@ -1016,10 +1024,7 @@ async fn case_insensitive_matching_folds_unicode() {
             ..ListQuery::default()
         };
         assert_eq!(
-            groups::list_groups(&mut c, d, &org.id, &gq)
-                .await
-                .unwrap()
-                .0,
+            groups::list_groups(&mut c, &org.id, &gq).await.unwrap().0,
             1
         );
 
@@ -1043,7 +1048,7 @@ async fn case_insensitive_matching_folds_unicode() {
                 r#"displayName eq "åsa""#,
                 r#"emails[type eq "wörk"]"#,
             ] {
-                let got = users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap();
+                let got = users::list_users(&mut c, &org.id, &q(f)).await.unwrap();
                 assert!(got.1.is_empty(), "{f}");
             }
         }
@@ -1052,7 +1057,7 @@ async fn case_insensitive_matching_folds_unicode() {
         assert_eq!(folded, 1);
         let mut c = db.store.read().await.unwrap();
         for f in filters {
-            let got = names(users::list_users(&mut c, d, &org.id, &q(f)).await.unwrap());
+            let got = names(users::list_users(&mut c, &org.id, &q(f)).await.unwrap());
             assert_eq!(got, vec!["Åsa@example.com"], "after backfill: filter {f}");
         }
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unicode_fold_pending")

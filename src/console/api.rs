@@ -904,8 +904,9 @@ pub mod server {
         crate::net::base_url_from_headers(&headers)
     }
 
+    use crate::directory::query;
     use crate::directory::{now_ms, Admin, Event, Org, User};
-    use crate::store::{audit, events, query, tokens};
+    use crate::store::{audit, events, tokens};
 
     /// The org and the signed-in admin, if the admin belongs to it.
     async fn require_org_admin(login: &str) -> Result<(Org, Admin), ServerFnError> {
@@ -1027,20 +1028,10 @@ pub mod server {
     /// The console's keyset page: `PAGE` rows after the `after` id (ids are time-ordered),
     /// plus one to know whether there is a next page.
     fn keyset_query(cond: query::Cond, after: Option<String>) -> query::ListQuery {
-        let cond = match after {
-            Some(a) => query::Cond::And(
-                Box::new(cond),
-                Box::new(query::Cond::Test(
-                    query::Target::Id,
-                    query::Op::Gt,
-                    query::Val::Str(a),
-                )),
-            ),
-            None => cond,
-        };
         query::ListQuery {
             cond,
             limit: PAGE + 1,
+            after,
             ..Default::default()
         }
     }
@@ -1327,20 +1318,11 @@ pub mod server {
             }
             _ => {}
         }
-        let st = state();
-        let mut c = st.store.read().await.map_err(internal)?;
-        let total =
-            crate::store::users::count_matching_users(&mut c, st.store.dialect, &org.id, &cond)
-                .await
-                .map_err(internal)?;
-        let list = crate::store::users::page_users(
-            &mut c,
-            st.store.dialect,
-            &org.id,
-            &keyset_query(cond, after),
-        )
-        .await
-        .map_err(internal)?;
+        let (total, list) = state()
+            .store
+            .page_users(&org.id, &keyset_query(cond, after))
+            .await
+            .map_err(internal)?;
         Ok(keyset_page(total, list, |x| x.id.clone(), user_row))
     }
 
@@ -1524,20 +1506,11 @@ pub mod server {
         if let Some(q) = q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             cond = Cond::Test(Target::DisplayName, Op::Sw, Val::Str(q.to_string()));
         }
-        let st = state();
-        let mut c = st.store.read().await.map_err(internal)?;
-        let total =
-            crate::store::groups::count_matching_groups(&mut c, st.store.dialect, &org.id, &cond)
-                .await
-                .map_err(internal)?;
-        let list = crate::store::groups::page_groups(
-            &mut c,
-            st.store.dialect,
-            &org.id,
-            &keyset_query(cond, after),
-        )
-        .await
-        .map_err(internal)?;
+        let (total, list, _) = state()
+            .store
+            .page_groups(&org.id, &keyset_query(cond, after))
+            .await
+            .map_err(internal)?;
         Ok(keyset_page(total, list, |x| x.id.clone(), team_row))
     }
 

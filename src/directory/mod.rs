@@ -2,6 +2,8 @@
 //! groups (teams) and provisioning events. Plain data (std, serde, uuid): no storage, no
 //! protocol, no web framework.
 
+pub mod query;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -2,10 +2,10 @@
 //! attribute names are resolved against the schema (unknown → `invalidFilter`), values are
 //! type-checked, `caseExact` decides the comparison and dates become timestamps.
 
+use crate::directory::query::{Collection, Cond, Op, SortKey, Target, Val};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::schema::{find_attr, AttrDef, AttrType, ResourceKind};
 use crate::scim::ScimError;
-use crate::store::query::{Collection, Cond, Op, SortKey, Target, Val};
 
 pub fn to_cond(kind: ResourceKind, f: &Filter) -> Result<Cond, ScimError> {
     Ok(match f {

@@ -224,16 +224,11 @@ pub async fn list_groups(
     p: &ListParams,
     with_members: bool,
 ) -> Result<(i64, Vec<(Group, Option<Vec<Member>>)>), ScimError> {
-    let (total, gs, mut c) = super::list_page(
-        store,
-        ctx,
-        ResourceKind::Group,
-        p,
-        async |c, q| groups::page_groups(c, store.dialect, &ctx.org.id, q).await,
-        async |c, cond| groups::count_matching_groups(c, store.dialect, &ctx.org.id, cond).await,
-        |g| g.id.as_str(),
-    )
-    .await?;
+    let q = super::list_query(ResourceKind::Group, p)?;
+    let (total, gs, mut c) = store
+        .page_groups(&ctx.org.id, &q)
+        .await
+        .map_err(store_error)?;
     // One query for the members of the whole page, not one per group.
     let mut members = if with_members && !gs.is_empty() {
         let ids: Vec<&str> = gs.iter().map(|g| g.id.as_str()).collect();

@@ -9,9 +9,9 @@ pub mod log;
 pub mod render;
 pub mod users;
 
+use crate::directory::query::{Cond, ListQuery};
 use crate::directory::{Org, ScimToken};
 use crate::scim::ScimError;
-use crate::store::query::{Cond, ListQuery};
 use crate::store::StoreError;
 
 /// Who is asking: the org of the URL, the token that authenticated, the client product.
@@ -80,47 +80,20 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// One page of a SCIM list request and the total, for users and groups alike: the filter
-/// and sort become a store query, the page resumes where an earlier one ended when the
-/// store remembers it ([`crate::store::pages`]), and the matches are counted only when the
-/// page does not tell their number. Returns the connection for follow-up reads.
-pub(crate) async fn list_page<T>(
-    store: &crate::store::Store,
-    ctx: &ScimContext,
+/// The store query of a SCIM list request: the filter and sort as a [`ListQuery`].
+pub(crate) fn list_query(
     kind: crate::scim::schema::ResourceKind,
     p: &crate::scim::list::ListParams,
-    page: impl AsyncFnOnce(&mut crate::store::Conn, &ListQuery) -> crate::store::Result<Vec<T>>,
-    count: impl AsyncFnOnce(&mut crate::store::Conn, &Cond) -> crate::store::Result<i64>,
-    id: impl Fn(&T) -> &str,
-) -> Result<(i64, Vec<T>, crate::store::Conn), ScimError> {
-    let cond = match &p.filter {
-        Some(f) => filter::to_cond(kind, f)?,
-        None => Cond::All,
-    };
-    let q = ListQuery {
-        cond,
+) -> Result<ListQuery, ScimError> {
+    Ok(ListQuery {
+        cond: match &p.filter {
+            Some(f) => filter::to_cond(kind, f)?,
+            None => Cond::All,
+        },
         sort: filter::sort_key(kind, p.sort_by.as_deref())?,
         descending: p.descending,
         offset: p.start_index - 1,
         limit: p.count,
-    };
-    let resource = match kind {
-        crate::scim::schema::ResourceKind::User => "User",
-        crate::scim::schema::ResourceKind::Group => "Group",
-    };
-    let cursors = &store.cursors;
-    let plan = cursors.plan(
-        store.dialect == crate::store::Dialect::Sqlite,
-        &ctx.org.id,
-        resource,
-        &q,
-    );
-    let mut c = store.read().await.map_err(store_error)?;
-    let rows = page(&mut c, &plan.query).await.map_err(store_error)?;
-    let total = cursors
-        .total_or_count(&plan, rows.len(), count(&mut c, &q.cond))
-        .await
-        .map_err(store_error)?;
-    cursors.record(&plan, rows.len(), rows.last().map(&id), total);
-    Ok((total, rows, c))
+        after: None,
+    })
 }

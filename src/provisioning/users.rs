@@ -124,17 +124,8 @@ pub async fn list_users(
     ctx: &ScimContext,
     p: &ListParams,
 ) -> Result<(i64, Vec<User>), ScimError> {
-    let (total, page, _) = super::list_page(
-        store,
-        ctx,
-        ResourceKind::User,
-        p,
-        async |c, q| users::page_users(c, store.dialect, &ctx.org.id, q).await,
-        async |c, cond| users::count_matching_users(c, store.dialect, &ctx.org.id, cond).await,
-        |u| u.id.as_str(),
-    )
-    .await?;
-    Ok((total, page))
+    let q = super::list_query(ResourceKind::User, p)?;
+    store.page_users(&ctx.org.id, &q).await.map_err(store_error)
 }
 
 /// How a write derives the new body from the stored user.

@@ -2,9 +2,10 @@
 //! both ways; every change is a delta on those rows plus an O(1) update of the group's
 //! `member_count`, so its cost does not grow with the group.
 
-use super::query::{page_sql, push_where, Cond, ListQuery, Table};
+use super::query_sql::{page_sql, push_where, Table};
 use super::sql::Sql;
-use super::{Dialect, Result, StoreError};
+use super::{Backend, Result, StoreError};
+use crate::directory::query::{Cond, ListQuery};
 use crate::directory::{now_ms, Group, Member};
 use sqlx::AnyConnection;
 use std::collections::HashSet;
@@ -336,20 +337,19 @@ pub async fn is_member(conn: &mut AnyConnection, group_id: &str, user_id: &str) 
 
 pub async fn list_groups(
     conn: &mut AnyConnection,
-    dialect: Dialect,
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<Group>)> {
     if q.limit == 0 {
         return Ok((
-            count_matching_groups(conn, dialect, org_id, &q.cond).await?,
+            count_matching_groups(conn, org_id, &q.cond).await?,
             Vec::new(),
         ));
     }
-    let page = page_groups(conn, dialect, org_id, q).await?;
+    let page = page_groups(conn, org_id, q).await?;
     let total = match q.total_from_page(page.len()) {
         Some(t) => t,
-        None => count_matching_groups(conn, dialect, org_id, &q.cond).await?,
+        None => count_matching_groups(conn, org_id, &q.cond).await?,
     };
     Ok((total, page))
 }
@@ -357,24 +357,22 @@ pub async fn list_groups(
 /// How many groups of the org match `cond`.
 pub async fn count_matching_groups(
     conn: &mut AnyConnection,
-    dialect: Dialect,
     org_id: &str,
     cond: &Cond,
 ) -> Result<i64> {
     let mut count = Sql::new("SELECT COUNT(*) FROM groups g WHERE g.org_id = ");
     count.push_bind(org_id).push(" AND ");
-    push_where(&mut count, dialect, Table::Groups, cond);
+    push_where(&mut count, Backend::of(conn), Table::Groups, cond);
     Ok(count.query_scalar().fetch_one(conn).await?)
 }
 
 /// One page of groups matching `q`, without counting them.
 pub async fn page_groups(
     conn: &mut AnyConnection,
-    dialect: Dialect,
     org_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<Group>> {
-    let qb = page_sql(dialect, Table::Groups, COLUMNS, org_id, q);
+    let qb = page_sql(Backend::of(conn), Table::Groups, COLUMNS, org_id, q);
     let rows: Vec<GroupRow> = qb.query_as().fetch_all(conn).await?;
     Ok(rows.into_iter().map(Group::from).collect())
 }

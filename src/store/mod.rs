@@ -1,7 +1,8 @@
 //! Persistence. One store over `sqlx::Any` with two dialect adapters, SQLite (the embedded
 //! default) and PostgreSQL, chosen at run time from the URL. Every query is written once in
 //! the SQL both databases share; what differs (connection set-up, migrations, JSON access in
-//! filters, the session store) is confined to [`Dialect`]. Writes go through [`Store::begin`]
+//! filters, the session store) is confined to [`Backend`], which the store alone reads
+//! (from the connection): callers never pass it. Writes go through [`Store::begin`]
 //! so that a change and its provisioning-log entry commit together. This module knows
 //! nothing of HTTP, Leptos or SCIM error bodies.
 
@@ -14,7 +15,7 @@ pub mod invitations;
 pub mod orgs;
 pub mod pages;
 pub mod pool;
-pub mod query;
+pub mod query_sql;
 pub mod sql;
 pub mod tokens;
 pub mod users;
@@ -109,18 +110,36 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Which database the store runs on: the one name for it (connection set-up, SQL
+/// differences, test output).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
+pub enum Backend {
     Sqlite,
     Postgres,
 }
 
-impl Dialect {
-    pub fn from_url(url: &str) -> Result<Dialect> {
+impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == "SQLite" {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+
+    pub fn from_url(url: &str) -> Result<Backend> {
         if url.starts_with("sqlite:") {
-            Ok(Dialect::Sqlite)
+            Ok(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Dialect::Postgres)
+            Ok(Backend::Postgres)
         } else {
             Err(StoreError::InvalidUrl(
                 "expected sqlite://PATH or postgres://…".into(),
@@ -146,9 +165,9 @@ pub struct Store {
     /// SQLite only: the write connection, shared by group commit.
     group: Option<write::GroupCommit>,
     /// Where earlier `startIndex` pages ended (SQLite only, see [`pages`]).
-    pub cursors: Arc<pages::PageCursors>,
+    cursors: Arc<pages::PageCursors>,
     typed: TypedPool,
-    pub dialect: Dialect,
+    backend: Backend,
 }
 
 /// Normalises a SQLite URL: creates the parent directory and asks for the file to be
@@ -227,17 +246,17 @@ impl Store {
 
     pub async fn connect_with(url: &str, max_connections: u32) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let dialect = Dialect::from_url(url)?;
+        let dialect = Backend::from_url(url)?;
         let url = match dialect {
-            Dialect::Sqlite => sqlite_url(url)?,
-            Dialect::Postgres => url.to_string(),
+            Backend::Sqlite => sqlite_url(url)?,
+            Backend::Postgres => url.to_string(),
         };
         let opts =
             AnyConnectOptions::from_str(&url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let acquire = Duration::from_secs(10);
         let cursors = Arc::new(pages::PageCursors::default());
         let (typed, pool, group) = match dialect {
-            Dialect::Sqlite => {
+            Backend::Sqlite => {
                 let sopts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                     .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
@@ -251,7 +270,7 @@ impl Store {
                 SQLITE_MIGRATIONS.run(&typed).await?;
                 // SQLite allows one writer at a time: one write connection, shared by group
                 // commit, queues writers instead of failing them with SQLITE_BUSY.
-                let pool = pool::ConnPool::new(opts, pool::Kind::Sqlite, max_connections, acquire);
+                let pool = pool::ConnPool::new(opts, Backend::Sqlite, max_connections, acquire);
                 let mut writer = pool.open().await?;
                 // The writer gets a bigger page cache: the index pages that every write
                 // touches (the log's, the users') stay hot instead of being read back.
@@ -259,15 +278,14 @@ impl Store {
                 let group = write::GroupCommit::start(writer, cursors.generation_counter());
                 (TypedPool::Sqlite(typed), pool, Some(group))
             }
-            Dialect::Postgres => {
+            Backend::Postgres => {
                 let typed = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(acquire)
                     .connect(&url)
                     .await?;
                 POSTGRES_MIGRATIONS.run(&typed).await?;
-                let pool =
-                    pool::ConnPool::new(opts, pool::Kind::Postgres, max_connections, acquire);
+                let pool = pool::ConnPool::new(opts, Backend::Postgres, max_connections, acquire);
                 (TypedPool::Postgres(typed), pool, None)
             }
         };
@@ -276,7 +294,7 @@ impl Store {
             group,
             cursors,
             typed,
-            dialect,
+            backend: dialect,
         };
         fold::backfill(&store).await?;
         Ok(store)
@@ -301,6 +319,10 @@ impl Store {
             Some(g) => g.begin(false).await,
             None => Tx::begin_pooled(self.pool.acquire().await?).await,
         }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn typed_pool(&self) -> &TypedPool {

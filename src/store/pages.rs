@@ -13,7 +13,9 @@
 //! every write, so it is on for SQLite (one file, one server) and off for PostgreSQL, where
 //! other instances write too.
 
-use super::query::{Cond, ListQuery, Op, SortKey, Target, Val};
+use super::{groups, users, Backend, Conn, Result, Store};
+use crate::directory::query::{Cond, ListQuery, Op, SortKey, Target, Val};
+use crate::directory::{Group, User};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,7 +58,8 @@ impl PagePlan {
     /// The number of matches, if the page just fetched (`got` rows) or memory tells it.
     pub fn total(&self, got: usize) -> Option<i64> {
         let g = got as u64;
-        if g < self.limit && (g > 0 || self.offset == 0) {
+        // A keyset page (`after`) does not tell how many rows came before it.
+        if self.query.after.is_none() && g < self.limit && (g > 0 || self.offset == 0) {
             return Some((self.offset + g) as i64);
         }
         self.known_total
@@ -79,7 +82,7 @@ impl PageCursors {
             query: q.clone(),
             known_total: None,
         };
-        if !enabled || q.sort != SortKey::Id || q.limit == 0 {
+        if !enabled || q.sort != SortKey::Id || q.limit == 0 || q.after.is_some() {
             return plan;
         }
         // Read before the query runs: a write committed meanwhile makes what this page
@@ -188,6 +191,70 @@ impl PageCursors {
             }
             l.positions.insert(plan.offset + got as u64, id.to_string());
         }
+    }
+}
+
+impl Store {
+    /// One page of the org's users matching `q`, and the number of matches (counted only
+    /// when the page does not tell it), resuming where an earlier page ended when this
+    /// store remembers it.
+    pub async fn page_users(&self, org_id: &str, q: &ListQuery) -> Result<(i64, Vec<User>)> {
+        let (total, rows, _) = self
+            .page(
+                org_id,
+                "User",
+                q,
+                async |c, q| users::page_users(c, org_id, q).await,
+                async |c, cond| users::count_matching_users(c, org_id, cond).await,
+                |u| u.id.as_str(),
+            )
+            .await?;
+        Ok((total, rows))
+    }
+
+    /// [`Store::page_users`] for groups; also hands back the connection, for reading the
+    /// page's members.
+    pub async fn page_groups(
+        &self,
+        org_id: &str,
+        q: &ListQuery,
+    ) -> Result<(i64, Vec<Group>, Conn)> {
+        self.page(
+            org_id,
+            "Group",
+            q,
+            async |c, q| groups::page_groups(c, org_id, q).await,
+            async |c, cond| groups::count_matching_groups(c, org_id, cond).await,
+            |g| g.id.as_str(),
+        )
+        .await
+    }
+
+    async fn page<T>(
+        &self,
+        org_id: &str,
+        kind: &str,
+        q: &ListQuery,
+        page: impl AsyncFnOnce(&mut Conn, &ListQuery) -> Result<Vec<T>>,
+        count: impl AsyncFnOnce(&mut Conn, &Cond) -> Result<i64>,
+        id: impl Fn(&T) -> &str,
+    ) -> Result<(i64, Vec<T>, Conn)> {
+        let plan = self
+            .cursors
+            .plan(self.backend == Backend::Sqlite, org_id, kind, q);
+        let mut c = self.read().await?;
+        let rows = if q.limit == 0 {
+            Vec::new()
+        } else {
+            page(&mut c, &plan.query).await?
+        };
+        let total = self
+            .cursors
+            .total_or_count(&plan, rows.len(), count(&mut c, &q.cond))
+            .await?;
+        self.cursors
+            .record(&plan, rows.len(), rows.last().map(&id), total);
+        Ok((total, rows, c))
     }
 }
 

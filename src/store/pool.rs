@@ -59,14 +59,6 @@ fn is_connection_failure(e: &sqlx::Error) -> bool {
     }
 }
 
-/// What a new connection needs before first use.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Kind {
-    /// Pragmas on open; never pinged.
-    Sqlite,
-    Postgres,
-}
-
 struct Idle {
     conn: AnyConnection,
     /// Returned to the pool at.
@@ -81,7 +73,7 @@ pub(crate) struct ConnPool {
     idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     opts: AnyConnectOptions,
-    kind: Kind,
+    kind: super::Backend,
     acquire_timeout: Duration,
 }
 
@@ -97,7 +89,7 @@ impl std::fmt::Debug for ConnPool {
 impl ConnPool {
     pub(crate) fn new(
         opts: AnyConnectOptions,
-        kind: Kind,
+        kind: super::Backend,
         size: u32,
         acquire_timeout: Duration,
     ) -> ConnPool {
@@ -148,7 +140,7 @@ impl ConnPool {
             let _ = i.conn.close().await;
             return None;
         }
-        let doubtful = matches!(self.kind, Kind::Postgres)
+        let doubtful = matches!(self.kind, super::Backend::Postgres)
             && (i.checked != failures || i.since.elapsed() > IDLE_CHECK);
         if !doubtful {
             return Some(i);
@@ -166,7 +158,7 @@ impl ConnPool {
     /// A new connection, set up for this pool's database (SQLite's pragmas).
     pub(crate) async fn open(&self) -> Result<AnyConnection> {
         let mut c = self.opts.connect().await?;
-        if let Kind::Sqlite = self.kind {
+        if let super::Backend::Sqlite = self.kind {
             super::sqlite_pragmas(&mut c).await?;
         }
         Ok(c)

@@ -156,7 +156,7 @@ impl Sql {
         conn: &mut sqlx::AnyConnection,
         statements: &[&Sql],
     ) -> sqlx::Result<()> {
-        if conn.backend_name() == "SQLite" {
+        if super::Backend::of(conn) == super::Backend::Sqlite {
             return Self::execute_all(conn, statements).await;
         }
         for combined in Self::ctes(statements) {
@@ -211,7 +211,7 @@ impl Sql {
         conn: &mut sqlx::AnyConnection,
         statements: &[&Sql],
     ) -> sqlx::Result<()> {
-        if conn.backend_name() == "SQLite" {
+        if super::Backend::of(conn) == super::Backend::Sqlite {
             let mut all = Sql::default();
             for s in statements {
                 all.append_statement(s);

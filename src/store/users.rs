@@ -3,9 +3,10 @@
 //! lookups, rewritten with every write.
 
 use super::fold::{self, fold};
-use super::query::{page_sql, push_where, Cond, ListQuery, Table};
+use super::query_sql::{page_sql, push_where, Table};
 use super::sql::Sql;
-use super::{bool_int, Dialect, Result, StoreError};
+use super::{bool_int, Backend, Result, StoreError};
+use crate::directory::query::{Cond, ListQuery};
 use crate::directory::{User, UserColumns};
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
@@ -225,20 +226,19 @@ pub async fn delete_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Re
 /// One page of users matching `q`, and the total number of matches.
 pub async fn list_users(
     conn: &mut AnyConnection,
-    dialect: Dialect,
     org_id: &str,
     q: &ListQuery,
 ) -> Result<(i64, Vec<User>)> {
     if q.limit == 0 {
         return Ok((
-            count_matching_users(conn, dialect, org_id, &q.cond).await?,
+            count_matching_users(conn, org_id, &q.cond).await?,
             Vec::new(),
         ));
     }
-    let page = page_users(conn, dialect, org_id, q).await?;
+    let page = page_users(conn, org_id, q).await?;
     let total = match q.total_from_page(page.len()) {
         Some(t) => t,
-        None => count_matching_users(conn, dialect, org_id, &q.cond).await?,
+        None => count_matching_users(conn, org_id, &q.cond).await?,
     };
     Ok((total, page))
 }
@@ -246,24 +246,22 @@ pub async fn list_users(
 /// How many users of the org match `cond`.
 pub async fn count_matching_users(
     conn: &mut AnyConnection,
-    dialect: Dialect,
     org_id: &str,
     cond: &Cond,
 ) -> Result<i64> {
     let mut count = Sql::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
     count.push_bind(org_id).push(" AND ");
-    push_where(&mut count, dialect, Table::Users, cond);
+    push_where(&mut count, Backend::of(conn), Table::Users, cond);
     Ok(count.query_scalar().fetch_one(conn).await?)
 }
 
 /// One page of users matching `q`, without counting them.
 pub async fn page_users(
     conn: &mut AnyConnection,
-    dialect: Dialect,
     org_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<User>> {
-    let qb = page_sql(dialect, Table::Users, COLUMNS, org_id, q);
+    let qb = page_sql(Backend::of(conn), Table::Users, COLUMNS, org_id, q);
     let rows: Vec<UserRow> = qb.query_as().fetch_all(conn).await?;
     rows.into_iter().map(UserRow::into_user).collect()
 }

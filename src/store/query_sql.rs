@@ -1,84 +1,10 @@
-//! Directory queries as data, and their translation to SQL. The provisioning layer turns a
-//! SCIM filter into a [`Cond`]; this module turns a [`Cond`] into a WHERE clause with every
-//! value bound as a parameter (never formatted into the SQL). Only JSON access differs
-//! between SQLite and PostgreSQL.
+//! Directory queries ([`crate::directory::query`]) translated to SQL: a [`Cond`] becomes a
+//! WHERE clause with every value bound as a parameter (never formatted into the SQL). Only
+//! JSON access differs between SQLite and PostgreSQL.
 
 use super::sql::Sql;
-use super::Dialect;
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cond {
-    All,
-    And(Box<Cond>, Box<Cond>),
-    Or(Box<Cond>, Box<Cond>),
-    Not(Box<Cond>),
-    Test(Target, Op, Val),
-    /// Some element of a multi-valued attribute satisfies the inner condition, whose
-    /// targets are [`Target::Elem`].
-    Any(Collection, Box<Cond>),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    Id,
-    /// Users: `userName` (case-insensitive key column).
-    UserName,
-    ExternalId,
-    /// `displayName` of a user or group (case-insensitive key column).
-    DisplayName,
-    Active,
-    Created,
-    Modified,
-    /// Where the record came from (`console` or `scim:<client>`).
-    Source,
-    /// Any other attribute, by its path inside the canonical JSON body.
-    Json {
-        path: Vec<String>,
-        case_exact: bool,
-        boolean: bool,
-    },
-    /// A sub-attribute of the element in an enclosing [`Cond::Any`].
-    Elem {
-        sub: String,
-        case_exact: bool,
-        boolean: bool,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Collection {
-    /// `emails`, from the indexed `user_emails` table (sub-attributes value, type, primary).
-    Emails,
-    /// Group `members` (sub-attribute value).
-    Members,
-    /// A user's `groups` (sub-attribute value), from the membership table.
-    UserGroups,
-    /// Any other multi-valued attribute of the JSON body.
-    Json(Vec<String>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-    Co,
-    Sw,
-    Ew,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-    Pr,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Val {
-    Str(String),
-    Bool(bool),
-    /// Unix milliseconds.
-    Time(i64),
-    Null,
-}
+use super::Backend;
+use crate::directory::query::{Collection, Cond, ListQuery, Op, SortKey, Target, Val};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
@@ -108,7 +34,7 @@ impl Table {
 /// answer, and only the page's rows are read whole (a "deferred join"). PostgreSQL reads
 /// every row an OFFSET skips from the table just to drop it: a page 20,000 users in took
 /// 5 ms that way, most of it fetching rows nobody asked for.
-pub fn page_sql(dialect: Dialect, table: Table, columns: &str, org_id: &str, q: &ListQuery) -> Sql {
+pub fn page_sql(dialect: Backend, table: Table, columns: &str, org_id: &str, q: &ListQuery) -> Sql {
     let (a, name) = (table.alias(), table.name());
     let mut qb = Sql::new(format!("SELECT {columns} FROM {name} {a} WHERE "));
     let deferred = q.offset > 0;
@@ -119,6 +45,9 @@ pub fn page_sql(dialect: Dialect, table: Table, columns: &str, org_id: &str, q: 
         .push_bind(org_id)
         .push(" AND ");
     push_where(&mut qb, dialect, table, &q.cond);
+    if let Some(after) = &q.after {
+        qb.push(format!(" AND {a}.id > ")).push_bind(after.as_str());
+    }
     push_order(&mut qb, table, q.sort, q.descending);
     qb.push(" LIMIT ").push_bind(q.limit as i64);
     if deferred {
@@ -126,49 +55,6 @@ pub fn page_sql(dialect: Dialect, table: Table, columns: &str, org_id: &str, q: 
         push_order(&mut qb, table, q.sort, q.descending);
     }
     qb
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SortKey {
-    /// Creation order (ids are time-ordered UUIDv7).
-    #[default]
-    Id,
-    UserName,
-    DisplayName,
-    ExternalId,
-    Created,
-    Modified,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ListQuery {
-    pub cond: Cond,
-    pub sort: SortKey,
-    pub descending: bool,
-    pub offset: u64,
-    pub limit: u64,
-}
-
-impl ListQuery {
-    /// The number of matches, when a page of `got` rows already tells it: a page that is
-    /// neither full nor past the end is the last one. Saves the COUNT of most lookups
-    /// (`userName eq …` answers 0 or 1 rows) and of every last page.
-    pub fn total_from_page(&self, got: usize) -> Option<i64> {
-        let got = got as u64;
-        (got < self.limit && (got > 0 || self.offset == 0)).then(|| (self.offset + got) as i64)
-    }
-}
-
-impl Default for ListQuery {
-    fn default() -> Self {
-        ListQuery {
-            cond: Cond::All,
-            sort: SortKey::Id,
-            descending: false,
-            offset: 0,
-            limit: 100,
-        }
-    }
 }
 
 /// Which element table an [`Target::Elem`] refers to.
@@ -197,11 +83,11 @@ enum Kind {
     Time,
 }
 
-pub fn push_where(qb: &mut Sql, dialect: Dialect, table: Table, cond: &Cond) {
+pub fn push_where(qb: &mut Sql, dialect: Backend, table: Table, cond: &Cond) {
     push_cond(qb, dialect, table, ElemCtx::None, cond);
 }
 
-fn push_cond(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
+fn push_cond(qb: &mut Sql, d: Backend, t: Table, ctx: ElemCtx, cond: &Cond) {
     match cond {
         Cond::All => {
             qb.push("1 = 1");
@@ -251,14 +137,14 @@ fn push_cond(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, cond: &Cond) {
                     // `j`: the elements; `jk`: the same elements of the folded body, for
                     // case-insensitive sub-attributes (see `store::fold`).
                     match d {
-                        Dialect::Sqlite => {
+                        Backend::Sqlite => {
                             qb.push(format!("EXISTS (SELECT 1 FROM json_each({a}.attributes, "));
                             qb.push_bind(sqlite_json_path(path));
                             qb.push(format!(") j LEFT JOIN json_each({a}.attributes_key, "));
                             qb.push_bind(sqlite_json_path(path));
                             qb.push(") jk ON jk.key = j.key WHERE ");
                         }
-                        Dialect::Postgres => {
+                        Backend::Postgres => {
                             qb.push("EXISTS (SELECT 1 FROM ");
                             pg_array_elements(qb, &format!("{a}.attributes"), path);
                             qb.push(" AS j(value, n) LEFT JOIN ");
@@ -305,7 +191,7 @@ fn sqlite_json_path(path: &[String]) -> String {
 }
 
 /// Pushes the expression for `target` and returns how it compares.
-fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) -> Kind {
+fn push_expr(qb: &mut Sql, d: Backend, t: Table, ctx: ElemCtx, target: &Target) -> Kind {
     let a = t.alias();
     match (target, t) {
         (Target::Id, _) => {
@@ -368,12 +254,12 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
                 format!("{a}.attributes")
             };
             match d {
-                Dialect::Sqlite => {
+                Backend::Sqlite => {
                     qb.push(format!("json_extract({doc}, "));
                     qb.push_bind(sqlite_json_path(path));
                     qb.push(")");
                 }
-                Dialect::Postgres => {
+                Backend::Postgres => {
                     qb.push(format!("jsonb_extract_path_text(({doc})::jsonb"));
                     for p in path {
                         qb.push(", ");
@@ -434,12 +320,12 @@ fn push_expr(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target) 
                     "j.value"
                 };
                 match d {
-                    Dialect::Sqlite => {
+                    Backend::Sqlite => {
                         qb.push(format!("json_extract({elem}, "));
                         qb.push_bind(sqlite_json_path(std::slice::from_ref(sub)));
                         qb.push(")");
                     }
-                    Dialect::Postgres => {
+                    Backend::Postgres => {
                         qb.push(format!("({elem} ->> "));
                         qb.push_bind(sub.clone());
                         qb.push(")");
@@ -466,7 +352,7 @@ fn like_pattern(s: &str, op: Op) -> String {
     }
 }
 
-fn push_test(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target, op: Op, val: &Val) {
+fn push_test(qb: &mut Sql, d: Backend, t: Table, ctx: ElemCtx, target: &Target, op: Op, val: &Val) {
     qb.push("(");
     let kind = push_expr(qb, d, t, ctx, target);
     match (op, val) {
@@ -516,17 +402,17 @@ fn push_test(qb: &mut Sql, d: Dialect, t: Table, ctx: ElemCtx, target: &Target, 
     qb.push(")");
 }
 
-fn push_value(qb: &mut Sql, d: Dialect, kind: Kind, v: &Val) {
+fn push_value(qb: &mut Sql, d: Backend, kind: Kind, v: &Val) {
     match (kind, v) {
         (Kind::Bool, Val::Bool(b)) => {
             qb.push_bind(i64::from(*b));
         }
         (Kind::JsonBool, Val::Bool(b)) => match d {
             // json_extract yields 1/0 for JSON booleans; ->> yields 'true'/'false'.
-            Dialect::Sqlite => {
+            Backend::Sqlite => {
                 qb.push_bind(i64::from(*b));
             }
-            Dialect::Postgres => {
+            Backend::Postgres => {
                 qb.push_bind(b.to_string());
             }
         },
@@ -586,11 +472,11 @@ mod tests {
 
     #[test]
     fn pages_past_the_first_skip_on_ids_alone() {
-        use super::{page_sql, Dialect, Table};
-        let first = page_sql(Dialect::Postgres, Table::Users, "u.id", "o", &q(0, 100));
+        use super::{page_sql, Backend, Table};
+        let first = page_sql(Backend::Postgres, Table::Users, "u.id", "o", &q(0, 100));
         assert!(!first.sql().contains(" IN (SELECT"), "{}", first.sql());
         assert!(!first.sql().contains("OFFSET"), "{}", first.sql());
-        let later = page_sql(Dialect::Postgres, Table::Users, "u.id", "o", &q(200, 100));
+        let later = page_sql(Backend::Postgres, Table::Users, "u.id", "o", &q(200, 100));
         let sql = later.sql();
         assert!(
             sql.starts_with("SELECT u.id FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE u.org_id = $1"),
