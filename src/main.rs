@@ -68,8 +68,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         }
         Command::Org(OrgCommand::List) => {
             let store = open(&cli.database_url).await?;
-            let mut c = store.read().await?;
-            for o in scimgate::store::orgs::list_orgs(&mut c).await? {
+            for o in management::list_orgs(&store).await? {
                 println!("{}\t{}", o.login, o.name);
             }
             Ok(())

@@ -3,4 +3,5 @@
 //! secrets need no slow hash; passwords do.
 
 pub mod password;
+pub mod throttle;
 pub mod token;

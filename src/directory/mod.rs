@@ -66,6 +66,19 @@ impl ScimToken {
 /// in the console.
 pub const SOURCE_CONSOLE: &str = "console";
 
+/// The product that manages a record, from its source (`scim:okta` → "Okta"); `None` for
+/// records made in the console.
+pub fn managed_by(source: &str) -> Option<&'static str> {
+    let client = source.strip_prefix("scim:")?;
+    Some(match client {
+        "okta" => "Okta",
+        "entra" => "Microsoft Entra ID",
+        "onelogin" => "OneLogin",
+        "jumpcloud" => "JumpCloud",
+        _ => "SCIM",
+    })
+}
+
 pub fn scim_source(client: &str) -> String {
     format!("scim:{client}")
 }

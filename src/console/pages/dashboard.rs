@@ -46,7 +46,7 @@ pub fn Dashboard() -> impl IntoView {
                                                     <tbody>
                                                         {d.clients.iter().map(|c| view! {
                                                             <tr>
-                                                                <td>{crate::console::api::managed_by(&format!("scim:{}", c.client)).unwrap_or_default()}</td>
+                                                                <td>{c.provider.clone()}</td>
                                                                 <td><Time ms=c.last_at/></td>
                                                                 <td><StatusPill status=c.last_status/></td>
                                                                 <td>{c.token_label.clone().unwrap_or_else(|| "—".into())}</td>

@@ -1,0 +1,104 @@
+//! The dashboard and the Connect page (the SCIM base URL and the org's settings).
+
+#[cfg(feature = "ssr")]
+use super::guard::*;
+use super::views::*;
+#[cfg(feature = "ssr")]
+use crate::management::{orgs, reads};
+use leptos::prelude::*;
+
+#[server]
+pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
+    console(async move {
+        let actor = org_admin(&org).await?;
+        let d = reads::dashboard(&store(), &actor.org).await?;
+        Ok(DashboardView {
+            scim_base_url: scim_base_url(&actor.org).await,
+            org: summary(&actor.org),
+            users_active: d.users_active,
+            users_deactivated: d.users_deactivated,
+            teams_managed: d.teams_managed,
+            teams_console: d.teams_console,
+            hourly: d
+                .hourly
+                .into_iter()
+                .map(|(hour, total, errors)| HourView {
+                    hour,
+                    total,
+                    errors,
+                })
+                .collect(),
+            clients: d
+                .clients
+                .into_iter()
+                .map(|a| ClientView {
+                    provider: managed_by(&format!("scim:{}", a.client)).unwrap_or_default(),
+                    client: a.client,
+                    last_at: a.last_at,
+                    last_status: a.last_status,
+                    token_label: a.last_token_label,
+                })
+                .collect(),
+            warning: failing_warning(&d.recent),
+        })
+    })
+    .await
+}
+
+/// A warning when the newest requests failed: the admin should learn that, say, Okta
+/// still sends a token that was revoked.
+#[cfg(feature = "ssr")]
+fn failing_warning(recent: &[crate::directory::Event]) -> Option<String> {
+    let latest = recent.first()?;
+    if latest.status < 400 {
+        return None;
+    }
+    let failed = recent.iter().take_while(|e| e.status >= 400).count();
+    let who = managed_by(&format!("scim:{}", latest.client))
+        .unwrap_or_else(|| "The identity provider".into());
+    Some(if latest.status == 401 {
+        format!(
+            "The last {failed} SCIM request(s) from {who} were refused with 401: it is probably still using a revoked, expired or mistyped token{}. Paste a current token into {who}.",
+            latest.token_label.as_ref().map(|l| format!(" (\"{l}\")")).unwrap_or_default()
+        )
+    } else {
+        format!("The last {failed} SCIM request(s) from {who} failed (latest: HTTP {}). Open the provisioning log for details.", latest.status)
+    })
+}
+
+#[server]
+pub async fn connect_info(org: String) -> Result<ConnectView, ServerFnError> {
+    console(async move {
+        let org = org_admin(&org).await?.org;
+        Ok(ConnectView {
+            scim_base_url: scim_base_url(&org).await,
+            unique_identifier: org.unique_identifier.clone(),
+            user_name_immutable: org.user_name_immutable,
+            allowed_roles: org.allowed_roles.clone(),
+            org: summary(&org),
+        })
+    })
+    .await
+}
+
+#[server]
+pub async fn update_settings(
+    org: String,
+    unique_identifier: String,
+    user_name_immutable: Option<String>,
+    allowed_roles: String,
+) -> Result<(), ServerFnError> {
+    console(async move {
+        let actor = org_admin(&org).await?;
+        orgs::update_settings(
+            &store(),
+            &actor,
+            &unique_identifier,
+            user_name_immutable.is_some(),
+            &allowed_roles,
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,256 @@
+//! What the console's pages receive: plain data, the same on the server and in the
+//! browser. No server types here.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSummary {
+    pub login: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// No org exists yet: the console offers the first-run page.
+    pub needs_setup: bool,
+    pub admin_email: Option<String>,
+    pub orgs: Vec<OrgSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardView {
+    pub org: OrgSummary,
+    pub scim_base_url: String,
+    pub users_active: i64,
+    pub users_deactivated: i64,
+    pub teams_managed: i64,
+    pub teams_console: i64,
+    /// The last 24 hours, one entry per hour with requests.
+    pub hourly: Vec<HourView>,
+    pub clients: Vec<ClientView>,
+    /// Set when the most recent requests failed (e.g. a revoked token still in use).
+    pub warning: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    pub client: String,
+    /// The product behind the client ("Okta"), for people.
+    pub provider: String,
+    pub last_at: i64,
+    pub last_status: i64,
+    pub token_label: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourView {
+    pub hour: i64,
+    pub total: i64,
+    pub errors: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectView {
+    pub org: OrgSummary,
+    pub scim_base_url: String,
+    pub unique_identifier: String,
+    pub user_name_immutable: bool,
+    pub allowed_roles: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub label: String,
+    pub hint: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    /// active, expired or revoked
+    pub state: String,
+}
+
+/// A token just created: the secret is in this one response and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTokenView {
+    pub token: TokenView,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    /// Cursor for the next page, if any.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRowView {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub active: bool,
+    /// "Okta", "Microsoft Entra ID", … for provisioned users; None for console-made ones.
+    pub managed_by: Option<String>,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailView {
+    pub value: String,
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetailView {
+    pub org: OrgSummary,
+    pub user: UserRowView,
+    pub external_id: Option<String>,
+    pub role: Option<String>,
+    pub emails: Vec<EmailView>,
+    pub attributes_json: String,
+    pub teams: Vec<TeamRef>,
+    pub history: Vec<EventRowView>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRowView {
+    pub id: String,
+    pub name: String,
+    pub managed_by: Option<String>,
+    pub member_count: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamDetailView {
+    pub org: OrgSummary,
+    pub team: TeamRowView,
+    pub external_id: Option<String>,
+    pub members: Vec<MemberView>,
+    pub next_members: Option<String>,
+    pub history: Vec<EventRowView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub kind: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub resource_name: Option<String>,
+    pub detail_json: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRowView {
+    pub id: String,
+    pub occurred_at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub scim_type: Option<String>,
+    pub client: String,
+    pub token_label: Option<String>,
+    pub duration_us: i64,
+    pub summary: Option<String>,
+    pub changes: Vec<ChangeView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDetailView {
+    pub org: OrgSummary,
+    pub event: EventRowView,
+    pub query: Option<String>,
+    pub request_body: Option<String>,
+}
+
+/// Filters of the provisioning-log page, as they appear in its URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogQuery {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub client: Option<String>,
+    pub token: Option<String>,
+    pub resource: Option<String>,
+    pub text: Option<String>,
+    /// Hours back from now (time range).
+    pub hours: Option<i64>,
+    pub before: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPageView {
+    pub org: OrgSummary,
+    pub events: Vec<EventRowView>,
+    pub next: Option<String>,
+    pub tokens: Vec<TokenView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminView {
+    pub id: String,
+    pub email: String,
+    pub created_at: i64,
+    pub is_you: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub occurred_at: i64,
+    pub admin_email: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminsPageView {
+    pub org: OrgSummary,
+    pub admins: Vec<AdminView>,
+    pub invited: Vec<InvitedView>,
+    pub audit: Vec<AuditView>,
+}
+
+/// An invitation just created: the code is shown once. The same answer whether or not the
+/// email already has an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    pub email: String,
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// An invitation waiting for the signed-in admin's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInvitationView {
+    pub id: String,
+    pub org: OrgSummary,
+    pub invited_by: String,
+    pub expires_at: i64,
+}
+
+/// An invitation of this org nobody has answered yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitedView {
+    pub email: String,
+    pub invited_by: String,
+    pub expires_at: i64,
+}

@@ -1,0 +1,204 @@
+//! The reads behind the console's pages, each a fixed number of queries whatever the size
+//! of the directory (a page of users, a team's members, a page of the log).
+
+use super::{ManagementError, Result};
+use crate::directory::query::{Cond, ListQuery};
+use crate::directory::{now_ms, Event, Group, Member, Org, ScimToken, User};
+use crate::store::events::{self, ClientActivity, EventFilter};
+use crate::store::{groups, tokens, users, Store};
+
+/// Rows per console page.
+pub const PAGE: u64 = 50;
+
+/// One page of a keyset listing: the rows, the total of matches, and the id to continue
+/// after when there are more.
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub total: i64,
+    pub next: Option<String>,
+}
+
+/// `PAGE` rows after `after`, fetching one more to know whether a next page exists.
+fn keyset(cond: Cond, after: Option<String>) -> ListQuery {
+    ListQuery {
+        cond,
+        limit: PAGE + 1,
+        after,
+        ..Default::default()
+    }
+}
+
+fn page<T>(total: i64, mut rows: Vec<T>, id: impl Fn(&T) -> &str) -> Page<T> {
+    let next = (rows.len() as u64 > PAGE).then(|| id(&rows[PAGE as usize - 1]).to_string());
+    rows.truncate(PAGE as usize);
+    Page { rows, total, next }
+}
+
+pub struct Dashboard {
+    pub users_active: i64,
+    pub users_deactivated: i64,
+    pub teams_managed: i64,
+    pub teams_console: i64,
+    /// (hour, requests, errors) over the last 24 hours.
+    pub hourly: Vec<(i64, i64, i64)>,
+    pub clients: Vec<ClientActivity>,
+    /// The newest requests made with one of the org's own tokens (a stranger's 401s say
+    /// nothing about its identity provider).
+    pub recent: Vec<Event>,
+}
+
+pub async fn dashboard(store: &Store, org: &Org) -> Result<Dashboard> {
+    let mut c = store.read().await?;
+    let (users_active, users_deactivated) = users::count_users(&mut c, &org.id).await?;
+    let (teams_managed, teams_console) = groups::count_groups(&mut c, &org.id).await?;
+    let since = now_ms() - 24 * 3_600_000;
+    let hourly = events::hourly_counts(&mut c, &org.id, since).await?;
+    let clients = events::client_activity(&mut c, &org.id).await?;
+    let identified = EventFilter {
+        identified: true,
+        ..Default::default()
+    };
+    let recent = events::search_events(&mut c, &org.id, &identified, 5).await?;
+    Ok(Dashboard {
+        users_active,
+        users_deactivated,
+        teams_managed,
+        teams_console,
+        hourly,
+        clients,
+        recent,
+    })
+}
+
+pub async fn users_page(
+    store: &Store,
+    org: &Org,
+    cond: Cond,
+    after: Option<String>,
+) -> Result<Page<User>> {
+    let (total, rows) = store.page_users(&org.id, &keyset(cond, after)).await?;
+    Ok(page(total, rows, |u| &u.id))
+}
+
+pub struct UserDetail {
+    pub user: User,
+    /// (id, name) of the user's teams.
+    pub teams: Vec<(String, String)>,
+    pub history: Vec<Event>,
+}
+
+pub async fn user_detail(store: &Store, org: &Org, id: &str) -> Result<UserDetail> {
+    let mut c = store.read().await?;
+    let user = users::find_user(&mut c, &org.id, id)
+        .await?
+        .ok_or(ManagementError::NotFound("User not found."))?;
+    let teams = users::list_user_groups(&mut c, &user.id).await?;
+    let history = events::events_for_resource(&mut c, &org.id, &user.id, 20).await?;
+    Ok(UserDetail {
+        user,
+        teams,
+        history,
+    })
+}
+
+pub async fn teams_page(
+    store: &Store,
+    org: &Org,
+    cond: Cond,
+    after: Option<String>,
+) -> Result<Page<Group>> {
+    let (total, rows, _) = store.page_groups(&org.id, &keyset(cond, after)).await?;
+    Ok(page(total, rows, |g| &g.id))
+}
+
+pub struct TeamDetail {
+    pub team: Group,
+    pub members: Page<Member>,
+    pub history: Vec<Event>,
+}
+
+pub async fn team_detail(
+    store: &Store,
+    org: &Org,
+    id: &str,
+    after: Option<String>,
+) -> Result<TeamDetail> {
+    let mut c = store.read().await?;
+    let team = groups::find_group(&mut c, &org.id, id)
+        .await?
+        .ok_or(ManagementError::NotFound("Team not found."))?;
+    let members = groups::list_members(&mut c, &team.id, after.as_deref(), PAGE + 1).await?;
+    let history = events::events_for_resource(&mut c, &org.id, &team.id, 20).await?;
+    Ok(TeamDetail {
+        members: page(team.member_count, members, |m| &m.user_id),
+        team,
+        history,
+    })
+}
+
+pub struct LogPage {
+    pub events: Vec<Event>,
+    pub next: Option<String>,
+    /// The org's tokens, for the filter by token.
+    pub tokens: Vec<ScimToken>,
+}
+
+/// What an admin searches the log for; empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct LogSearch {
+    /// Hours back from now.
+    pub hours: Option<i64>,
+    /// `success`, `client` (4xx) or `server` (5xx).
+    pub status: Option<String>,
+    /// A change kind, e.g. `created`.
+    pub kind: Option<String>,
+    pub resource: Option<String>,
+    pub client: Option<String>,
+    pub token: Option<String>,
+    /// The start of a touched resource's name.
+    pub text: Option<String>,
+    /// Keyset cursor: events older than this id.
+    pub before: Option<String>,
+}
+
+impl LogSearch {
+    fn filter(self) -> EventFilter {
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        EventFilter {
+            from: self
+                .hours
+                .filter(|h| *h > 0)
+                .map(|h| now_ms() - h * 3_600_000),
+            to: None,
+            status_class: clean(self.status),
+            kind: clean(self.kind),
+            resource_id: clean(self.resource),
+            client: clean(self.client),
+            token_id: clean(self.token),
+            identified: false,
+            text: clean(self.text),
+            before: clean(self.before),
+        }
+    }
+}
+
+pub async fn log_page(store: &Store, org: &Org, search: LogSearch) -> Result<LogPage> {
+    let mut c = store.read().await?;
+    let filter = search.filter();
+    let mut list = events::search_events(&mut c, &org.id, &filter, PAGE as i64 + 1).await?;
+    let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
+    list.truncate(PAGE as usize);
+    let tokens = tokens::list_tokens(&mut c, &org.id).await?;
+    Ok(LogPage {
+        events: list,
+        next,
+        tokens,
+    })
+}
+
+pub async fn event(store: &Store, org: &Org, id: &str) -> Result<Event> {
+    let mut c = store.read().await?;
+    events::find_event(&mut c, &org.id, id)
+        .await?
+        .ok_or(ManagementError::NotFound("Event not found."))
+}
