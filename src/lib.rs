@@ -6,9 +6,12 @@
 //! - [`store`]: persistence (SQLite, PostgreSQL); imports `directory`.
 //! - [`auth`]: passwords and SCIM tokens.
 //! - [`provisioning`]: SCIM use cases; imports `scim`, `directory`, `store`.
+//! - [`management`]: console and CLI use cases (orgs, admins, tokens, console-made users
+//!   and teams, page reads); imports `auth`, `directory`, `store`.
 //! - [`scim_api`]: the axum adapter for `/scim/v2/{org}`; imports `provisioning` and below.
 //! - [`net`]: the network edge (client address, per-address limits, header checks); no store.
-//! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types.
+//! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types;
+//!   its server functions call `management`, never `store`.
 //! - [`server`]: wiring; imported only by `main`.
 //!
 //! Server-only modules are gated on the `ssr` feature here and only here.

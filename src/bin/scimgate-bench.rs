@@ -6,6 +6,10 @@
 //! Scenarios: a POST /Users · b userName eq lookups · c GET /Users/{id} · d paging with
 //! count=100 · e deactivate PATCH · f membership add/remove on a big and a small group ·
 //! g an Okta-shaped mix.
+//!
+//! Longer than the project's ~600-line guide on purpose: one self-contained program whose
+//! scenarios share one client, one reporter and one server launcher; split into modules
+//! when it gains a second load generator (issue 14).
 
 use bytes::Bytes;
 use clap::Parser;
