@@ -12,7 +12,8 @@ pub use value::matches_element;
 use super::error::ScimError;
 use super::filter::{parse_patch_path, AttrPath};
 use super::json::get_ci;
-use super::resource::{role_from_roles, role_of, set_role};
+use super::registry::SchemaRegistry;
+use super::resource::role_from_roles;
 use super::schema::{find_attr, AttrDef, ResourceKind, SchemaDef, PATCH_OP_SCHEMA};
 use serde_json::{Map, Value};
 use value::apply_path;
@@ -168,22 +169,22 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
 /// Applies operations to a canonical resource body (as produced by
 /// [`super::resource::canonicalize`]). All or nothing: on error `resource` is unchanged.
 pub fn apply_patch(
+    reg: &SchemaRegistry,
     kind: ResourceKind,
     resource: &mut Map<String, Value>,
     ops: &[PatchOp],
 ) -> Result<(), ScimError> {
     let mut work = resource.clone();
     for op in ops {
-        apply_one(kind, &mut work, op)?;
+        apply_one(reg, kind, &mut work, op)?;
     }
-    // A change to `roles` that left the product role alone sets it from the new primary
+    // A change to `roles` that left the role attribute alone sets it from the new primary
     // (or only) role, as on POST and PUT.
-    if kind == ResourceKind::User
-        && work.get("roles") != resource.get("roles")
-        && role_of(&work) == role_of(resource)
-    {
-        if let Some(r) = role_from_roles(&work) {
-            set_role(&mut work, r);
+    if let Some(role) = reg.role_of_kind(kind) {
+        if work.get("roles") != resource.get("roles") && role.get(&work) == role.get(resource) {
+            if let Some(r) = role_from_roles(&work) {
+                role.set(&mut work, r);
+            }
         }
     }
     *resource = work;
@@ -191,14 +192,15 @@ pub fn apply_patch(
 }
 
 fn apply_one(
+    reg: &SchemaRegistry,
     kind: ResourceKind,
     res: &mut Map<String, Value>,
     op: &PatchOp,
 ) -> Result<(), ScimError> {
     match &op.path {
         // The whole extension object: `path: "urn:…:enterprise:2.0:User"`.
-        Some(path) if kind.extension(path).is_some() => {
-            let ext = kind.extension(path).ok_or_else(ScimError::internal)?;
+        Some(path) if reg.extension(kind, path).is_some() => {
+            let ext = reg.extension(kind, path).ok_or_else(ScimError::internal)?;
             if op.op == OpKind::Remove {
                 res.remove(ext.id);
                 return Ok(());
@@ -222,13 +224,13 @@ fn apply_one(
                 .filter(|(k, _)| find_attr(ext.attributes, k).is_some())
             {
                 let pp = parse_patch_path(&format!("{}:{k}", ext.id))?;
-                apply_path(kind, res, OpKind::Add, &pp, Some(v))?;
+                apply_path(reg, kind, res, OpKind::Add, &pp, Some(v))?;
             }
             Ok(())
         }
         Some(path) => {
             let pp = parse_patch_path(path)?;
-            apply_path(kind, res, op.op, &pp, op.value.as_ref())
+            apply_path(reg, kind, res, op.op, &pp, op.value.as_ref())
         }
         None => {
             if op.op == OpKind::Remove {
@@ -244,11 +246,11 @@ fn apply_one(
             // Each key is its own path: `name.givenName`, `urn:…:User:department`, or an
             // extension URN holding an object of its attributes.
             for (key, v) in value {
-                if let Some(ext) = kind.extension(key) {
+                if let Some(ext) = reg.extension(kind, key) {
                     if let Some(o) = v.as_object() {
                         for (k, sv) in o {
                             let pp = parse_patch_path(&format!("{}:{k}", ext.id))?;
-                            apply_path(kind, res, op.op, &pp, Some(sv))?;
+                            apply_path(reg, kind, res, op.op, &pp, Some(sv))?;
                         }
                         continue;
                     }
@@ -266,11 +268,11 @@ fn apply_one(
                 };
                 // Unknown or misspelt URN keys are ignored, as on POST and PUT.
                 if pp.attr.urn.as_deref().is_some_and(|u| {
-                    !u.eq_ignore_ascii_case(kind.core().id) && kind.extension(u).is_none()
+                    !u.eq_ignore_ascii_case(kind.core().id) && reg.extension(kind, u).is_none()
                 }) {
                     continue;
                 }
-                apply_path(kind, res, op.op, &pp, Some(v))?;
+                apply_path(reg, kind, res, op.op, &pp, Some(v))?;
             }
             Ok(())
         }
@@ -282,6 +284,7 @@ type Located<'a> = (&'a mut Map<String, Value>, &'static AttrDef);
 
 /// Resolves the container object (the root or an extension object) and the attribute.
 pub(super) fn resolve<'a>(
+    reg: &SchemaRegistry,
     kind: ResourceKind,
     res: &'a mut Map<String, Value>,
     attr: &AttrPath,
@@ -289,7 +292,7 @@ pub(super) fn resolve<'a>(
 ) -> Result<Option<Located<'a>>, ScimError> {
     match &attr.urn {
         Some(urn) if !urn.eq_ignore_ascii_case(kind.core().id) => {
-            let ext = kind.extension(urn).ok_or_else(|| {
+            let ext = reg.extension(kind, urn).ok_or_else(|| {
                 ScimError::invalid_path(format!("Unknown schema '{urn}' in path"))
             })?;
             let def = find_attr(ext.attributes, &attr.name).ok_or_else(|| {
@@ -313,7 +316,7 @@ pub(super) fn resolve<'a>(
         None if kind.core_attr(&attr.name).is_none() => {
             // A bare extension attribute (`manager`, `department`, `role`, …): the
             // extension that defines it, as Entra and Okta send them without the URN.
-            let Some(ext) = bare_extension(kind, &attr.name) else {
+            let Some(ext) = bare_extension(reg, kind, &attr.name) else {
                 return Err(ScimError::invalid_path(format!(
                     "'{}' is not an attribute of {}",
                     attr.name,
@@ -324,7 +327,7 @@ pub(super) fn resolve<'a>(
                 urn: Some(ext.id.to_string()),
                 ..attr.clone()
             };
-            resolve(kind, res, &full, create)
+            resolve(reg, kind, res, &full, create)
         }
         _ => {
             let def = kind.core_attr(&attr.name).ok_or_else(|| {
@@ -340,11 +343,13 @@ pub(super) fn resolve<'a>(
 }
 
 /// The extension defining `name`, for paths that leave out the URN (the core schema is
-/// looked up first, so `roles` stays core and `role` is scimgate's).
-fn bare_extension(kind: ResourceKind, name: &str) -> Option<&'static SchemaDef> {
-    kind.extensions()
-        .iter()
-        .copied()
+/// looked up first, so core `roles` is never taken for an extension's `role`).
+fn bare_extension(
+    reg: &SchemaRegistry,
+    kind: ResourceKind,
+    name: &str,
+) -> Option<&'static SchemaDef> {
+    reg.extensions(kind)
         .find(|e| find_attr(e.attributes, name).is_some())
 }
 

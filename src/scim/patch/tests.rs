@@ -1,6 +1,7 @@
 //! Unit tests of the PATCH engine: the request forms Okta, Entra, OneLogin and JumpCloud send.
 
 use super::*;
+use crate::scim::registry::testing::{EXAMPLE_USER_SCHEMA, REGISTRY};
 use crate::scim::resource::canonicalize;
 use serde_json::json;
 
@@ -9,12 +10,12 @@ fn ops(v: Value) -> Vec<PatchOp> {
 }
 
 fn user(v: Value) -> Map<String, Value> {
-    canonicalize(ResourceKind::User, &v).unwrap()
+    canonicalize(&REGISTRY, ResourceKind::User, &v).unwrap()
 }
 
 fn patched(start: Value, o: Value) -> Result<Value, ScimError> {
     let mut u = user(start);
-    apply_patch(ResourceKind::User, &mut u, &ops(o))?;
+    apply_patch(&REGISTRY, ResourceKind::User, &mut u, &ops(o))?;
     Ok(Value::Object(u))
 }
 
@@ -176,8 +177,8 @@ fn enterprise_attributes_without_their_urn() {
 }
 
 #[test]
-fn role_forms_land_in_the_scimgate_extension() {
-    let ext = crate::scim::schema::SCIMGATE_USER_SCHEMA;
+fn role_forms_land_in_the_role_extension() {
+    let ext = EXAMPLE_USER_SCHEMA;
     for o in [
         json!([{"op": "replace", "path": "role", "value": "admin"}]),
         json!([{"op": "add", "path": "role", "value": {"role": "admin"}}]),
@@ -260,16 +261,16 @@ fn atomic_failure_changes_nothing() {
         {"op": "replace", "path": "title", "value": "changed"},
         {"op": "replace", "path": "noSuchAttribute", "value": "x"}
     ]));
-    let e = apply_patch(ResourceKind::User, &mut u, &o).unwrap_err();
+    let e = apply_patch(&REGISTRY, ResourceKind::User, &mut u, &o).unwrap_err();
     assert_eq!(e.scim_type, Some(crate::scim::error::ScimType::InvalidPath));
     assert_eq!(u, before);
     let o = ops(
         json!([{"op": "replace", "path": "title", "value": "c"}, {"op": "replace", "path": "active", "value": "maybe"}]),
     );
-    assert!(apply_patch(ResourceKind::User, &mut u, &o).is_err());
+    assert!(apply_patch(&REGISTRY, ResourceKind::User, &mut u, &o).is_err());
     assert_eq!(u, before);
     let o = ops(json!([{"op": "remove", "path": "userName"}]));
-    assert!(apply_patch(ResourceKind::User, &mut u, &o).is_err());
+    assert!(apply_patch(&REGISTRY, ResourceKind::User, &mut u, &o).is_err());
 }
 
 #[test]
@@ -397,7 +398,7 @@ mod props {
         fn all_or_nothing(ops in arb_ops()) {
             let start = user(json!({"userName": "a", "title": "t", "emails": [{"value": "a@x", "type": "work"}]}));
             let mut u = start.clone();
-            match apply_patch(ResourceKind::User, &mut u, &ops) {
+            match apply_patch(&REGISTRY, ResourceKind::User, &mut u, &ops) {
                 Ok(()) => prop_assert!(u.get("userName").is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()) || v.is_string())),
                 Err(e) => {
                     prop_assert_eq!(&u, &start);

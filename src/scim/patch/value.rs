@@ -4,18 +4,20 @@
 use super::{resolve, OpKind};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompValue, CompareOp, Filter, PatchPath};
-use crate::scim::resource::{canonicalize_value, coerce_bool};
+use crate::scim::registry::SchemaRegistry;
+use crate::scim::resource::{canonicalize_attr, canonicalize_value, coerce_bool};
 use crate::scim::schema::{AttrDef, AttrType, Mutability, ResourceKind};
 use serde_json::{Map, Value};
 
 pub(super) fn apply_path(
+    reg: &SchemaRegistry,
     kind: ResourceKind,
     res: &mut Map<String, Value>,
     op: OpKind,
     pp: &PatchPath,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
-    let Some((container, def)) = resolve(kind, res, &pp.attr, op != OpKind::Remove)? else {
+    let Some((container, def)) = resolve(reg, kind, res, &pp.attr, op != OpKind::Remove)? else {
         return Ok(());
     };
     if def.mutability == Mutability::ReadOnly {
@@ -29,12 +31,12 @@ pub(super) fn apply_path(
         )));
     }
     if def.mutability == Mutability::WriteOnly {
-        // `password` is accepted and dropped: scimgate does not synchronise passwords.
+        // `password` is accepted and dropped: passwords are never stored.
         return Ok(());
     }
     let name = def.name;
     match (&pp.filter, &pp.attr.sub) {
-        (None, None) => apply_whole(container, def, op, value),
+        (None, None) => apply_whole(reg, kind, container, def, op, value),
         (None, Some(sub)) => {
             let sd = sub_def(def, sub)?;
             if def.multi {
@@ -173,6 +175,8 @@ pub(super) fn apply_path(
 }
 
 fn apply_whole(
+    reg: &SchemaRegistry,
+    kind: ResourceKind,
     container: &mut Map<String, Value>,
     def: &AttrDef,
     op: OpKind,
@@ -205,7 +209,7 @@ fn apply_whole(
         return Ok(());
     }
     let v = value.ok_or_else(|| ScimError::invalid_value("Missing value"))?;
-    let Some(new) = canonicalize_value(def, v)? else {
+    let Some(new) = canonicalize_attr(reg.role_of_kind(kind), def, v)? else {
         if op == OpKind::Replace {
             if def.required {
                 return Err(ScimError::invalid_value(format!("'{name}' is required")));
