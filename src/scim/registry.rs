@@ -86,7 +86,7 @@ impl SchemaRegistry {
     }
 
     /// The role attribute, if `kind` has one (only Users do).
-    pub fn role_of_kind(&self, kind: ResourceKind) -> Option<RoleAttribute> {
+    pub fn role_attribute(&self, kind: ResourceKind) -> Option<RoleAttribute> {
         match kind {
             ResourceKind::User => self.role,
             ResourceKind::Group => None,

@@ -15,7 +15,7 @@ pub fn canonicalize(
     kind: ResourceKind,
     input: &Value,
 ) -> Result<Map<String, Value>, ScimError> {
-    let role = reg.role_of_kind(kind);
+    let role = reg.role_attribute(kind);
     let obj = input
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;

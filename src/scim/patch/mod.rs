@@ -180,7 +180,7 @@ pub fn apply_patch(
     }
     // A change to `roles` that left the role attribute alone sets it from the new primary
     // (or only) role, as on POST and PUT.
-    if let Some(role) = reg.role_of_kind(kind) {
+    if let Some(role) = reg.role_attribute(kind) {
         if work.get("roles") != resource.get("roles") && role.get(&work) == role.get(resource) {
             if let Some(r) = role_from_roles(&work) {
                 role.set(&mut work, r);

@@ -209,7 +209,7 @@ fn apply_whole(
         return Ok(());
     }
     let v = value.ok_or_else(|| ScimError::invalid_value("Missing value"))?;
-    let Some(new) = canonicalize_attr(reg.role_of_kind(kind), def, v)? else {
+    let Some(new) = canonicalize_attr(reg.role_attribute(kind), def, v)? else {
         if op == OpKind::Replace {
             if def.required {
                 return Err(ScimError::invalid_value(format!("'{name}' is required")));
