@@ -3,6 +3,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use scimgate::provisioning::filter::to_cond;
+use scimgate::provisioning::schemas::REGISTRY;
 use scimgate::scim::filter::parse_filter;
 use scimgate::scim::patch::{apply_patch, group_changes, parse_patch_request};
 use scimgate::scim::resource::canonicalize;
@@ -49,6 +50,7 @@ fn filters(c: &mut Criterion) {
 
 fn patches(c: &mut Criterion) {
     let user = canonicalize(
+        &REGISTRY,
         ResourceKind::User,
         &json!({
             "userName": "bjensen@example.com", "active": true, "name": {"givenName": "Barbara", "familyName": "Jensen"},
@@ -67,7 +69,7 @@ fn patches(c: &mut Criterion) {
     c.bench_function("patch user (Entra, 4 ops)", |b| {
         b.iter(|| {
             let mut u = user.clone();
-            apply_patch(ResourceKind::User, &mut u, black_box(&entra)).unwrap();
+            apply_patch(&REGISTRY, ResourceKind::User, &mut u, black_box(&entra)).unwrap();
             black_box(u)
         })
     });
@@ -78,7 +80,13 @@ fn patches(c: &mut Criterion) {
     c.bench_function("patch user (Okta deactivate)", |b| {
         b.iter(|| {
             let mut u = user.clone();
-            apply_patch(ResourceKind::User, &mut u, black_box(&deactivate)).unwrap();
+            apply_patch(
+                &REGISTRY,
+                ResourceKind::User,
+                &mut u,
+                black_box(&deactivate),
+            )
+            .unwrap();
             black_box(u)
         })
     });

@@ -82,6 +82,8 @@ pub async fn users_page(
 
 pub struct UserDetail {
     pub user: User,
+    /// The product role (scimgate's SCIM extension), if set.
+    pub role: Option<String>,
     /// (id, name) of the user's teams.
     pub teams: Vec<(String, String)>,
     pub history: Vec<Event>,
@@ -95,6 +97,7 @@ pub async fn user_detail(store: &Store, org: &Org, id: &str) -> Result<UserDetai
     let teams = users::list_user_groups(&mut c, &user.id).await?;
     let history = events::events_for_resource(&mut c, &org.id, &user.id, 20).await?;
     Ok(UserDetail {
+        role: crate::provisioning::schemas::role_of(&user.attributes).map(str::to_string),
         user,
         teams,
         history,

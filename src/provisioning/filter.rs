@@ -49,7 +49,10 @@ fn schema_of(
     match &p.urn {
         None => Ok(None),
         Some(u) if u.eq_ignore_ascii_case(kind.core().id) => Ok(None),
-        Some(u) => kind.extension(u).map(Some).ok_or_else(|| unknown(p)),
+        Some(u) => super::schemas::REGISTRY
+            .extension(kind, u)
+            .map(Some)
+            .ok_or_else(|| unknown(p)),
     }
 }
 

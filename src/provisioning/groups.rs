@@ -3,6 +3,7 @@
 //! and none is lost.
 
 use super::log::RequestLog;
+use super::schemas::REGISTRY;
 use super::{store_error, ScimContext};
 use crate::directory::{new_id, now_ms, scim_source, Change, ChangeKind, Group, Member};
 use crate::scim::list::ListParams;
@@ -146,7 +147,7 @@ pub async fn create_group(
     log: &RequestLog,
     body: &Value,
 ) -> Result<(Group, Vec<Member>), ScimError> {
-    let attrs = canonicalize(ResourceKind::Group, body)?;
+    let attrs = canonicalize(&REGISTRY, ResourceKind::Group, body)?;
     let name = display_name_of(&attrs)?;
     let ids = members_of(body)?;
     let now = now_ms();
@@ -279,7 +280,7 @@ pub async fn replace_group(
             ));
         }
     }
-    let attrs = canonicalize(ResourceKind::Group, body)?;
+    let attrs = canonicalize(&REGISTRY, ResourceKind::Group, body)?;
     let name = display_name_of(&attrs)?;
     let changes = vec![
         GroupChange::SetDisplayName(name),

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod groups;
 pub mod log;
 pub mod render;
+pub mod schemas;
 pub mod users;
 
 use crate::directory::query::{Cond, ListQuery};

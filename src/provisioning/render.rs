@@ -32,7 +32,7 @@ fn meta(
 
 pub fn user_json(u: &User, base: &str) -> Map<String, Value> {
     let mut schemas = vec![Value::String(USER_SCHEMA.into())];
-    for ext in ResourceKind::User.extensions() {
+    for ext in super::schemas::REGISTRY.extensions(ResourceKind::User) {
         if u.attributes.contains_key(ext.id) {
             schemas.push(Value::String(ext.id.into()));
         }

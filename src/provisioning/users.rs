@@ -2,12 +2,13 @@
 
 use super::log::RequestLog;
 use super::render::diff;
+use super::schemas::{role_of, REGISTRY};
 use super::{store_error, ScimContext};
 use crate::directory::{new_id, now_ms, scim_source, Change, ChangeKind, Org, User};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{apply_patch, PatchOp};
 use crate::scim::resource::canonicalize;
-use crate::scim::schema::{ResourceKind, SCIMGATE_USER_SCHEMA};
+use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
 use crate::store::{users, Store, StoreError};
 use serde_json::{json, Map, Value};
@@ -25,11 +26,7 @@ fn validate(org: &Org, attrs: &Map<String, Value>) -> Result<(), ScimError> {
             ))
         }
     }
-    if let Some(role) = attrs
-        .get(SCIMGATE_USER_SCHEMA)
-        .and_then(|e| e.get("role"))
-        .and_then(Value::as_str)
-    {
+    if let Some(role) = role_of(attrs) {
         if !org.allowed_roles.is_empty() && !org.allowed_roles.iter().any(|r| r == role) {
             return Err(ScimError::invalid_value(format!(
                 "Role '{role}' is not one of this organization's roles: {}",
@@ -70,7 +67,7 @@ pub async fn create_user(
     log: &RequestLog,
     body: &Value,
 ) -> Result<User, ScimError> {
-    let attrs = canonicalize(ResourceKind::User, body)?;
+    let attrs = canonicalize(&REGISTRY, ResourceKind::User, body)?;
     validate(&ctx.org, &attrs)?;
     let now = now_ms();
     let cols = crate::directory::UserColumns::from_attributes(&attrs);
@@ -152,7 +149,7 @@ pub async fn write_user(
                     ));
                 }
             }
-            let attrs = canonicalize(ResourceKind::User, body)?;
+            let attrs = canonicalize(&REGISTRY, ResourceKind::User, body)?;
             validate(&ctx.org, &attrs)?;
             Some(attrs)
         }
@@ -172,7 +169,7 @@ pub async fn write_user(
             UserWrite::Replace(_) => replacement.clone().unwrap_or_default(),
             UserWrite::Patch(ops) => {
                 let mut a = current.attributes.clone();
-                apply_patch(ResourceKind::User, &mut a, ops)?;
+                apply_patch(&REGISTRY, ResourceKind::User, &mut a, ops)?;
                 validate(&ctx.org, &a)?;
                 a
             }

@@ -4,14 +4,18 @@
 //! `password` is never kept. Also the `attributes`/`excludedAttributes` projection (§3.9).
 
 use super::error::ScimError;
-use super::schema::{
-    AttrDef, AttrType, Mutability, ResourceKind, SCIMGATE_SCHEMA_DEF, SCIMGATE_USER_SCHEMA,
-};
+use super::registry::{RoleAttribute, SchemaRegistry};
+use super::schema::{AttrDef, AttrType, Mutability, ResourceKind};
 use serde_json::{Map, Value};
 
 /// Canonicalises a whole resource body (POST/PUT). The result holds only the client-writable
 /// attributes, extensions nested under their URN. `id`, `meta`, `schemas` are not part of it.
-pub fn canonicalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Value>, ScimError> {
+pub fn canonicalize(
+    reg: &SchemaRegistry,
+    kind: ResourceKind,
+    input: &Value,
+) -> Result<Map<String, Value>, ScimError> {
+    let role = reg.role_attribute(kind);
     let obj = input
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("The request body must be a JSON object"))?;
@@ -25,7 +29,7 @@ pub fn canonicalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Val
             out.insert("externalId".into(), coerce_string("externalId", value)?);
             continue;
         }
-        if let Some(ext) = kind.extension(key) {
+        if let Some(ext) = reg.extension(kind, key) {
             let ext_obj = value.as_object().ok_or_else(|| {
                 ScimError::invalid_value(format!(
                     "'{}' must be an object of extension attributes",
@@ -35,7 +39,7 @@ pub fn canonicalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Val
             let mut ext_out = Map::new();
             for (k, v) in ext_obj {
                 if let Some(def) = super::schema::find_attr(ext.attributes, k) {
-                    if let Some(v) = canonicalize_value(def, v)? {
+                    if let Some(v) = canonicalize_attr(role, def, v)? {
                         ext_out.insert(def.name.to_string(), v);
                     }
                 }
@@ -51,43 +55,23 @@ pub fn canonicalize(kind: ResourceKind, input: &Value) -> Result<Map<String, Val
             }
             continue;
         }
-        // Okta's app attribute `role`: top level (namespace core, Okta's default) as
-        // `"role": "admin"`, or `"role": {"role": "admin"}` (namespace `role`).
-        if kind == ResourceKind::User && key.eq_ignore_ascii_case("role") {
-            top_role = canonicalize_value(role_def(), value)?;
+        // The role attribute outside its extension: Okta's app attribute at top level
+        // (namespace core, Okta's default) as `"role": "admin"`, or `"role": {"role": "admin"}`
+        // (namespace `role`).
+        if let Some(r) = role.filter(|r| key.eq_ignore_ascii_case(r.attr.name)) {
+            top_role = canonicalize_attr(role, r.attr, value)?;
         }
         // Anything else (id, meta, schemas, groups, unknown or misspelt URNs) is ignored:
         // Entra and Okta echo such fields back and must not be failed for it.
     }
-    if kind == ResourceKind::User && role_of(&out).is_none() {
-        // The scimgate extension's role wins; then a top-level `role`; then the primary
-        // (or only) value of `roles`.
+    if let Some(role) = role.filter(|r| r.get(&out).is_none()) {
+        // The extension's role wins; then a top-level one; then the primary (or only)
+        // value of `roles`.
         if let Some(r) = top_role.or_else(|| role_from_roles(&out)) {
-            set_role(&mut out, r);
+            role.set(&mut out, r);
         }
     }
     Ok(out)
-}
-
-fn role_def() -> &'static AttrDef {
-    &SCIMGATE_SCHEMA_DEF.attributes[0]
-}
-
-/// The product role of a canonical user body (the scimgate extension's `role`).
-pub fn role_of(attrs: &Map<String, Value>) -> Option<&Value> {
-    attrs.get(SCIMGATE_USER_SCHEMA).and_then(|e| e.get("role"))
-}
-
-pub fn set_role(attrs: &mut Map<String, Value>, role: Value) {
-    let ext = attrs
-        .entry(SCIMGATE_USER_SCHEMA.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !ext.is_object() {
-        *ext = Value::Object(Map::new());
-    }
-    if let Some(o) = ext.as_object_mut() {
-        o.insert("role".into(), role);
-    }
 }
 
 /// The role named by the standard `roles` attribute: its primary value, or its only one.
@@ -105,16 +89,37 @@ pub fn role_from_roles(attrs: &Map<String, Value>) -> Option<Value> {
 }
 
 /// A role as identity providers send it: `"admin"`, `{"role": "admin"}` (Okta, namespace
-/// `role`), `{"value": "admin"}` or a one-element array of those.
-fn role_input(value: &Value) -> &Value {
+/// `role`; the key is the attribute's name), `{"value": "admin"}` or a one-element array of
+/// those.
+fn role_input<'a>(name: &str, value: &'a Value) -> &'a Value {
     match value {
         Value::Object(o) => o
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("role") || k.eq_ignore_ascii_case("value"))
-            .map(|(_, v)| role_input(v))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name) || k.eq_ignore_ascii_case("value"))
+            .map(|(_, v)| role_input(name, v))
             .unwrap_or(value),
-        Value::Array(a) if a.len() == 1 => role_input(&a[0]),
+        Value::Array(a) if a.len() == 1 => role_input(name, &a[0]),
         v => v,
+    }
+}
+
+/// [`canonicalize_value`] for a top-level attribute that may be the registry's role
+/// attribute, whose wrapped forms are unwrapped first.
+pub fn canonicalize_attr(
+    role: Option<RoleAttribute>,
+    def: &AttrDef,
+    value: &Value,
+) -> Result<Option<Value>, ScimError> {
+    match role {
+        Some(r) if r.is(def) && !def.multi && def.ty == AttrType::String => {
+            if value.is_null()
+                || matches!(def.mutability, Mutability::ReadOnly | Mutability::WriteOnly)
+            {
+                return Ok(None);
+            }
+            coerce_string(def.name, role_input(def.name, value)).map(Some)
+        }
+        _ => canonicalize_value(def, value),
     }
 }
 
@@ -146,9 +151,6 @@ fn canonicalize_single(def: &AttrDef, value: &Value) -> Result<Option<Value>, Sc
     }
     match def.ty {
         AttrType::Boolean => coerce_bool(def.name, value).map(Some),
-        AttrType::String if def.name == "role" => {
-            coerce_string(def.name, role_input(value)).map(Some)
-        }
         AttrType::String | AttrType::Reference | AttrType::DateTime => {
             coerce_string(def.name, value).map(Some)
         }
@@ -227,13 +229,14 @@ pub struct Projection {
 
 impl Projection {
     pub fn parse(
+        reg: &SchemaRegistry,
         kind: ResourceKind,
         attributes: Option<&str>,
         excluded: Option<&str>,
     ) -> Projection {
         Projection {
-            attributes: split_paths(kind, attributes),
-            excluded: split_paths(kind, excluded),
+            attributes: split_paths(reg, kind, attributes),
+            excluded: split_paths(reg, kind, excluded),
         }
     }
 
@@ -325,20 +328,20 @@ fn drop_sub(v: &mut Value, sub: &str) {
 
 /// Splits `a,b.c,urn:…:User:department` into paths. A URN-qualified path becomes
 /// `[urn, attr]` (the extension object is the top-level key); a core-URN prefix is dropped.
-fn split_paths(kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
+fn split_paths(reg: &SchemaRegistry, kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
     let Some(list) = list else { return Vec::new() };
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .filter_map(|item| {
-            if let Some(ext) = kind.extension(item) {
+            if let Some(ext) = reg.extension(kind, item) {
                 Some(vec![ext.id.to_string()])
             } else if let Ok(path) = super::filter::AttrPath::parse(item) {
                 let mut out = Vec::new();
                 match &path.urn {
                     Some(urn) if urn.eq_ignore_ascii_case(kind.core().id) => {}
                     Some(urn) => out.push(
-                        kind.extension(urn)
+                        reg.extension(kind, urn)
                             .map(|e| e.id.to_string())
                             .unwrap_or(urn.clone()),
                     ),
@@ -359,11 +362,12 @@ fn split_paths(kind: ResourceKind, list: Option<&str>) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::registry::testing::{EXAMPLE_USER_SCHEMA, REGISTRY};
     use serde_json::json;
 
     #[test]
     fn role_forms_on_post_and_put() {
-        let ext = super::SCIMGATE_USER_SCHEMA;
+        let ext = EXAMPLE_USER_SCHEMA;
         for body in [
             json!({"userName": "a", "role": "admin"}),
             json!({"userName": "a", "Role": {"role": "admin"}}),
@@ -374,7 +378,7 @@ mod tests {
             json!({"userName": "a", "role": "admin", "roles": [{"value": "other", "primary": true}]}),
             json!({"userName": "a", ext: {"role": "admin"}, "role": "other"}),
         ] {
-            let out = canonicalize(ResourceKind::User, &body).unwrap();
+            let out = canonicalize(&REGISTRY, ResourceKind::User, &body).unwrap();
             assert_eq!(out[ext]["role"], "admin", "{body}");
             assert!(out.get("role").is_none(), "{body}");
         }
@@ -383,16 +387,18 @@ mod tests {
             json!({"userName": "a", "roles": []}),
             json!({"userName": "a", "roles": [{"value": "x"}, {"value": "y"}]}),
         ] {
-            let out = canonicalize(ResourceKind::User, &body).unwrap();
+            let out = canonicalize(&REGISTRY, ResourceKind::User, &body).unwrap();
             assert!(out.get(ext).is_none(), "{body}");
         }
         assert!(canonicalize(
+            &REGISTRY,
             ResourceKind::User,
             &json!({"userName": "a", "role": {"x": 1}})
         )
         .is_err());
         // Groups have no role.
         let g = canonicalize(
+            &REGISTRY,
             ResourceKind::Group,
             &json!({"displayName": "g", "role": "admin"}),
         )
@@ -402,8 +408,7 @@ mod tests {
 
     #[test]
     fn canonical_names_booleans_and_dropped_fields() {
-        let out = canonicalize(
-            ResourceKind::User,
+        let out = canonicalize(&REGISTRY, ResourceKind::User,
             &json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "id": "x", "meta": {"created": "now"}, "groups": [{"value": "g"}],
@@ -433,6 +438,7 @@ mod tests {
     #[test]
     fn wrong_types_are_invalid_value() {
         let e = canonicalize(
+            &REGISTRY,
             ResourceKind::User,
             &json!({"userName": "a", "active": "yes"}),
         )
@@ -441,8 +447,13 @@ mod tests {
             e.scim_type,
             Some(super::super::error::ScimType::InvalidValue)
         );
-        assert!(canonicalize(ResourceKind::User, &json!({"userName": {"x": 1}})).is_err());
-        assert!(canonicalize(ResourceKind::User, &json!([1])).is_err());
+        assert!(canonicalize(
+            &REGISTRY,
+            ResourceKind::User,
+            &json!({"userName": {"x": 1}})
+        )
+        .is_err());
+        assert!(canonicalize(&REGISTRY, ResourceKind::User, &json!([1])).is_err());
     }
 
     #[test]
@@ -452,6 +463,7 @@ mod tests {
             .unwrap()
             .clone();
         let p = Projection::parse(
+            &REGISTRY,
             ResourceKind::User,
             Some("userName,name.givenName,emails.value"),
             None,
@@ -461,7 +473,12 @@ mod tests {
             Value::Object(r.clone()),
             json!({"id": "1", "schemas": ["s"], "userName": "u", "name": {"givenName": "g"}, "emails": [{"value": "v"}]})
         );
-        let p = Projection::parse(ResourceKind::User, None, Some("emails,id,name.familyName"));
+        let p = Projection::parse(
+            &REGISTRY,
+            ResourceKind::User,
+            None,
+            Some("emails,id,name.familyName"),
+        );
         p.apply(&mut r);
         assert_eq!(
             Value::Object(r),

@@ -1,12 +1,12 @@
-//! Attribute definitions of the resource types scimgate serves (RFC 7643 §4, §8.7) and the
-//! product extension. One table drives input canonicalisation, filter validation,
-//! `caseExact` comparison, projection and the `/Schemas` discovery document.
+//! Attribute definitions of the RFC 7643 resource types (§4, §8.7): User, Group and the
+//! EnterpriseUser extension. One table drives input canonicalisation, filter validation,
+//! `caseExact` comparison, projection and the `/Schemas` discovery document. Extensions of
+//! the application's own come from the caller's [`SchemaRegistry`](super::registry::SchemaRegistry).
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const SCIMGATE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:scimgate:2.0:User";
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -70,7 +70,7 @@ impl Returned {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct AttrDef {
     pub name: &'static str,
     pub ty: AttrType,
@@ -82,6 +82,15 @@ pub struct AttrDef {
     pub unique: bool,
     pub sub: &'static [AttrDef],
     pub description: &'static str,
+}
+
+impl AttrDef {
+    /// A single-valued, optional, read-write, case-insensitive string: the common case, and
+    /// the base for the other kinds with struct-update syntax
+    /// (`AttrDef { required: true, ..AttrDef::string("x", "…") }`).
+    pub const fn string(name: &'static str, description: &'static str) -> AttrDef {
+        s(name, description)
+    }
 }
 
 const fn s(name: &'static str, description: &'static str) -> AttrDef {
@@ -199,7 +208,7 @@ pub const USER_ATTRS: &[AttrDef] = &[
         returned: Returned::Never,
         ..s(
             "password",
-            "Not stored: scimgate does not offer password synchronisation.",
+            "Not stored: password synchronisation is not offered.",
         )
     },
     multi(
@@ -235,11 +244,6 @@ pub const ENTERPRISE_ATTRS: &[AttrDef] = &[
     s("department", "Department."),
     complex("manager", MANAGER_SUB, "The user's manager."),
 ];
-
-pub const SCIMGATE_USER_ATTRS: &[AttrDef] = &[s(
-    "role",
-    "The product role; must be one of the organization's allowed role names.",
-)];
 
 const MEMBER_SUB: &[AttrDef] = &[
     AttrDef {
@@ -292,12 +296,6 @@ pub const ENTERPRISE_SCHEMA_DEF: SchemaDef = SchemaDef {
     description: "Enterprise User",
     attributes: ENTERPRISE_ATTRS,
 };
-pub const SCIMGATE_SCHEMA_DEF: SchemaDef = SchemaDef {
-    id: SCIMGATE_USER_SCHEMA,
-    name: "ScimgateUser",
-    description: "scimgate product attributes (role mapping)",
-    attributes: SCIMGATE_USER_ATTRS,
-};
 pub const GROUP_SCHEMA_DEF: SchemaDef = SchemaDef {
     id: GROUP_SCHEMA,
     name: "Group",
@@ -305,14 +303,8 @@ pub const GROUP_SCHEMA_DEF: SchemaDef = SchemaDef {
     attributes: GROUP_ATTRS,
 };
 
-pub const ALL_SCHEMAS: [&SchemaDef; 4] = [
-    &USER_SCHEMA_DEF,
-    &GROUP_SCHEMA_DEF,
-    &ENTERPRISE_SCHEMA_DEF,
-    &SCIMGATE_SCHEMA_DEF,
-];
-
-/// A resource type: its core schema and the extensions it accepts.
+/// A resource type and its core schema. The extensions it accepts are the registry's
+/// ([`SchemaRegistry::extensions`](super::registry::SchemaRegistry::extensions)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
     User,
@@ -326,9 +318,10 @@ impl ResourceKind {
             ResourceKind::Group => &GROUP_SCHEMA_DEF,
         }
     }
-    pub fn extensions(self) -> &'static [&'static SchemaDef] {
+    /// The RFC 7643 extensions of this resource type: EnterpriseUser for User.
+    pub fn standard_extensions(self) -> &'static [&'static SchemaDef] {
         match self {
-            ResourceKind::User => &[&ENTERPRISE_SCHEMA_DEF, &SCIMGATE_SCHEMA_DEF],
+            ResourceKind::User => &[&ENTERPRISE_SCHEMA_DEF],
             ResourceKind::Group => &[],
         }
     }
@@ -354,13 +347,6 @@ impl ResourceKind {
             return Some(&EXTERNAL_ID_ATTR);
         }
         find_attr(self.core().attributes, name)
-    }
-    /// The extension whose URN equals `urn`, case-insensitively.
-    pub fn extension(self, urn: &str) -> Option<&'static SchemaDef> {
-        self.extensions()
-            .iter()
-            .copied()
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 }
 

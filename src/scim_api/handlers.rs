@@ -4,6 +4,7 @@ use super::response::{ApiError, ApiResult, ScimResponse};
 use super::ScimState;
 use crate::provisioning::log::RequestLog;
 use crate::provisioning::render::{group_json, user_json};
+use crate::provisioning::schemas::REGISTRY;
 use crate::provisioning::users::UserWrite;
 use crate::provisioning::{etag, groups, parse_etag, users, ScimContext};
 use crate::scim::discovery;
@@ -51,7 +52,12 @@ fn projection(kind: ResourceKind, raw: &Option<String>) -> Projection {
             .find(|(key, _)| key.eq_ignore_ascii_case(k))
             .map(|(_, v)| v.as_str())
     };
-    Projection::parse(kind, get("attributes"), get("excludedAttributes"))
+    Projection::parse(
+        &REGISTRY,
+        kind,
+        get("attributes"),
+        get("excludedAttributes"),
+    )
 }
 
 fn has_projection(raw: &Option<String>) -> bool {
@@ -162,6 +168,7 @@ pub async fn search_users(
     let body = parse_json(&body)?;
     let p = ListParams::from_search_body(&body, st.config.default_count, st.config.max_count)?;
     let proj = Projection::parse(
+        &REGISTRY,
         ResourceKind::User,
         p.attributes.as_deref(),
         p.excluded_attributes.as_deref(),
@@ -289,6 +296,7 @@ pub async fn search_groups(
     let body = parse_json(&body)?;
     let p = ListParams::from_search_body(&body, st.config.default_count, st.config.max_count)?;
     let proj = Projection::parse(
+        &REGISTRY,
         ResourceKind::Group,
         p.attributes.as_deref(),
         p.excluded_attributes.as_deref(),
@@ -427,13 +435,14 @@ pub async fn service_provider_config(
     Extension(ctx): Extension<ScimContext>,
 ) -> ApiResult {
     Ok(ScimResponse::ok(discovery::service_provider_config(
+        &REGISTRY,
         &ctx.base_url,
         &limits(&st),
     )))
 }
 
 pub async fn schemas(Extension(ctx): Extension<ScimContext>) -> ApiResult {
-    let all = discovery::schemas(&ctx.base_url);
+    let all = discovery::schemas(&REGISTRY, &ctx.base_url);
     Ok(ScimResponse::ok(list_response(all.len() as i64, 1, all)))
 }
 
@@ -441,13 +450,13 @@ pub async fn schema(
     Extension(ctx): Extension<ScimContext>,
     Path((_, urn)): Path<(String, String)>,
 ) -> ApiResult {
-    discovery::find_schema(&ctx.base_url, &urn)
+    discovery::find_schema(&REGISTRY, &ctx.base_url, &urn)
         .map(ScimResponse::ok)
         .ok_or_else(|| ScimError::not_found(format!("Schema {urn} not found")).into())
 }
 
 pub async fn resource_types(Extension(ctx): Extension<ScimContext>) -> ApiResult {
-    let all = discovery::resource_types(&ctx.base_url);
+    let all = discovery::resource_types(&REGISTRY, &ctx.base_url);
     Ok(ScimResponse::ok(list_response(all.len() as i64, 1, all)))
 }
 
@@ -461,6 +470,7 @@ pub async fn resource_type(
         _ => return Err(ScimError::not_found(format!("Resource type {name} not found")).into()),
     };
     Ok(ScimResponse::ok(discovery::resource_type(
+        &REGISTRY,
         &ctx.base_url,
         kind,
     )))

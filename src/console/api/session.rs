@@ -3,6 +3,7 @@
 #[cfg(feature = "ssr")]
 use super::guard::*;
 use super::views::*;
+#[cfg(feature = "ssr")]
 use super::SIGN_IN_FAILED;
 #[cfg(feature = "ssr")]
 use crate::management::{self, admins};

@@ -40,12 +40,7 @@ pub async fn user_detail(org: String, id: String) -> Result<UserDetailView, Serv
         Ok(UserDetailView {
             org: summary(&actor.org),
             external_id: u.external_id.clone(),
-            role: u
-                .attributes
-                .get(crate::scim::schema::SCIMGATE_USER_SCHEMA)
-                .and_then(|e| e.get("role"))
-                .and_then(|r| r.as_str())
-                .map(str::to_string),
+            role: d.role.clone(),
             emails: cols
                 .emails
                 .into_iter()

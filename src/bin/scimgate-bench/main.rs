@@ -6,10 +6,9 @@
 //! Scenarios: a POST /Users · b userName eq lookups · c GET /Users/{id} · d paging with
 //! count=100 · e deactivate PATCH · f membership add/remove on a big and a small group ·
 //! g an Okta-shaped mix.
-//!
-//! Longer than the project's ~600-line guide on purpose: one self-contained program whose
-//! scenarios share one client, one reporter and one server launcher; split into modules
-//! when it gains a second load generator (issue 14).
+
+mod console;
+mod spawn;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -18,7 +17,8 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+use spawn::{peak_rss_mb, start_server};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,130 +208,6 @@ fn filter_path(expr: &str) -> String {
     format!("/Users?filter={enc}")
 }
 
-struct Spawned {
-    child: Child,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn cli(bin: &str, db: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(bin)
-        .arg("--database-url")
-        .arg(db)
-        .arg("--log-level")
-        .arg("error")
-        .args(args)
-        .output()
-        .map_err(|e| format!("{bin}: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn start_server(a: &Args) -> Result<(Spawned, String, String, String), String> {
-    let dir = std::env::temp_dir().join(format!("scimgate-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let db = a
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
-    let t = Instant::now();
-    cli(
-        &a.server_bin,
-        &db,
-        &[
-            "seed",
-            "--org",
-            &a.org,
-            "--users",
-            &a.seed_users.to_string(),
-            "--groups",
-            &a.seed_groups.to_string(),
-            "--memberships",
-            &a.seed_memberships.to_string(),
-            "--events",
-            &a.seed_events.to_string(),
-        ],
-    )?;
-    let mut admin = Command::new(&a.server_bin)
-        .args([
-            "--database-url",
-            &db,
-            "--log-level",
-            "error",
-            "admin",
-            "create",
-            "--org",
-            &a.org,
-            "--email",
-            "bench@example.com",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = admin.stdin.take() {
-        use std::io::Write;
-        let _ = stdin.write_all(format!("{CONSOLE_PASSWORD}\n").as_bytes());
-    }
-    admin.wait().map_err(|e| e.to_string())?;
-    eprintln!(
-        "seeded {} users, {} groups, {} memberships in {:.1} s",
-        a.seed_users,
-        a.seed_groups,
-        a.seed_memberships,
-        t.elapsed().as_secs_f64()
-    );
-    let token = cli(
-        &a.server_bin,
-        &db,
-        &["token", "create", "--org", &a.org, "--label", "bench"],
-    )?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let child = Command::new(&a.server_bin)
-        .args([
-            "--database-url",
-            &db,
-            "--log-level",
-            "error",
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", a.server_bin))?;
-    Ok((
-        Spawned {
-            child,
-            _dir: tempdir::Dir(dir),
-        },
-        format!("http://127.0.0.1:{port}"),
-        token,
-        db,
-    ))
-}
-
 #[tokio::main]
 async fn main() {
     let a = Args::parse();
@@ -519,7 +395,7 @@ async fn main() {
     }
 
     if want("console") {
-        console(&t.client, &url, &a.org).await;
+        console::console(&t.client, &url, &a.org).await;
     }
 
     if let Some(mut s) = spawned.take() {
@@ -634,120 +510,6 @@ async fn membership(t: &Target, a: &Args, run_id: u32) {
             "f  big/small p50 ratio: {:.2} (target ≤ 2)",
             big / small.max(0.001)
         );
-    }
-}
-
-/// The console's pages as a browser loads them (server-side rendered, data included), timed
-/// from the client on loopback: close to server time. Signs in as the seeded admin.
-async fn console(client: &HttpClient, url: &str, org: &str) {
-    use leptos::server_fn::ServerFn;
-    let form = |body: String| {
-        Request::builder()
-            .method(Method::POST)
-            .uri(format!("{url}{}", scimgate::console::api::SignIn::PATH))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(Full::new(Bytes::from(body)))
-    };
-    let Ok(req) = form(format!(
-        "email=bench%40example.com&password={}",
-        form_urlencoded::byte_serialize(CONSOLE_PASSWORD.as_bytes()).collect::<String>()
-    )) else {
-        return;
-    };
-    let Ok(resp) = client.request(req).await else {
-        println!("console: sign-in failed");
-        return;
-    };
-    let status = resp.status();
-    let Some(cookie) = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::to_string)
-    else {
-        println!(
-            "console: sign-in gave no session ({status}; only a started server seeds the admin)"
-        );
-        return;
-    };
-    let get = |path: String| {
-        let (client, cookie) = (client.clone(), cookie.clone());
-        async move {
-            let req = Request::builder()
-                .uri(format!("{url}{path}"))
-                .header("cookie", cookie)
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| e.to_string())?;
-            let resp = client.request(req).await.map_err(|e| e.to_string())?;
-            let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<(StatusCode, Bytes), String>((status, body))
-        }
-    };
-    // Ids to open: a user, the first team, an event.
-    let users_page = get(format!("/orgs/{org}/users"))
-        .await
-        .map(|r| String::from_utf8_lossy(&r.1).into_owned())
-        .unwrap_or_default();
-    let first = |html: &str, prefix: &str| {
-        html.split(prefix)
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .map(str::to_string)
-    };
-    let user = first(&users_page, &format!("href=\"/orgs/{org}/users/"));
-    let teams_page = get(format!("/orgs/{org}/teams"))
-        .await
-        .map(|r| String::from_utf8_lossy(&r.1).into_owned())
-        .unwrap_or_default();
-    let team = first(&teams_page, &format!("href=\"/orgs/{org}/teams/"));
-    let log_page = get(format!("/orgs/{org}/log"))
-        .await
-        .map(|r| String::from_utf8_lossy(&r.1).into_owned())
-        .unwrap_or_default();
-    let event = first(&log_page, &format!("href=\"/orgs/{org}/log/"));
-    let mut pages = vec![
-        format!("/orgs/{org}"),
-        format!("/orgs/{org}/connect"),
-        format!("/orgs/{org}/users"),
-        format!("/orgs/{org}/users?q=user4242"),
-        format!("/orgs/{org}/users?status=deactivated"),
-        format!("/orgs/{org}/teams"),
-        format!("/orgs/{org}/teams?q=Team%2099"),
-        format!("/orgs/{org}/log"),
-        format!("/orgs/{org}/log?status=client"),
-        format!("/orgs/{org}/log?hours=24&kind=created"),
-        format!("/orgs/{org}/log?text=user7"),
-        format!("/orgs/{org}/admins"),
-    ];
-    pages.extend(user.map(|u| format!("/orgs/{org}/users/{u}")));
-    pages.extend(team.map(|t| format!("/orgs/{org}/teams/{t}")));
-    pages.extend(event.map(|e| format!("/orgs/{org}/log/{e}")));
-    for p in pages {
-        let mut rep = Report {
-            name: format!("console GET {}", p.replacen(&format!("/orgs/{org}"), "", 1)),
-            latencies_us: Vec::new(),
-            errors: 0,
-            wall: Duration::ZERO,
-        };
-        let start = Instant::now();
-        for _ in 0..20 {
-            let t = Instant::now();
-            match get(p.clone()).await {
-                Ok((s, _)) if s.is_success() => {}
-                _ => rep.errors += 1,
-            }
-            rep.latencies_us.push(t.elapsed().as_micros() as u64);
-        }
-        rep.wall = start.elapsed();
-        rep.print();
     }
 }
 
