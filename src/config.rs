@@ -104,6 +104,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_EVENT_RETENTION_DAYS", default_value_t = 90)]
     pub event_retention_days: u32,
 
+    /// Days the application's change events (feed and webhooks) are kept
+    #[arg(
+        long,
+        env = "SCIMGATE_CHANGE_EVENT_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub change_event_retention_days: u32,
+
     /// Database connections per instance
     #[arg(long, env = "SCIMGATE_DB_CONNECTIONS", default_value_t = 16)]
     pub db_connections: u32,
@@ -196,6 +204,7 @@ impl Default for ServeArgs {
             max_body_bytes: 1 << 20,
             max_page_size: 1000,
             event_retention_days: 90,
+            change_event_retention_days: 30,
             db_connections: 16,
             max_filter_bytes: 16_384,
             max_filter_terms: 100,

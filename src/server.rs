@@ -135,7 +135,11 @@ pub async fn build(
             with_sessions(console, HashedIds(s), secure, https)
         }
     };
-    jobs.push(spawn_event_pruning(store, args.event_retention_days));
+    jobs.push(spawn_event_pruning(
+        store,
+        args.event_retention_days,
+        args.change_event_retention_days,
+    ));
     let app = Router::new()
         .merge(scim_api::router(scim))
         .merge(console.with_state(state))
@@ -201,25 +205,35 @@ where
     })
 }
 
-fn spawn_event_pruning(store: Store, days: u32) -> tokio::task::JoinHandle<()> {
+/// Hourly: drops provisioning-log events older than `log_days` and change events (the
+/// application's feed) older than `feed_days`.
+fn spawn_event_pruning(store: Store, log_days: u32, feed_days: u32) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let before = crate::directory::now_ms() - i64::from(days) * 86_400_000;
+            let now = crate::directory::now_ms();
             let result = async {
                 let mut tx = store.begin().await?;
-                let n = events::prune_events(&mut tx, before).await?;
+                let log =
+                    events::prune_events(&mut tx, now - i64::from(log_days) * 86_400_000).await?;
+                let feed =
+                    crate::store::feed::prune(&mut tx, now - i64::from(feed_days) * 86_400_000)
+                        .await?;
                 tx.commit().await?;
-                Ok::<u64, crate::store::StoreError>(n)
+                Ok::<(u64, u64), crate::store::StoreError>((log, feed))
             }
             .await;
             match result {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(pruned = n, retention_days = days, "pruned provisioning log")
-                }
-                Err(e) => tracing::warn!(error = %e, "provisioning log pruning failed"),
+                Ok((0, 0)) => {}
+                Ok((log, feed)) => tracing::info!(
+                    log,
+                    feed,
+                    log_days,
+                    feed_days,
+                    "pruned provisioning log and change events"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning failed"),
             }
         }
     })

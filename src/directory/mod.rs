@@ -2,6 +2,7 @@
 //! groups (teams) and provisioning events. Plain data (std, serde, uuid): no storage, no
 //! protocol, no web framework.
 
+pub mod feed;
 pub mod query;
 
 use serde::{Deserialize, Serialize};

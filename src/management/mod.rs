@@ -79,6 +79,18 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// Records the change events of this admin's write (the application's feed) in the
+    /// caller's transaction.
+    pub async fn record(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        events: &[crate::directory::feed::NewChange],
+    ) -> Result<()> {
+        let origin = format!("console:{}", self.admin.email);
+        crate::store::feed::append(tx, &self.org.id, &origin, events).await?;
+        Ok(())
+    }
+
     /// Records what this admin did, in the caller's transaction: the audit row commits with
     /// the change or not at all.
     pub async fn audit(

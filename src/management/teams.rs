@@ -3,6 +3,7 @@
 //! buttons): the provider would undo any change at its next push.
 
 use super::{Actor, ManagementError, Result};
+use crate::directory::feed::{self, EventType};
 use crate::directory::query::{Cond, Op, Target, Val};
 use crate::directory::{managed_by, new_id, now_ms, Group};
 use crate::store::{groups, users, Store, Tx};
@@ -49,6 +50,7 @@ pub async fn create_team(store: &Store, actor: &Actor, name: &str) -> Result<Gro
     };
     let mut tx = store.begin().await?;
     groups::insert_group(&mut tx, &g).await?;
+    actor.record(&mut tx, &[feed::team_created(&g)]).await?;
     actor
         .audit(&mut tx, "team created", Some(&name), None)
         .await?;
@@ -61,6 +63,14 @@ pub async fn rename_team(store: &Store, actor: &Actor, id: &str, name: &str) -> 
     let mut tx = store.begin().await?;
     let g = editable_team(&mut tx, actor, id).await?;
     groups::update_group(&mut tx, &actor.org.id, id, &name, g.external_id.as_deref()).await?;
+    let after = Group {
+        display_name: name.clone(),
+        updated_at: now_ms(),
+        ..g.clone()
+    };
+    if let Some(event) = feed::team_updated(&g, &after) {
+        actor.record(&mut tx, &[event]).await?;
+    }
     actor
         .audit(
             &mut tx,
@@ -79,7 +89,22 @@ pub async fn add_member(store: &Store, actor: &Actor, id: &str, user_name: &str)
     let u = users::find_user_by_user_name(&mut tx, &actor.org.id, user_name.trim())
         .await?
         .ok_or_else(|| ManagementError::Invalid("No user with this username.".into()))?;
-    groups::add_members(&mut tx, &actor.org.id, &g.id, std::slice::from_ref(&u.id)).await?;
+    let (added, _) =
+        groups::add_members(&mut tx, &actor.org.id, &g.id, std::slice::from_ref(&u.id)).await?;
+    if !added.is_empty() {
+        let member = crate::directory::Member {
+            user_id: u.id.clone(),
+            user_name: u.user_name.clone(),
+            display_name: u.display_name.clone(),
+        };
+        let events = feed::membership(
+            EventType::TeamMemberAdded,
+            &g.id,
+            &g.display_name,
+            &[member],
+        );
+        actor.record(&mut tx, &events).await?;
+    }
     actor
         .audit(
             &mut tx,
@@ -96,12 +121,21 @@ pub async fn remove_member(store: &Store, actor: &Actor, id: &str, user_id: &str
     let mut tx = store.begin().await?;
     let g = editable_team(&mut tx, actor, id).await?;
     // Someone not in the team (or another org's user) is not found, and nothing is audited.
-    if groups::remove_members(&mut tx, &g.id, &[user_id.to_string()])
-        .await?
-        .is_empty()
+    let member = users::members_by_id(&mut tx, &actor.org.id, &[user_id.to_string()]).await?;
+    if member.is_empty()
+        || groups::remove_members(&mut tx, &g.id, &[user_id.to_string()])
+            .await?
+            .is_empty()
     {
         return Err(ManagementError::NotFound("Member not found."));
     }
+    let events = feed::membership(
+        EventType::TeamMemberRemoved,
+        &g.id,
+        &g.display_name,
+        &member,
+    );
+    actor.record(&mut tx, &events).await?;
     actor
         .audit(
             &mut tx,
@@ -118,6 +152,7 @@ pub async fn delete_team(store: &Store, actor: &Actor, id: &str) -> Result<()> {
     let mut tx = store.begin().await?;
     let g = editable_team(&mut tx, actor, id).await?;
     groups::delete_group(&mut tx, &actor.org.id, &g.id).await?;
+    actor.record(&mut tx, &[feed::team_deleted(&g)]).await?;
     actor
         .audit(&mut tx, "team deleted", Some(&g.display_name), None)
         .await?;

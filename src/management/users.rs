@@ -3,7 +3,8 @@
 
 use super::{Actor, ManagementError, Result};
 use crate::directory::query::{Collection, Cond, Op, Target, Val};
-use crate::directory::{managed_by, new_id, now_ms, validate_email, User, UserColumns};
+use crate::directory::{feed, managed_by, new_id, now_ms, validate_email, User, UserColumns};
+use crate::provisioning::schemas::role_of;
 use crate::store::{users, Store, StoreError};
 
 pub async fn create_user(
@@ -53,6 +54,9 @@ pub async fn create_user(
         other => other.into(),
     })?;
     actor
+        .record(&mut tx, &[feed::user_created(&u, None)])
+        .await?;
+    actor
         .audit(&mut tx, "user created", Some(user_name), None)
         .await?;
     tx.commit().await?;
@@ -75,6 +79,7 @@ pub async fn update_user(
             "This user is managed by {by}; change it there."
         )));
     }
+    let before = u.clone();
     let version = u.version;
     if display_name.trim().is_empty() {
         u.attributes.remove("displayName");
@@ -84,7 +89,14 @@ pub async fn update_user(
     }
     u.attributes.insert("active".into(), active.into());
     u.updated_at = now_ms();
+    u.active = active;
+    u.display_name = UserColumns::from_attributes(&u.attributes).display_name;
+    u.version = version + 1;
     users::update_user(&mut tx, &u, version, None).await?;
+    let role = role_of(&u.attributes);
+    actor
+        .record(&mut tx, &feed::user_updated(&before, role, &u, role))
+        .await?;
     actor
         .audit(
             &mut tx,

@@ -4,14 +4,15 @@
 
 use super::log::RequestLog;
 use super::schemas::REGISTRY;
-use super::{store_error, ScimContext};
+use super::{record_changes, store_error, ScimContext};
+use crate::directory::feed::{self, EventType, NewChange};
 use crate::directory::{new_id, now_ms, scim_source, Change, ChangeKind, Group, Member};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{group_changes, member_ids, GroupChange, PatchOp};
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::store::{groups, Store, StoreError, Tx};
+use crate::store::{groups, users, Store, StoreError, Tx};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -61,6 +62,23 @@ struct Changes {
 }
 
 impl Changes {
+    /// One feed event per member added or removed, naming the user and the team.
+    async fn member_events(&self, tx: &mut Tx, g: &Group) -> Result<Vec<NewChange>, ScimError> {
+        let mut out = Vec::new();
+        for (kind, ids) in [
+            (EventType::TeamMemberRemoved, &self.removed),
+            (EventType::TeamMemberAdded, &self.added),
+        ] {
+            if !ids.is_empty() {
+                let members = users::members_by_id(&mut *tx, &g.org_id, ids)
+                    .await
+                    .map_err(store_error)?;
+                out.extend(feed::membership(kind, &g.id, &g.display_name, &members));
+            }
+        }
+        Ok(out)
+    }
+
     fn into_vec(self, g: &Group) -> Vec<Change> {
         let mut out = self.other;
         for (kind, ids) in [
@@ -179,6 +197,9 @@ pub async fn create_group(
     });
     add(&mut tx, &g, &ids, &mut ch).await?;
     g.member_count = ch.added.len() as i64;
+    let mut events = vec![feed::team_created(&g)];
+    events.extend(ch.member_events(&mut tx, &g).await?);
+    record_changes(&mut tx, ctx, &events).await?;
     let members = groups::list_members(&mut tx, &g.id, None, 0)
         .await
         .map_err(store_error)?;
@@ -312,6 +333,7 @@ async fn apply_changes(
         Err(e) => return Err(store_error(e)),
     };
     let mut ch = Changes::default();
+    let g_before = g.clone();
     let before = json!({"displayName": g.display_name, "externalId": g.external_id});
     for change in changes {
         match change {
@@ -366,6 +388,11 @@ async fn apply_changes(
             ..g
         }
     };
+    let mut events: Vec<NewChange> = feed::team_updated(&g_before, &g_after)
+        .into_iter()
+        .collect();
+    events.extend(ch.member_events(&mut tx, &g_after).await?);
+    record_changes(&mut tx, ctx, &events).await?;
     let summary = format!(
         "+{} -{} members, {} skipped",
         ch.added.len(),
@@ -398,6 +425,8 @@ pub async fn delete_group(
     groups::delete_group(&mut tx, &ctx.org.id, id)
         .await
         .map_err(store_error)?;
+    // One event for the team, not one per member: its member count says how many left.
+    record_changes(&mut tx, ctx, &[feed::team_deleted(&g)]).await?;
     let change = Change {
         resource_type: "Group".into(),
         resource_id: g.id.clone(),

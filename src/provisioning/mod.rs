@@ -44,6 +44,18 @@ impl Default for Limits {
     }
 }
 
+/// Records a write's change events (the application's feed) in its transaction.
+pub(crate) async fn record_changes(
+    tx: &mut crate::store::Tx,
+    ctx: &ScimContext,
+    events: &[crate::directory::feed::NewChange],
+) -> Result<(), ScimError> {
+    let origin = crate::directory::scim_source(&ctx.client);
+    crate::store::feed::append(tx, &ctx.org.id, &origin, events)
+        .await
+        .map_err(store_error)
+}
+
 /// Store failures as SCIM errors. Conflicts and version mismatches are the client's;
 /// anything else is logged here, once, and reported opaquely.
 pub fn store_error(e: StoreError) -> ScimError {

@@ -3,8 +3,8 @@
 use super::log::RequestLog;
 use super::render::diff;
 use super::schemas::{role_of, REGISTRY};
-use super::{store_error, ScimContext};
-use crate::directory::{new_id, now_ms, scim_source, Change, ChangeKind, Org, User};
+use super::{record_changes, store_error, ScimContext};
+use crate::directory::{feed, new_id, now_ms, scim_source, Change, ChangeKind, Org, User};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{apply_patch, PatchOp};
 use crate::scim::resource::canonicalize;
@@ -95,6 +95,8 @@ pub async fn create_user(
         kind: ChangeKind::Created,
         detail: Some(Value::Object(diff(&Map::new(), &user.attributes))),
     };
+    let role = role_of(&user.attributes);
+    record_changes(&mut tx, ctx, &[feed::user_created(&user, role)]).await?;
     log.write_in(
         &mut tx,
         201,
@@ -198,6 +200,13 @@ pub async fn write_user(
             Err(StoreError::VersionMismatch) if if_match.is_none() => continue,
             Err(e) => return Err(conflict(e, &updated.user_name)),
         }
+        let events = feed::user_updated(
+            &current,
+            role_of(&current.attributes),
+            &updated,
+            role_of(&updated.attributes),
+        );
+        record_changes(&mut tx, ctx, &events).await?;
         let change = change_for(&current, &updated);
         let summary = format!("{} user {}", change.kind.as_str(), updated.user_name);
         log.write_in(&mut tx, 200, Some(summary), vec![change])
@@ -229,9 +238,26 @@ pub async fn delete_user(
     if if_match.is_some_and(|v| v != current.version) {
         return Err(ScimError::precondition_failed());
     }
+    let teams = users::list_user_groups(&mut tx, id)
+        .await
+        .map_err(store_error)?;
     let groups = users::delete_user(&mut tx, &ctx.org.id, id)
         .await
         .map_err(store_error)?;
+    // The application hears the memberships end before the user goes.
+    let me = [crate::directory::Member {
+        user_id: current.id.clone(),
+        user_name: current.user_name.clone(),
+        display_name: current.display_name.clone(),
+    }];
+    let mut events: Vec<feed::NewChange> = teams
+        .iter()
+        .flat_map(|(tid, tname)| {
+            feed::membership(feed::EventType::TeamMemberRemoved, tid, tname, &me)
+        })
+        .collect();
+    events.push(feed::user_deleted(&current, role_of(&current.attributes)));
+    record_changes(&mut tx, ctx, &events).await?;
     let change = Change {
         resource_type: "User".into(),
         resource_id: id.to_string(),

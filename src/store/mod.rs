@@ -9,6 +9,7 @@
 pub mod admins;
 pub mod audit;
 pub mod events;
+pub mod feed;
 pub mod fold;
 pub mod groups;
 pub mod invitations;

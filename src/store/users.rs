@@ -289,3 +289,37 @@ pub async fn count_users(conn: &mut AnyConnection, org_id: &str) -> Result<(i64,
     let get = |a: i64| rows.iter().find(|r| r.0 == a).map(|r| r.1).unwrap_or(0);
     Ok((get(1), get(0)))
 }
+
+/// The users of the org with these ids, as members (id, userName, displayName), in the
+/// order of `ids`; ids of no user of the org are left out.
+pub async fn members_by_id(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<crate::directory::Member>> {
+    let mut found: std::collections::HashMap<String, crate::directory::Member> = Default::default();
+    for chunk in ids.chunks(500) {
+        let mut q = Sql::new("SELECT id, user_name, display_name FROM users WHERE org_id = ");
+        q.push_bind(org_id).push(" AND id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        let rows: Vec<(String, String, Option<String>)> =
+            q.query_as().fetch_all(&mut *conn).await?;
+        for (user_id, user_name, display_name) in rows {
+            found.insert(
+                user_id.clone(),
+                crate::directory::Member {
+                    user_id,
+                    user_name,
+                    display_name,
+                },
+            );
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}

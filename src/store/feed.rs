@@ -1,0 +1,167 @@
+//! The change feed's storage (see [`crate::directory::feed`]): events appended in the
+//! caller's transaction under the org's next sequence numbers, read back in order.
+
+use super::sql::Sql;
+use super::Result;
+use crate::directory::feed::{ChangeEvent, NewChange};
+use crate::directory::{new_id, now_ms};
+use sqlx::AnyConnection;
+
+/// Rows per INSERT statement (7 values each, well under either database's limit).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Appends `events` for `org_id` in the caller's transaction. The org's sequence row is
+/// locked from here to the commit, so sequence numbers become visible in order.
+pub async fn append(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    origin: &str,
+    events: &[NewChange],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let n = events.len() as i64;
+    let last: i64 = sqlx::query_scalar(
+        "INSERT INTO change_event_seq (org_id, last_seq) VALUES ($1, $2) \
+         ON CONFLICT (org_id) DO UPDATE SET last_seq = change_event_seq.last_seq + excluded.last_seq \
+         RETURNING last_seq",
+    )
+    .bind(org_id)
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?;
+    let first = last - n + 1;
+    let now = now_ms();
+    for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
+        let mut q = Sql::new(
+            "INSERT INTO change_events (id, org_id, seq, event_type, occurred_at, origin, resource_id, data) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let seq = first + (c * ROWS_PER_INSERT + i) as i64;
+            q.push("(")
+                .push_bind(new_id())
+                .push(", ")
+                .push_bind(org_id)
+                .push(", ")
+                .push_bind(seq)
+                .push(", ")
+                .push_bind(e.event_type.as_str())
+                .push(", ")
+                .push_bind(now)
+                .push(", ")
+                .push_bind(origin)
+                .push(", ")
+                .push_bind(e.resource_id.as_str())
+                .push(", ")
+                .push_bind(e.data.to_string())
+                .push(")");
+        }
+        q.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    org_id: String,
+    seq: i64,
+    event_type: String,
+    occurred_at: i64,
+    origin: String,
+    resource_id: String,
+    data: String,
+}
+
+impl Row {
+    fn into_event(self) -> Result<ChangeEvent> {
+        Ok(ChangeEvent {
+            data: serde_json::from_str(&self.data)
+                .map_err(|e| super::StoreError::Corrupt(format!("change event data: {e}")))?,
+            id: self.id,
+            org_id: self.org_id,
+            seq: self.seq,
+            event_type: self.event_type,
+            occurred_at: self.occurred_at,
+            origin: self.origin,
+            resource_id: self.resource_id,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, org_id, seq, event_type, occurred_at, origin, resource_id, data";
+
+/// Up to `limit` events of the org after sequence `after`, oldest first; only of the given
+/// types when `types` is not empty.
+pub async fn list_after(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    after: i64,
+    types: &[&str],
+    limit: i64,
+) -> Result<Vec<ChangeEvent>> {
+    let mut q = Sql::new(format!(
+        "SELECT {COLUMNS} FROM change_events WHERE org_id = "
+    ));
+    q.push_bind(org_id).push(" AND seq > ").push_bind(after);
+    if !types.is_empty() {
+        q.push(" AND event_type IN (");
+        for (i, t) in types.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(*t);
+        }
+        q.push(")");
+    }
+    q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+    let rows: Vec<Row> = q.query_as().fetch_all(conn).await?;
+    rows.into_iter().map(Row::into_event).collect()
+}
+
+/// The newest events about one user or team, newest first.
+pub async fn list_for_resource(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    resource_id: &str,
+    limit: i64,
+) -> Result<Vec<ChangeEvent>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM change_events WHERE org_id = $1 AND resource_id = $2 ORDER BY seq DESC LIMIT $3"
+    ))
+    .bind(org_id)
+    .bind(resource_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Row::into_event).collect()
+}
+
+/// The org's last sequence number (0 before its first event), and the lowest one still
+/// kept (`None` when none is): a cursor below that has expired.
+pub async fn bounds(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, Option<i64>)> {
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT last_seq FROM change_event_seq WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let oldest: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(seq) FROM change_events WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((last.unwrap_or(0), oldest))
+}
+
+/// Deletes events that occurred before `before` (retention).
+pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM change_events WHERE occurred_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
