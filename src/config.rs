@@ -49,6 +49,9 @@ pub enum Command {
     /// Manage SCIM bearer tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage read-only application keys (the /v1 read API and the event feed)
+    #[command(subcommand)]
+    AppKey(AppKeyCommand),
     /// Fill an organization with synthetic users, groups, memberships and log events (for
     /// benchmarks and large-directory checks); creates the org if it does not exist
     Seed(SeedArgs),
@@ -269,5 +272,31 @@ pub enum TokenCommand {
     List {
         #[arg(long)]
         org: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AppKeyCommand {
+    /// Create an application key and print it once (only its hash is stored)
+    Create {
+        /// Login of the organization
+        #[arg(long)]
+        org: String,
+        /// A label to recognise the key by, e.g. "Production app"
+        #[arg(long)]
+        label: String,
+    },
+    /// List an organization's application keys (never their secrets)
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke an application key: it stops working at once
+    Revoke {
+        #[arg(long)]
+        org: String,
+        /// The key's id (from `app-key list`)
+        #[arg(long)]
+        id: String,
     },
 }

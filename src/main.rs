@@ -3,7 +3,9 @@
 //! not a terminal.
 
 use clap::Parser;
-use scimgate::config::{AdminCommand, Cli, Command, OrgCommand, SeedArgs, ServeArgs, TokenCommand};
+use scimgate::config::{
+    AdminCommand, AppKeyCommand, Cli, Command, OrgCommand, SeedArgs, ServeArgs, TokenCommand,
+};
 use scimgate::{management, server, store::Store};
 use std::io::{IsTerminal, Read};
 
@@ -141,6 +143,41 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 };
                 println!("{}\t{}\t{}\t{state}", t.id, t.hint, t.label);
             }
+            Ok(())
+        }
+        Command::AppKey(AppKeyCommand::Create { org, label }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            let issued = management::app_keys::create(&store, &org, &label).await?;
+            eprintln!(
+                "created application key '{}' ({}) for {}; it is shown once:",
+                issued.key.label, issued.key.hint, org.login
+            );
+            println!("{}", issued.secret);
+            Ok(())
+        }
+        Command::AppKey(AppKeyCommand::List { org }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            for k in management::app_keys::list(&store, &org).await? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let used = k
+                    .last_used_at
+                    .map(scimgate::directory::feed::iso8601)
+                    .unwrap_or_else(|| "never used".into());
+                println!("{}\t{}\t{}\t{state}\t{used}", k.id, k.hint, k.label);
+            }
+            Ok(())
+        }
+        Command::AppKey(AppKeyCommand::Revoke { org, id }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            management::app_keys::revoke_cli(&store, &org, &id).await?;
+            eprintln!("revoked application key {id}");
             Ok(())
         }
     }

@@ -7,6 +7,10 @@ use subtle::ConstantTimeEq;
 
 pub const TOKEN_PREFIX: &str = "scimgate_";
 
+/// Application keys (the read API and event feed): a prefix of their own, so neither kind
+/// of secret can pass for the other and a leaked one says what it opens.
+pub const APP_KEY_PREFIX: &str = "sgapp_";
+
 pub struct NewToken {
     /// Shown once to whoever created it, never stored.
     pub secret: String,
@@ -15,10 +19,15 @@ pub struct NewToken {
 }
 
 pub fn generate() -> NewToken {
+    generate_with(TOKEN_PREFIX)
+}
+
+/// A random secret under `prefix`: 256 bits as hex.
+pub fn generate_with(prefix: &str) -> NewToken {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
-    let hint = format!("{}…", &secret[..TOKEN_PREFIX.len() + 6]);
+    let secret = format!("{prefix}{}", hex::encode(bytes));
+    let hint = format!("{}…", &secret[..prefix.len() + 6]);
     NewToken {
         hash: hash(&secret),
         secret,

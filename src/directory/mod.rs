@@ -36,6 +36,20 @@ pub struct Org {
     pub created_at: i64,
 }
 
+/// A read-only key of the application that relies on scimgate (read API, event feed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppKey {
+    pub id: String,
+    pub org_id: String,
+    pub label: String,
+    /// The first characters of the secret, to recognise it by.
+    pub hint: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Admin {
     pub id: String,

@@ -7,6 +7,7 @@
 //! HTTP, sessions or Leptos.
 
 pub mod admins;
+pub mod app_keys;
 pub mod orgs;
 pub mod reads;
 pub mod teams;

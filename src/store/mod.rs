@@ -7,6 +7,7 @@
 //! nothing of HTTP, Leptos or SCIM error bodies.
 
 pub mod admins;
+pub mod app_keys;
 pub mod audit;
 pub mod events;
 pub mod feed;
