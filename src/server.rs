@@ -136,12 +136,17 @@ pub async fn build(
         }
     };
     jobs.push(spawn_event_pruning(
-        store,
+        store.clone(),
         args.event_retention_days,
         args.change_event_retention_days,
     ));
+    let app_api = crate::app_api::router(crate::app_api::AppApiState {
+        store: store.clone(),
+        refused: crate::net::AddrLimiter::new(args.unauthenticated_per_minute),
+    });
     let app = Router::new()
         .merge(scim_api::router(scim))
+        .merge(app_api)
         .merge(console.with_state(state))
         .layer(axum::middleware::from_fn_with_state(
             crate::net::Hardening { hsts: https },

@@ -83,17 +83,39 @@ pub struct ChangeEvent {
     pub data: Value,
 }
 
+/// An event as the application receives it: feed entries and webhook bodies alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WireEvent {
+    /// Unique; the same on every delivery of this event (deduplicate on it).
+    pub id: String,
+    /// Strictly increasing per org, in commit order: the feed's cursor.
+    pub sequence: i64,
+    /// `user.created`, `user.updated`, `user.deactivated`, `user.reactivated`,
+    /// `user.deleted`, `user.role_changed`, `team.created`, `team.updated`, `team.deleted`,
+    /// `team.member_added` or `team.member_removed`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// RFC 3339.
+    pub occurred_at: String,
+    /// `scim:<identity provider>` or `console:<admin email>`.
+    pub origin: String,
+    /// `user` (a UserRecord) for user events, with `changed_fields` and `previous` for
+    /// updates and `role`/`previous_role` for role changes; `team` (a TeamRecord) for team
+    /// events; `team` ({id, name}) and `user` (a MemberRecord) for membership events.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
 impl ChangeEvent {
-    /// The event as the application receives it (feed entries and webhook bodies alike).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "sequence": self.seq,
-            "type": self.event_type,
-            "occurred_at": iso8601(self.occurred_at),
-            "origin": self.origin,
-            "data": self.data,
-        })
+    pub fn to_wire(&self) -> WireEvent {
+        WireEvent {
+            id: self.id.clone(),
+            sequence: self.seq,
+            event_type: self.event_type.clone(),
+            occurred_at: iso8601(self.occurred_at),
+            origin: self.origin.clone(),
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -121,47 +143,111 @@ pub fn iso8601(ms: i64) -> String {
     )
 }
 
-/// A user as the application sees it. `role` is the product role (scimgate's extension).
-pub fn user_record(u: &User, role: Option<&str>) -> Value {
+/// A user as the application sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserRecord {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    /// The primary email (or the first one).
+    pub email: Option<String>,
+    pub emails: Vec<EmailRecord>,
+    /// The SCIM `name` object (givenName, familyName, …), as the identity provider sent it.
+    #[schema(value_type = Option<Object>)]
+    pub name: Option<Value>,
+    pub active: bool,
+    /// The product role (scimgate's SCIM extension), if set.
+    pub role: Option<String>,
+    /// The identity provider that manages the user ("Okta"); null when made in the console.
+    pub managed_by: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmailRecord {
+    pub value: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+/// A team as the application sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TeamRecord {
+    pub id: String,
+    pub name: String,
+    pub external_id: Option<String>,
+    /// The identity provider that manages the team ("Okta"): its membership is changed
+    /// there. Null for teams made in the console.
+    pub managed_by: Option<String>,
+    pub member_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A user named in a membership event or a team's member list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MemberRecord {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+}
+
+impl From<&super::Member> for MemberRecord {
+    fn from(m: &super::Member) -> MemberRecord {
+        MemberRecord {
+            id: m.user_id.clone(),
+            user_name: m.user_name.clone(),
+            display_name: m.display_name.clone(),
+        }
+    }
+}
+
+pub fn user_record(u: &User, role: Option<&str>) -> UserRecord {
     let cols = super::UserColumns::from_attributes(&u.attributes);
-    let emails: Vec<Value> = cols
-        .emails
-        .iter()
-        .map(|e| json!({"value": e.value, "type": e.kind, "primary": e.primary}))
-        .collect();
-    let primary = cols
+    let email = cols
         .emails
         .iter()
         .find(|e| e.primary)
         .or(cols.emails.first())
         .map(|e| e.value.clone());
-    json!({
-        "id": u.id,
-        "user_name": u.user_name,
-        "display_name": u.display_name,
-        "external_id": u.external_id,
-        "email": primary,
-        "emails": emails,
-        "name": u.attributes.get("name"),
-        "active": u.active,
-        "role": role,
-        "managed_by": super::managed_by(&u.source),
-        "created_at": iso8601(u.created_at),
-        "updated_at": iso8601(u.updated_at),
-    })
+    UserRecord {
+        id: u.id.clone(),
+        user_name: u.user_name.clone(),
+        display_name: u.display_name.clone(),
+        external_id: u.external_id.clone(),
+        email,
+        emails: cols
+            .emails
+            .into_iter()
+            .map(|e| EmailRecord {
+                value: e.value,
+                kind: e.kind,
+                primary: e.primary,
+            })
+            .collect(),
+        name: u.attributes.get("name").cloned(),
+        active: u.active,
+        role: role.map(str::to_string),
+        managed_by: super::managed_by(&u.source).map(str::to_string),
+        created_at: iso8601(u.created_at),
+        updated_at: iso8601(u.updated_at),
+    }
 }
 
-/// A team as the application sees it.
-pub fn team_record(g: &Group) -> Value {
-    json!({
-        "id": g.id,
-        "name": g.display_name,
-        "external_id": g.external_id,
-        "managed_by": super::managed_by(&g.source),
-        "member_count": g.member_count,
-        "created_at": iso8601(g.created_at),
-        "updated_at": iso8601(g.updated_at),
-    })
+pub fn team_record(g: &Group) -> TeamRecord {
+    TeamRecord {
+        id: g.id.clone(),
+        name: g.display_name.clone(),
+        external_id: g.external_id.clone(),
+        managed_by: super::managed_by(&g.source).map(str::to_string),
+        member_count: g.member_count,
+        created_at: iso8601(g.created_at),
+        updated_at: iso8601(g.updated_at),
+    }
 }
 
 /// The attributes that differ between two bodies, and their earlier values.
@@ -286,7 +372,7 @@ pub fn membership(
             resource_id: team_id.to_string(),
             data: json!({
                 "team": {"id": team_id, "name": team_name},
-                "user": {"id": m.user_id, "user_name": m.user_name, "display_name": m.display_name},
+                "user": MemberRecord::from(m),
             }),
         })
         .collect()

@@ -8,6 +8,7 @@
 
 pub mod admins;
 pub mod app_keys;
+pub mod app_reads;
 pub mod orgs;
 pub mod reads;
 pub mod teams;
@@ -43,6 +44,9 @@ pub enum ManagementError {
     /// Too much at once (password hashing slots, pending invitations).
     #[error("{0}")]
     Busy(String),
+    /// What the request refers to existed but is no longer kept (an expired feed cursor).
+    #[error("{0}")]
+    Gone(String),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]

@@ -32,6 +32,12 @@ pub async fn append(
     .fetch_one(&mut *conn)
     .await?;
     let first = last - n + 1;
+    if super::Backend::of(conn) == super::Backend::Postgres {
+        // Delivered at commit, to every instance listening (see [`Listener`]).
+        sqlx::query("SELECT pg_notify('scimgate_feed', '')")
+            .execute(&mut *conn)
+            .await?;
+    }
     let now = now_ms();
     for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
         let mut q = Sql::new(
@@ -164,4 +170,51 @@ pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64> {
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// PostgreSQL: wakes this instance's long polls when another instance commits events
+/// (`NOTIFY scimgate_feed`, sent by [`append`] and delivered at commit).
+#[derive(Debug)]
+pub struct Listener {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    pub fn start(
+        pool: sqlx::PgPool,
+        signal: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Listener {
+        let task = tokio::spawn(async move {
+            loop {
+                let listened = async {
+                    let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    l.listen("scimgate_feed").await?;
+                    loop {
+                        l.recv().await?;
+                        signal.send_modify(|v| *v = v.wrapping_add(1));
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<(), sqlx::Error>(())
+                }
+                .await;
+                if let Err(e) = listened {
+                    tracing::warn!(error = %e, "change-feed listener lost its connection; retrying");
+                }
+                // Whatever was missed meanwhile is found by the polls' own timeouts.
+                signal.send_modify(|v| *v = v.wrapping_add(1));
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        Listener { task }
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

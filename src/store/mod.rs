@@ -170,6 +170,10 @@ pub struct Store {
     cursors: Arc<pages::PageCursors>,
     typed: TypedPool,
     backend: Backend,
+    /// Bumped after every committed directory write (and, on PostgreSQL, every other
+    /// instance's, through LISTEN): the event feed's long polls wait on it.
+    feed_signal: Arc<tokio::sync::watch::Sender<u64>>,
+    feed_listener: Option<Arc<feed::Listener>>,
 }
 
 /// Normalises a SQLite URL: creates the parent directory and asks for the file to be
@@ -281,8 +285,9 @@ impl Store {
                 (TypedPool::Sqlite(typed), pool, Some(group))
             }
             Backend::Postgres => {
+                // Sessions, and one connection held by the change-feed listener.
                 let typed = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(5)
                     .acquire_timeout(acquire)
                     .connect(&url)
                     .await?;
@@ -291,12 +296,22 @@ impl Store {
                 (TypedPool::Postgres(typed), pool, None)
             }
         };
+        let feed_signal = Arc::new(tokio::sync::watch::Sender::new(0u64));
+        let feed_listener = match &typed {
+            TypedPool::Postgres(p) => Some(Arc::new(feed::Listener::start(
+                p.clone(),
+                feed_signal.clone(),
+            ))),
+            TypedPool::Sqlite(_) => None,
+        };
         let store = Store {
             pool: Arc::new(pool),
             group,
             cursors,
             typed,
             backend: dialect,
+            feed_signal,
+            feed_listener,
         };
         fold::backfill(&store).await?;
         Ok(store)
@@ -308,10 +323,17 @@ impl Store {
 
     /// Starts a write transaction (see [`write`] for how SQLite commits groups of them).
     pub async fn begin(&self) -> Result<Tx> {
-        match &self.group {
+        let tx = match &self.group {
             Some(g) => g.begin(true).await,
             None => Tx::begin_pooled(self.pool.acquire().await?).await,
-        }
+        }?;
+        Ok(tx.signal_on_commit(self.feed_signal.clone()))
+    }
+
+    /// Changes whenever a directory write commits (here, or on PostgreSQL anywhere): what
+    /// the event feed's long polls wait on before looking again.
+    pub fn feed_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed_signal.subscribe()
     }
 
     /// A write transaction that only appends to the provisioning log: it leaves what
@@ -339,6 +361,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(l) = &self.feed_listener {
+            l.stop();
+        }
         if let Some(g) = &self.group {
             g.close().await;
         }

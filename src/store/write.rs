@@ -103,6 +103,7 @@ impl GroupCommit {
                 ready: self.ready.clone(),
                 generation: directory.then(|| self.generation.clone()),
             },
+            on_commit: None,
         })
     }
 
@@ -164,6 +165,8 @@ enum Inner {
 /// statements.
 pub struct WriteTx {
     inner: Inner,
+    /// Told after a successful commit (directory writes: wakes the event feed's long polls).
+    on_commit: Option<Arc<tokio::sync::watch::Sender<u64>>>,
 }
 
 impl WriteTx {
@@ -174,11 +177,27 @@ impl WriteTx {
         }
         Ok(WriteTx {
             inner: Inner::Pooled(Some(conn)),
+            on_commit: None,
         })
+    }
+
+    /// Bumps `signal` once this transaction has committed.
+    pub(crate) fn signal_on_commit(mut self, signal: Arc<tokio::sync::watch::Sender<u64>>) -> Self {
+        self.on_commit = Some(signal);
+        self
     }
 
     /// Makes the statements durable; returns once they are committed.
     pub async fn commit(mut self) -> Result<()> {
+        let signal = self.on_commit.take();
+        let done = self.commit_inner().await;
+        if let (Ok(()), Some(s)) = (&done, signal) {
+            s.send_modify(|v| *v = v.wrapping_add(1));
+        }
+        done
+    }
+
+    async fn commit_inner(&mut self) -> Result<()> {
         match &mut self.inner {
             Inner::Pooled(conn) => match conn.take() {
                 Some(c) => end_pooled(c, "COMMIT").await,

@@ -66,6 +66,7 @@ impl From<ManagementError> for ConsoleError {
             M::Conflict(_) => StatusCode::CONFLICT,
             M::Refused => StatusCode::UNAUTHORIZED,
             M::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            M::Gone(_) => StatusCode::GONE,
             M::Store(_) | M::Internal(_) => return ConsoleError::internal(e),
         };
         ConsoleError::new(status, e.to_string())
