@@ -48,6 +48,8 @@ pub mod sessions;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
+pub mod webhooks;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 #[cfg(feature = "hydrate")]

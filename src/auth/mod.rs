@@ -5,3 +5,4 @@
 pub mod password;
 pub mod throttle;
 pub mod token;
+pub mod sealing;

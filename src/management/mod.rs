@@ -14,6 +14,7 @@ pub mod reads;
 pub mod teams;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use admins::create_admin;
 pub use orgs::{create_org, get_org, list_orgs};

@@ -218,3 +218,15 @@ impl Drop for Listener {
         self.task.abort();
     }
 }
+
+/// One event of the org by id.
+pub async fn by_id(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<ChangeEvent>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM change_events WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(Row::into_event).transpose()
+}

@@ -21,6 +21,7 @@ pub mod query_sql;
 pub mod sql;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod write;
 
 use sqlx::any::AnyConnectOptions;
