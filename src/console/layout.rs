@@ -4,12 +4,13 @@ use super::api::{session_info, SignOut};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-const SECTIONS: [(&str, &str, &str); 7] = [
+const SECTIONS: [(&str, &str, &str); 8] = [
     ("dashboard", "", "Dashboard"),
     ("connect", "/connect", "Connect"),
     ("users", "/users", "Users"),
     ("teams", "/teams", "Teams"),
     ("log", "/log", "Provisioning log"),
+    ("integrations", "/integrations", "Integrations"),
     ("admins", "/admins", "Admins"),
     ("", "", ""),
 ];

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/teams/:id") view=pages::TeamPage/>
                 <Route path=path!("/orgs/:org/log") view=pages::Log/>
                 <Route path=path!("/orgs/:org/log/:id") view=pages::EventPage/>
+                <Route path=path!("/orgs/:org/integrations") view=pages::Integrations/>
                 <Route path=path!("/orgs/:org/admins") view=pages::Admins/>
             </Routes>
         </Router>

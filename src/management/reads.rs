@@ -2,10 +2,11 @@
 //! of the directory (a page of users, a team's members, a page of the log).
 
 use super::{ManagementError, Result};
+use crate::directory::feed::ChangeEvent;
 use crate::directory::query::{Cond, ListQuery};
 use crate::directory::{now_ms, Event, Group, Member, Org, ScimToken, User};
 use crate::store::events::{self, ClientActivity, EventFilter};
-use crate::store::{groups, tokens, users, Store};
+use crate::store::{feed, groups, tokens, users, Store};
 
 /// Rows per console page.
 pub const PAGE: u64 = 50;
@@ -204,4 +205,20 @@ pub async fn event(store: &Store, org: &Org, id: &str) -> Result<Event> {
     events::find_event(&mut c, &org.id, id)
         .await?
         .ok_or(ManagementError::NotFound("Event not found."))
+}
+
+/// The most change events [`change_events`] answers at once.
+pub const CHANGE_EVENTS_MAX: i64 = 200;
+
+/// The org's newest change events, newest first: at most `limit` (capped at
+/// [`CHANGE_EVENTS_MAX`]), only those after sequence `after` when it is given.
+pub async fn change_events(
+    store: &Store,
+    org: &Org,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ChangeEvent>> {
+    let limit = limit.clamp(1, CHANGE_EVENTS_MAX);
+    let mut c = store.read().await?;
+    Ok(feed::list_newest(&mut c, &org.id, after.map(|a| a.max(0)), limit).await?)
 }

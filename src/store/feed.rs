@@ -129,6 +129,26 @@ pub async fn list_after(
     rows.into_iter().map(Row::into_event).collect()
 }
 
+/// The org's newest events, newest first: up to `limit` of them, only those after sequence
+/// `after` when it is given (the console's live feed asks for what it has not seen yet).
+pub async fn list_newest(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ChangeEvent>> {
+    let mut q = Sql::new(format!(
+        "SELECT {COLUMNS} FROM change_events WHERE org_id = "
+    ));
+    q.push_bind(org_id);
+    if let Some(after) = after {
+        q.push(" AND seq > ").push_bind(after);
+    }
+    q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+    let rows: Vec<Row> = q.query_as().fetch_all(conn).await?;
+    rows.into_iter().map(Row::into_event).collect()
+}
+
 /// The newest events about one user or team, newest first.
 pub async fn list_for_resource(
     conn: &mut AnyConnection,

@@ -8,6 +8,7 @@ mod admins;
 mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod guard;
+mod integrations;
 mod log;
 mod session;
 mod teams;
@@ -17,6 +18,7 @@ mod views;
 
 pub use admins::*;
 pub use dashboard::*;
+pub use integrations::*;
 pub use log::*;
 pub use session::*;
 pub use teams::*;

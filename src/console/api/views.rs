@@ -254,3 +254,37 @@ pub struct InvitedView {
     pub invited_by: String,
     pub expires_at: i64,
 }
+
+/// An application key as the Integrations page lists it: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppKeyView {
+    pub id: String,
+    pub label: String,
+    pub hint: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    /// active or revoked
+    pub state: String,
+}
+
+/// An application key just created: the secret is in this one response and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAppKeyView {
+    pub key: AppKeyView,
+    pub secret: String,
+}
+
+/// One entry of the change-event feed, as the Integrations page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEventView {
+    pub seq: i64,
+    /// `user.created`, `team.member_added`, …
+    pub event_type: String,
+    pub occurred_at: i64,
+    /// `scim:<client>` or `console:<admin email>`.
+    pub origin: String,
+    /// One line for people: "alice@example.com added to Engineering".
+    pub summary: String,
+    pub resource_id: String,
+}
