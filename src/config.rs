@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage read-only application keys (the /v1 read API and the event feed)
     #[command(subcommand)]
     AppKey(AppKeyCommand),
+    /// Manage webhook endpoints (signed deliveries of every change event)
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Fill an organization with synthetic users, groups, memberships and log events (for
     /// benchmarks and large-directory checks); creates the org if it does not exist
     Seed(SeedArgs),
@@ -114,6 +117,39 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub change_event_retention_days: u32,
+
+    /// Allow webhook destinations in private, loopback and link-local ranges (and plain
+    /// http): for tests and closed networks only
+    #[arg(long, env = "SCIMGATE_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// Whether this instance delivers webhooks (`--webhook-delivery=false` leaves them to
+    /// the other instances sharing the database)
+    #[arg(long, env = "SCIMGATE_WEBHOOK_DELIVERY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_delivery: bool,
+
+    /// Delay before a failed webhook delivery's first retry, in milliseconds (each next
+    /// retry waits 6 times longer, at most 8 hours; an event is retried for about a day)
+    #[arg(
+        long,
+        env = "SCIMGATE_WEBHOOK_RETRY_INITIAL_MS",
+        default_value_t = 5000
+    )]
+    pub webhook_retry_initial_ms: u64,
+
+    /// Hours without a successful delivery after which a webhook endpoint is disabled
+    #[arg(
+        long,
+        env = "SCIMGATE_WEBHOOK_DISABLE_AFTER_HOURS",
+        default_value_t = 72
+    )]
+    pub webhook_disable_after_hours: u64,
+
+    /// Key that seals webhook signing secrets at rest: base64 of 32 random bytes, the same
+    /// on every instance (required with PostgreSQL to use webhooks; with SQLite, default: a
+    /// key file beside the database)
+    #[arg(long, env = "SCIMGATE_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
 
     /// Database connections per instance
     #[arg(long, env = "SCIMGATE_DB_CONNECTIONS", default_value_t = 16)]
@@ -208,6 +244,11 @@ impl Default for ServeArgs {
             max_page_size: 1000,
             event_retention_days: 90,
             change_event_retention_days: 30,
+            webhook_allow_private: false,
+            webhook_delivery: true,
+            webhook_retry_initial_ms: 5000,
+            webhook_disable_after_hours: 72,
+            secrets_key: None,
             db_connections: 16,
             max_filter_bytes: 16_384,
             max_filter_terms: 100,
@@ -296,6 +337,41 @@ pub enum AppKeyCommand {
         #[arg(long)]
         org: String,
         /// The key's id (from `app-key list`)
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum WebhookCommand {
+    /// Add an endpoint and print its signing secret once
+    Create {
+        #[arg(long)]
+        org: String,
+        /// https URL the events are posted to
+        #[arg(long)]
+        url: String,
+        /// Event types to send, comma-separated (default: all)
+        #[arg(long, default_value = "")]
+        types: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Allow a private, loopback or link-local destination
+        #[arg(long, env = "SCIMGATE_WEBHOOK_ALLOW_PRIVATE")]
+        allow_private: bool,
+        /// See `serve --secrets-key`
+        #[arg(long, env = "SCIMGATE_SECRETS_KEY", hide_env_values = true)]
+        secrets_key: Option<String>,
+    },
+    /// List an organization's endpoints and their state
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Remove an endpoint
+    Delete {
+        #[arg(long)]
+        org: String,
         #[arg(long)]
         id: String,
     },

@@ -5,6 +5,7 @@
 use clap::Parser;
 use scimgate::config::{
     AdminCommand, AppKeyCommand, Cli, Command, OrgCommand, SeedArgs, ServeArgs, TokenCommand,
+    WebhookCommand,
 };
 use scimgate::{management, server, store::Store};
 use std::io::{IsTerminal, Read};
@@ -171,6 +172,62 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                     .unwrap_or_else(|| "never used".into());
                 println!("{}\t{}\t{}\t{state}\t{used}", k.id, k.hint, k.label);
             }
+            Ok(())
+        }
+        Command::Webhook(WebhookCommand::Create {
+            org,
+            url,
+            types,
+            description,
+            allow_private,
+            secrets_key,
+        }) => {
+            let store = open(&cli.database_url).await?;
+            scimgate::auth::sealing::install(secrets_key.as_deref(), store.sqlite_path())?;
+            let org = management::get_org(&store, &org).await?;
+            let made = management::webhooks::create(
+                &store,
+                &org,
+                &url,
+                &types,
+                &description,
+                allow_private,
+            )
+            .await?;
+            eprintln!(
+                "added webhook endpoint {} ({}) for {}; its signing secret is shown once:",
+                made.endpoint.id, made.endpoint.url, org.login
+            );
+            println!("{}", made.secret);
+            Ok(())
+        }
+        Command::Webhook(WebhookCommand::List { org }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            for v in management::webhooks::list(&store, &org, 1).await? {
+                let e = &v.endpoint;
+                let state = match &e.disabled_reason {
+                    Some(r) => format!("disabled: {r}"),
+                    None if e.failing_since.is_some() => "failing".into(),
+                    None => "active".into(),
+                };
+                let types = if e.event_types.is_empty() {
+                    "all"
+                } else {
+                    &e.event_types
+                };
+                println!(
+                    "{}\t{}\t{types}\t{state}\tdelivered up to #{}",
+                    e.id, e.url, e.cursor_seq
+                );
+            }
+            Ok(())
+        }
+        Command::Webhook(WebhookCommand::Delete { org, id }) => {
+            let store = open(&cli.database_url).await?;
+            let org = management::get_org(&store, &org).await?;
+            management::webhooks::remove_cli(&store, &org, &id).await?;
+            eprintln!("removed webhook endpoint {id}");
             Ok(())
         }
         Command::AppKey(AppKeyCommand::Revoke { org, id }) => {

@@ -77,6 +77,7 @@ pub async fn build(
     if let Some(n) = args.password_concurrency {
         crate::auth::password::set_concurrency(n);
     }
+    crate::auth::sealing::install(args.secrets_key.as_deref(), store.sqlite_path())?;
     let (log, log_task) = LogWriter::start(store.clone());
     let scim = ScimState {
         store: store.clone(),
@@ -96,6 +97,7 @@ pub async fn build(
         store: store.clone(),
         scim: scim.clone(),
         public_url: args.public_url.clone(),
+        webhook_allow_private: args.webhook_allow_private,
     };
     let secure = args.secure_cookies;
     let https = args
@@ -140,6 +142,17 @@ pub async fn build(
         args.event_retention_days,
         args.change_event_retention_days,
     ));
+    if args.webhook_delivery {
+        jobs.push(crate::webhooks::start(
+            store.clone(),
+            crate::webhooks::WebhookConfig {
+                allow_private: args.webhook_allow_private,
+                retry_initial: Duration::from_millis(args.webhook_retry_initial_ms.max(1)),
+                disable_after: Duration::from_secs(args.webhook_disable_after_hours.max(1) * 3600),
+                ..Default::default()
+            },
+        ));
+    }
     let app_api = crate::app_api::router(crate::app_api::AppApiState {
         store: store.clone(),
         refused: crate::net::AddrLimiter::new(args.unauthenticated_per_minute),

@@ -13,6 +13,8 @@ pub struct AppState {
     pub scim: ScimState,
     /// Public base URL (e.g. `https://scim.example.com`) for URLs shown to admins.
     pub public_url: Option<String>,
+    /// Webhook destinations may be private (tests, closed networks).
+    pub webhook_allow_private: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -3,6 +3,6 @@
 //! secrets need no slow hash; passwords do.
 
 pub mod password;
+pub mod sealing;
 pub mod throttle;
 pub mod token;
-pub mod sealing;

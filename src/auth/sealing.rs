@@ -55,6 +55,23 @@ pub fn use_key_file(path: &std::path::Path) -> Result<(), SealError> {
     set_key_base64(&text)
 }
 
+/// Installs the key for this process: `configured` if given, else (SQLite) the key file
+/// beside the database. Without either, sealing fails with [`SealError::NoKey`] when used.
+pub fn install(
+    configured: Option<&str>,
+    sqlite_path: Option<&std::path::Path>,
+) -> Result<(), SealError> {
+    match (configured.filter(|k| !k.trim().is_empty()), sqlite_path) {
+        (Some(k), _) => set_key_base64(k),
+        (None, Some(db)) => {
+            let mut p = db.as_os_str().to_owned();
+            p.push(".secrets-key");
+            use_key_file(std::path::Path::new(&p))
+        }
+        (None, None) => Ok(()),
+    }
+}
+
 fn cipher() -> Result<XChaCha20Poly1305, SealError> {
     let key = KEY.get().ok_or(SealError::NoKey)?;
     Ok(XChaCha20Poly1305::new(key.into()))
@@ -65,7 +82,10 @@ pub fn seal(plain: &str) -> Result<String, SealError> {
     let c = cipher()?;
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
     let mut out = nonce.to_vec();
-    out.extend(c.encrypt(&nonce, plain.as_bytes()).map_err(|_| SealError::Corrupt)?);
+    out.extend(
+        c.encrypt(&nonce, plain.as_bytes())
+            .map_err(|_| SealError::Corrupt)?,
+    );
     Ok(format!("v1:{}", B64.encode(out)))
 }
 
@@ -92,7 +112,11 @@ mod tests {
         set_key_base64(&B64.encode([7u8; 32])).unwrap();
         let s = seal("whsec_c2VjcmV0").unwrap();
         assert!(!s.contains("whsec_"));
-        assert_ne!(s, seal("whsec_c2VjcmV0").unwrap(), "a fresh nonce each time");
+        assert_ne!(
+            s,
+            seal("whsec_c2VjcmV0").unwrap(),
+            "a fresh nonce each time"
+        );
         assert_eq!(open(&s).unwrap(), "whsec_c2VjcmV0");
         let mut tampered = s.clone();
         tampered.pop();

@@ -182,12 +182,7 @@ pub async fn teams(
         ..Default::default()
     };
     let (_, rows, _) = store.page_groups(&org.id, &q).await?;
-    Ok(page(
-        rows,
-        limit,
-        |g| g.id.clone(),
-        feed::team_record,
-    ))
+    Ok(page(rows, limit, |g| g.id.clone(), feed::team_record))
 }
 
 pub async fn members(

@@ -22,7 +22,11 @@ pub struct NewEndpoint {
 /// empty for every type.
 fn parse_types(text: &str) -> Result<String> {
     let mut out: Vec<&str> = Vec::new();
-    for t in text.split([',', ' ', '\n']).map(str::trim).filter(|t| !t.is_empty()) {
+    for t in text
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         if EventType::parse(t).is_none() {
             return Err(ManagementError::Invalid(format!(
                 "Unknown event type '{}'.",
@@ -36,6 +40,7 @@ fn parse_types(text: &str) -> Result<String> {
     Ok(out.join(","))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn create_for(
     store: &Store,
     org: &Org,
@@ -62,8 +67,8 @@ async fn create_for(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(raw)
     );
-    let sealed = crate::auth::sealing::seal(&secret)
-        .map_err(|e| ManagementError::Invalid(e.to_string()))?;
+    let sealed =
+        crate::auth::sealing::seal(&secret).map_err(|e| ManagementError::Invalid(e.to_string()))?;
     let mut tx = store.begin().await?;
     if db::list(&mut tx, &org.id).await?.len() >= MAX_ENDPOINTS {
         return Err(ManagementError::Busy(format!(
@@ -112,7 +117,17 @@ pub async fn add(
     allow_private: bool,
 ) -> Result<NewEndpoint> {
     let by = actor.admin.email.clone();
-    create_for(store, &actor.org, url, types, description, &by, allow_private, Some(actor)).await
+    create_for(
+        store,
+        &actor.org,
+        url,
+        types,
+        description,
+        &by,
+        allow_private,
+        Some(actor),
+    )
+    .await
 }
 
 /// Adds an endpoint from the CLI.
@@ -124,7 +139,17 @@ pub async fn create(
     description: &str,
     allow_private: bool,
 ) -> Result<NewEndpoint> {
-    create_for(store, org, url, types, description, "cli", allow_private, None).await
+    create_for(
+        store,
+        org,
+        url,
+        types,
+        description,
+        "cli",
+        allow_private,
+        None,
+    )
+    .await
 }
 
 /// An endpoint with its newest attempts.
@@ -188,12 +213,22 @@ pub async fn resend(store: &Store, actor: &Actor, endpoint_id: &str, event_id: &
     let ep = db::find(&mut tx, &actor.org.id, endpoint_id)
         .await?
         .ok_or(ManagementError::NotFound("Endpoint not found."))?;
-    if feed::by_id(&mut tx, &actor.org.id, event_id).await?.is_none() {
-        return Err(ManagementError::NotFound("Event not found (it may have expired)."));
+    if feed::by_id(&mut tx, &actor.org.id, event_id)
+        .await?
+        .is_none()
+    {
+        return Err(ManagementError::NotFound(
+            "Event not found (it may have expired).",
+        ));
     }
     db::request_resend(&mut tx, &ep.id, event_id).await?;
     actor
-        .audit(&mut tx, "webhook event resent", Some(&ep.url), Some(event_id))
+        .audit(
+            &mut tx,
+            "webhook event resent",
+            Some(&ep.url),
+            Some(event_id),
+        )
         .await?;
     tx.commit().await?;
     Ok(())

@@ -240,7 +240,11 @@ impl Drop for Listener {
 }
 
 /// One event of the org by id.
-pub async fn by_id(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<ChangeEvent>> {
+pub async fn by_id(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<ChangeEvent>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM change_events WHERE org_id = $1 AND id = $2"
     ))

@@ -175,6 +175,8 @@ pub struct Store {
     /// instance's, through LISTEN): the event feed's long polls wait on it.
     feed_signal: Arc<tokio::sync::watch::Sender<u64>>,
     feed_listener: Option<Arc<feed::Listener>>,
+    /// SQLite: the database file.
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 /// Normalises a SQLite URL: creates the parent directory and asks for the file to be
@@ -313,6 +315,12 @@ impl Store {
             backend: dialect,
             feed_signal,
             feed_listener,
+            sqlite_path: (dialect == Backend::Sqlite).then(|| {
+                let rest = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                std::path::PathBuf::from(rest.split_once('?').map_or(rest, |(p, _)| p))
+            }),
         };
         fold::backfill(&store).await?;
         Ok(store)
@@ -344,6 +352,11 @@ impl Store {
             Some(g) => g.begin(false).await,
             None => Tx::begin_pooled(self.pool.acquire().await?).await,
         }
+    }
+
+    /// The SQLite database file (None on PostgreSQL).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.sqlite_path.as_deref()
     }
 
     pub fn backend(&self) -> Backend {

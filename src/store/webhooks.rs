@@ -154,7 +154,12 @@ pub struct Progress {
 }
 
 /// Records `me`'s progress and releases the lease, if `me` still holds it.
-pub async fn save_progress(conn: &mut AnyConnection, id: &str, me: &str, p: &Progress) -> Result<bool> {
+pub async fn save_progress(
+    conn: &mut AnyConnection,
+    id: &str,
+    me: &str,
+    p: &Progress,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE webhook_endpoints SET cursor_seq = $1, attempt = $2, next_attempt_at = $3, failing_since = $4, \
          last_success_at = $5, disabled_at = CASE WHEN $6 IS NULL THEN disabled_at ELSE $7 END, \
@@ -280,7 +285,11 @@ pub async fn insert_attempts(conn: &mut AnyConnection, attempts: &[Attempt]) -> 
 }
 
 /// The newest attempts of an endpoint, newest first.
-pub async fn recent_attempts(conn: &mut AnyConnection, endpoint_id: &str, limit: i64) -> Result<Vec<Attempt>> {
+pub async fn recent_attempts(
+    conn: &mut AnyConnection,
+    endpoint_id: &str,
+    limit: i64,
+) -> Result<Vec<Attempt>> {
     Ok(sqlx::query_as(
         "SELECT id, endpoint_id, event_id, seq, event_type, attempted_at, outcome, status_code, latency_ms, error, response_excerpt \
          FROM webhook_attempts WHERE endpoint_id = $1 ORDER BY attempted_at DESC, id DESC LIMIT $2",
@@ -291,7 +300,11 @@ pub async fn recent_attempts(conn: &mut AnyConnection, endpoint_id: &str, limit:
     .await?)
 }
 
-pub async fn request_resend(conn: &mut AnyConnection, endpoint_id: &str, event_id: &str) -> Result<()> {
+pub async fn request_resend(
+    conn: &mut AnyConnection,
+    endpoint_id: &str,
+    event_id: &str,
+) -> Result<()> {
     sqlx::query("INSERT INTO webhook_resends (id, endpoint_id, event_id, requested_at, lease_until) VALUES ($1, $2, $3, $4, 0)")
         .bind(new_id())
         .bind(endpoint_id)

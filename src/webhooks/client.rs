@@ -45,7 +45,9 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// destinations are allowed, as in tests), no credentials in it, and an IP literal must be
 /// public unless allowed. Names are checked again at each connection.
 pub fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, String> {
-    let u = reqwest::Url::parse(url.trim()).map_err(|_| "Enter a full URL, e.g. https://app.example.com/webhooks/scimgate.".to_string())?;
+    let u = reqwest::Url::parse(url.trim()).map_err(|_| {
+        "Enter a full URL, e.g. https://app.example.com/webhooks/scimgate.".to_string()
+    })?;
     match u.scheme() {
         "https" => {}
         "http" if allow_private => {}
@@ -62,8 +64,11 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<reqwest::Url, String>
         url::Host::Ipv4(a) => Some(IpAddr::V4(a)),
         url::Host::Ipv6(a) => Some(IpAddr::V6(a)),
         url::Host::Domain(d) => {
-            if !allow_private && (d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost")) {
-                return Err("Private, loopback and link-local destinations are not allowed.".into());
+            if !allow_private && (d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost"))
+            {
+                return Err(
+                    "Private, loopback and link-local destinations are not allowed.".into(),
+                );
             }
             None
         }

@@ -113,8 +113,12 @@ async fn round(
             let Ok(permit) = running.clone().acquire_owned().await else {
                 break;
             };
-            let (store, config, client, me) =
-                (store.clone(), config.clone(), client.clone(), me.to_string());
+            let (store, config, client, me) = (
+                store.clone(),
+                config.clone(),
+                client.clone(),
+                me.to_string(),
+            );
             tokio::spawn(async move {
                 let id = ep.id.clone();
                 if let Err(e) = work(&store, &config, &client, &me, ep).await {
@@ -175,7 +179,8 @@ async fn work(
         let mut stop = events.is_empty();
         for e in &events {
             let body = serde_json::to_string(&e.to_wire()).unwrap_or_default();
-            let out = client::deliver(client, &ep.url, &secret, config.allow_private, &e.id, &body).await;
+            let out =
+                client::deliver(client, &ep.url, &secret, config.allow_private, &e.id, &body).await;
             let now = now_ms();
             if out.delivered() {
                 attempts.push(attempt(&ep, e, "delivered", &out));
@@ -197,8 +202,7 @@ async fn work(
                 attempts.push(attempt(&ep, e, "retrying", &out));
                 p.next_attempt_at = now + backoff(config.retry_initial, n).as_millis() as i64;
             }
-            if p
-                .failing_since
+            if p.failing_since
                 .is_some_and(|f| now - f >= config.disable_after.as_millis() as i64)
             {
                 p.disabled_reason = Some(format!(
@@ -272,7 +276,9 @@ async fn resends(
         if let (Some(ep), Some(e)) = (ep, event) {
             if let Ok(secret) = crate::auth::sealing::open(&ep.secret) {
                 let body = serde_json::to_string(&e.to_wire()).unwrap_or_default();
-                let out = client::deliver(client, &ep.url, &secret, config.allow_private, &e.id, &body).await;
+                let out =
+                    client::deliver(client, &ep.url, &secret, config.allow_private, &e.id, &body)
+                        .await;
                 attempts.push(attempt(&ep, &e, "resent", &out));
             }
         }
@@ -297,7 +303,9 @@ mod tests {
         assert!((144.0..=216.0).contains(&d3), "{d3}");
         assert!(backoff(initial, 30) <= Duration::from_secs(8 * 3600 * 12 / 10));
         // The schedule reaches a day after a handful of attempts, not hundreds.
-        let n = (1..100).find(|n| retried_for(initial, *n) >= Duration::from_secs(24 * 3600)).unwrap();
+        let n = (1..100)
+            .find(|n| retried_for(initial, *n) >= Duration::from_secs(24 * 3600))
+            .unwrap();
         assert!((6..=10).contains(&n), "{n} attempts");
     }
 }

@@ -154,7 +154,10 @@ impl TestApp {
         .await
     }
 
-    pub async fn with_args(backend: &Backend, args: ServeArgs) -> TestApp {
+    pub async fn with_args(backend: &Backend, mut args: ServeArgs) -> TestApp {
+        // One sealing key for every test app of the process (the key is process-wide).
+        args.secrets_key
+            .get_or_insert_with(|| "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
         let db = TestDb::new(backend).await;
         let (app, background) = scimgate::server::build(db.store.clone(), &args)
             .await
