@@ -70,7 +70,9 @@ fn retried_for(initial: Duration, attempt: u32) -> Duration {
 const CONCURRENT_ENDPOINTS: usize = 16;
 /// Events fetched, delivered and then recorded (cursor, attempts) per round.
 const BATCH: i64 = 200;
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claim on an endpoint lasts unless renewed: also how long an instance that
+/// died (kill -9) holds its endpoints back from the others.
+const LEASE: Duration = Duration::from_secs(15);
 
 /// Runs the dispatcher until the task is aborted.
 pub fn start(store: Store, config: WebhookConfig) -> tokio::task::JoinHandle<()> {
@@ -177,7 +179,23 @@ async fn work(
         };
         let mut attempts = Vec::new();
         let mut stop = events.is_empty();
+        let mut lease_end = now_ms() + LEASE.as_millis() as i64;
         for e in &events {
+            // An attempt may take the whole timeout: renew the lease (recording progress so
+            // far) before one could outlast it.
+            if lease_end - now_ms() < (config.timeout + Duration::from_secs(2)).as_millis() as i64 {
+                let mut tx = store.begin_log().await?;
+                db::insert_attempts(&mut tx, &attempts).await?;
+                let kept =
+                    db::checkpoint(&mut tx, &ep.id, me, &p, now_ms() + LEASE.as_millis() as i64)
+                        .await?;
+                tx.commit().await?;
+                attempts.clear();
+                if !kept {
+                    return Ok(());
+                }
+                lease_end = now_ms() + LEASE.as_millis() as i64;
+            }
             let body = serde_json::to_string(&e.to_wire()).unwrap_or_default();
             let out =
                 client::deliver(client, &ep.url, &secret, config.allow_private, &e.id, &body).await;
