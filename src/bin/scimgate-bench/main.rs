@@ -5,9 +5,11 @@
 //!
 //! Scenarios: a POST /Users · b userName eq lookups · c GET /Users/{id} · d paging with
 //! count=100 · e deactivate PATCH · f membership add/remove on a big and a small group ·
-//! g an Okta-shaped mix.
+//! g an Okta-shaped mix · h the application side (webhook delivery rate, write → webhook
+//! and write → long-poll delays; started server only).
 
 mod console;
+mod feed;
 mod spawn;
 
 use bytes::Bytes;
@@ -212,12 +214,14 @@ fn filter_path(expr: &str) -> String {
 async fn main() {
     let a = Args::parse();
     let mut spawned = None;
+    let mut spawned_db: Option<String> = None;
     let (url, token) = match &a.url {
         Some(u) => (u.clone(), a.token.clone().unwrap_or_default()),
         None => match start_server(&a) {
             Ok((s, u, t, db)) => {
                 eprintln!("server: {} on {db}", a.server_bin);
                 spawned = Some(s);
+                spawned_db = Some(db);
                 (u, t)
             }
             Err(e) => {
@@ -396,6 +400,15 @@ async fn main() {
 
     if want("console") {
         console::console(&t.client, &url, &a.org).await;
+    }
+    if want("h") {
+        match &spawned_db {
+            Some(db) => {
+                let many = first_user_ids(&t, 5000).await;
+                feed::feed(&t, &t.client, &url, &a.org, &a.server_bin, db, &many).await
+            }
+            None => println!("h  skipped: needs a server started by the benchmark"),
+        }
     }
 
     if let Some(mut s) = spawned.take() {

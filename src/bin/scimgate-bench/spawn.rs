@@ -105,16 +105,21 @@ pub fn start_server(a: &Args) -> Result<(Spawned, String, String, String), Strin
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
+    let mut serve = vec![
+        "--database-url".to_string(),
+        db.clone(),
+        "--log-level".into(),
+        "error".into(),
+        "serve".into(),
+        "--addr".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    // Scenario h posts webhooks to a receiver on loopback.
+    if a.scenarios.split(',').any(|s| s.trim() == "h") {
+        serve.push("--webhook-allow-private".into());
+    }
     let child = Command::new(&a.server_bin)
-        .args([
-            "--database-url",
-            &db,
-            "--log-level",
-            "error",
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(&serve)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
