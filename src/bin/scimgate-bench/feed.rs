@@ -255,7 +255,7 @@ pub async fn feed(
             .arrivals
             .len()
             - before;
-        if got > n || Instant::now() > deadline {
+        if got >= n || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
