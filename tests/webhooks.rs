@@ -108,6 +108,48 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) -> Result<(), String> {
         .ok_or_else(|| "signature mismatch".into())
 }
 
+/// Verifies a delivery with the reference implementation (PyPI `standardwebhooks`), run by
+/// `$SCIMGATE_TEST_PYTHON` (CI sets it, see .ci/python-tools: then it must succeed) or a
+/// `python3` that has the package; `None` when neither is available.
+fn verify_with_python(secret: &str, headers: &HeaderMap, body: &str) -> Option<Result<(), String>> {
+    let python = match std::env::var("SCIMGATE_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let ok = std::process::Command::new("python3")
+                .args(["-c", "import standardwebhooks"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !ok {
+                return None;
+            }
+            "python3".into()
+        }
+    };
+    let h: serde_json::Map<String, Value> =
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .iter()
+            .map(|n| (n.to_string(), json!(headers[*n].to_str().unwrap())))
+            .collect();
+    let input = json!({"secret": secret, "headers": h, "body": body}).to_string();
+    let script = "import json,sys\nfrom standardwebhooks.webhooks import Webhook\nd=json.load(sys.stdin)\nWebhook(d['secret']).verify(d['body'], d['headers'])\nprint('verified')";
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some(
+        if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("verified") {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        },
+    )
+}
+
 fn args() -> ServeArgs {
     ServeArgs {
         site_root: "target/site".into(),
@@ -181,12 +223,41 @@ async fn deliveries_are_signed_ordered_retried_and_resent() {
             verify(&made.secret, h, &raw.replace("u0@", "evil@")).is_err(),
             "{name}"
         );
+        // And the reference implementation (Python's standardwebhooks) agrees, both ways.
+        let (secret, h2, raw2) = (made.secret.clone(), h.clone(), raw.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            let genuine = verify_with_python(&secret, &h2, &raw2);
+            let forged = verify_with_python(&secret, &h2, &raw2.replace("u0@", "evil@"));
+            (genuine, forged)
+        })
+        .await
+        .unwrap();
+        match checked {
+            (Some(r), forged) => {
+                r.unwrap_or_else(|e| panic!("{name}: standardwebhooks (Python) refused: {e}"));
+                assert!(
+                    matches!(forged, Some(Err(_))),
+                    "{name}: Python accepted a forged body"
+                );
+            }
+            (None, _) => eprintln!(
+                "standardwebhooks (Python) not installed: reference check skipped (CI runs it)"
+            ),
+        }
 
         // Every attempt is recorded: two failures (500, with the answer's start), then
         // deliveries.
-        let views = management::webhooks::list(store, &app.org, 50)
-            .await
-            .unwrap();
+        // The receiver may have the deliveries a moment before the dispatcher records them.
+        let start = Instant::now();
+        let views = loop {
+            let v = management::webhooks::list(store, &app.org, 50)
+                .await
+                .unwrap();
+            if v[0].endpoint.cursor_seq == 6 || start.elapsed() > Duration::from_secs(10) {
+                break v;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         let attempts = &views[0].recent;
         let retrying: Vec<_> = attempts
             .iter()
@@ -207,7 +278,7 @@ async fn deliveries_are_signed_ordered_retried_and_resent() {
         assert_eq!(
             attempts.iter().filter(|a| a.outcome == "delivered").count(),
             5,
-            "{name}"
+            "{name}: {attempts:?}"
         );
         assert_eq!(views[0].endpoint.cursor_seq, 6, "{name}");
 

@@ -26,21 +26,6 @@ fn pct(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
-fn cli(bin: &str, db: &str, args: &[&str]) -> Result<String, String> {
-    let out = std::process::Command::new(bin)
-        .arg("--database-url")
-        .arg(db)
-        .arg("--log-level")
-        .arg("error")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 pub async fn feed(
     t: &Target,
     client: &HttpClient,

@@ -20,7 +20,7 @@ mod tempdir {
     }
 }
 
-fn cli(bin: &str, db: &str, args: &[&str]) -> Result<String, String> {
+pub fn cli(bin: &str, db: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(bin)
         .arg("--database-url")
         .arg(db)
