@@ -404,6 +404,7 @@ fn WebhookEndpointRows(
             </tr>
         </tbody>
     }
+    .into_any()
 }
 
 /// active / failing since … / disabled (with the reason).
@@ -462,6 +463,7 @@ fn AttemptRow(
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// The newest change events. The first ones come with the page (server-rendered); once
