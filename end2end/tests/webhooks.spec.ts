@@ -2,6 +2,7 @@ import { test, expect, hydrated, signIn, shot } from './fixtures';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 
 type Delivery = { headers: http.IncomingHttpHeaders; body: string };
 
@@ -118,4 +119,40 @@ test('a webhook URL that is not allowed is refused with a message, and nothing i
   await expect(page.getByTestId('webhooks').getByRole('alert')).toContainText('https');
   await expect(page.getByTestId('webhook-secret')).toHaveCount(0);
   await expect(page.getByTestId('webhooks').getByText('No webhook endpoint yet')).toBeVisible();
+});
+
+// The deliverer disables an endpoint only after hours of failures: the spec marks one
+// disabled in the database directly (with the sqlite3 command-line tool, when present).
+const hasSqlite3 = spawnSync('sqlite3', ['-version']).status === 0;
+
+test('a disabled endpoint is flagged on the dashboard, which links to Integrations, where it is enabled again', async ({ page, server }) => {
+  test.skip(!hasSqlite3, 'needs the sqlite3 command-line tool');
+  server.seedOrg('acme', 'owner@acme.test');
+  server.cli(['webhook', 'create', '--org', 'acme', '--url', 'https://hooks.example.com/scimgate']);
+  const sql = "UPDATE webhook_endpoints SET disabled_at = CAST(strftime('%s','now') AS INTEGER) * 1000, " +
+    "failing_since = CAST(strftime('%s','now') AS INTEGER) * 1000 - 3 * 86400000, " +
+    "disabled_reason = 'No successful delivery for 72 hours.'";
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', server.db.replace(/^sqlite:\/\//, ''), sql], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+
+  await signIn(page, server, 'owner@acme.test');
+  await hydrated(page);
+  const warning = page.getByTestId('webhooks-disabled-warning');
+  await expect(warning).toContainText('1 webhook endpoint was disabled');
+  await shot(page, 'dashboard-webhook-disabled');
+  await warning.getByRole('link').click();
+  await expect(page.getByRole('heading', { name: 'Integrations', level: 1 })).toBeVisible();
+  await hydrated(page);
+  const row = page.getByTestId('webhook-endpoint');
+  await expect(row).toContainText('https://hooks.example.com/scimgate');
+  await expect(row).toContainText('disabled');
+  await expect(row).toContainText('No successful delivery for 72 hours.');
+  await row.getByRole('button', { name: 'Enable' }).click();
+  await expect(row.locator('tr[data-state="active"]')).toHaveCount(1);
+  await expect(row.getByRole('button', { name: 'Enable' })).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  await expect(page.getByRole('heading', { name: 'Dashboard' })).toBeVisible();
+  await expect(page.getByTestId('users-active')).toBeVisible();
+  await expect(page.getByTestId('webhooks-disabled-warning')).toHaveCount(0);
 });

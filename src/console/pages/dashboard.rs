@@ -27,15 +27,15 @@ pub fn Dashboard() -> impl IntoView {
                                 {d.warning.clone().map(|w| view! { <div class="banner banner-warn" role="alert" data-testid="dashboard-warning">{w}</div> })}
                                 {(d.webhooks_disabled > 0).then(|| {
                                     let n = d.webhooks_disabled;
-                                    let text = if n == 1 {
-                                        "1 webhook endpoint was disabled after failing for too long: your application no longer hears about changes there. ".to_string()
+                                    let (text, link) = if n == 1 {
+                                        ("1 webhook endpoint was disabled after failing for too long: your application no longer hears about changes there. ".to_string(), "Check it and enable it again on the Integrations page.")
                                     } else {
-                                        format!("{n} webhook endpoints were disabled after failing for too long: your application no longer hears about changes there. ")
+                                        (format!("{n} webhook endpoints were disabled after failing for too long: your application no longer hears about changes there. "), "Check them and enable them again on the Integrations page.")
                                     };
                                     view! {
                                         <div class="banner banner-warn" role="alert" data-testid="webhooks-disabled-warning">
                                             {text}
-                                            <a href=format!("/orgs/{}/integrations", d.org.login)>"Check and re-enable them on the Integrations page."</a>
+                                            <a href=format!("/orgs/{}/integrations", d.org.login)>{link}</a>
                                         </div>
                                     }
                                 })}
