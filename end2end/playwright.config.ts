@@ -34,7 +34,7 @@ export default defineConfig({
   // The shared server runs on a fresh temporary SQLite database; specs that need a
   // database of their own start one with the `freshServer` fixture.
   webServer: {
-    command: `bash -c 'D=$(mktemp -d) && exec ./target/debug/scimgate serve --addr 127.0.0.1:${PORT} --database-url "sqlite://$D/e2e.db"'`,
+    command: `bash -c 'D=$(mktemp -d) && exec ./target/debug/scimgate serve --addr 127.0.0.1:${PORT} --webhook-allow-private --database-url "sqlite://$D/e2e.db"'`,
     cwd: '..',
     url: `http://127.0.0.1:${PORT}/healthz`,
     reuseExistingServer: false,

@@ -22,8 +22,9 @@ export class Server {
     return r.stdout.trim();
   }
 
+  /** Webhooks may go to local receivers (a spec starts its own on 127.0.0.1). */
   async start() {
-    this.proc = spawn(BIN, ['--database-url', this.db, '--log-level', 'warn', 'serve', '--addr', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    this.proc = spawn(BIN, ['--database-url', this.db, '--log-level', 'warn', 'serve', '--addr', '127.0.0.1:0', '--webhook-allow-private'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     this.url = await new Promise<string>((resolve, reject) => {
       let out = '';
       this.proc!.stdout!.on('data', (d) => {

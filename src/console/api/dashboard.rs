@@ -4,7 +4,7 @@
 use super::guard::*;
 use super::views::*;
 #[cfg(feature = "ssr")]
-use crate::management::{orgs, reads};
+use crate::management::{orgs, reads, webhooks};
 use leptos::prelude::*;
 
 #[server]
@@ -40,6 +40,7 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
                 })
                 .collect(),
             warning: failing_warning(&d.recent),
+            webhooks_disabled: webhooks::disabled_count(&store(), &actor.org).await?,
         })
     })
     .await

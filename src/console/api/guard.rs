@@ -99,6 +99,11 @@ pub fn store() -> Store {
     expect_context::<AppState>().store
 }
 
+/// Whether webhook destinations may be private addresses (`--webhook-allow-private`).
+pub fn webhook_allow_private() -> bool {
+    expect_context::<AppState>().webhook_allow_private
+}
+
 async fn session() -> Result<Session, ConsoleError> {
     leptos_axum::extract::<Session>()
         .await

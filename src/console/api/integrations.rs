@@ -1,8 +1,7 @@
 //! The Integrations page: application keys (listed, created, revoked; the secret answered
 //! once and never cached) and the newest change events, which the page polls for.
 //!
-//! Webhook endpoints belong here too (issue 12, webhooks part): their server functions go
-//! in their own section at the end of this file.
+//! Webhook endpoints, on the same page, have their server functions in [`super::webhooks`].
 
 #[cfg(feature = "ssr")]
 use super::guard::*;
@@ -144,9 +143,6 @@ fn summary(event_type: &str, data: &serde_json::Value, resource_id: &str) -> Str
         other => format!("{other} {resource_id}"),
     }
 }
-
-// ── Webhook endpoints ───────────────────────────────────────────────────────────────────
-// (issue 12, webhooks part: not built yet; their server functions go here.)
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {

@@ -15,6 +15,7 @@ mod teams;
 mod tokens;
 mod users;
 mod views;
+mod webhooks;
 
 pub use admins::*;
 pub use dashboard::*;
@@ -25,6 +26,7 @@ pub use teams::*;
 pub use tokens::*;
 pub use users::*;
 pub use views::*;
+pub use webhooks::*;
 
 #[cfg(feature = "ssr")]
 use leptos::prelude::*;

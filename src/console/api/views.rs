@@ -30,6 +30,8 @@ pub struct DashboardView {
     pub clients: Vec<ClientView>,
     /// Set when the most recent requests failed (e.g. a revoked token still in use).
     pub warning: Option<String>,
+    /// Webhook endpoints turned off after failing for too long (the page warns).
+    pub webhooks_disabled: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,4 +289,51 @@ pub struct ChangeEventView {
     /// One line for people: "alice@example.com added to Engineering".
     pub summary: String,
     pub resource_id: String,
+}
+
+/// A webhook endpoint as the Integrations page shows it, with its newest delivery attempts.
+/// Its signing secret is never in here (only its hint).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpointView {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    /// The event types it receives; empty: all of them.
+    pub event_types: Vec<String>,
+    /// The secret's start (`whsec_…`), to tell endpoints apart.
+    pub secret_hint: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    /// active, failing or disabled
+    pub state: String,
+    pub failing_since: Option<i64>,
+    pub disabled_at: Option<i64>,
+    pub disabled_reason: Option<String>,
+    pub last_success_at: Option<i64>,
+    /// Newest first.
+    pub recent: Vec<WebhookAttemptView>,
+}
+
+/// One delivery attempt of one event to one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAttemptView {
+    pub id: String,
+    pub event_id: String,
+    pub seq: i64,
+    pub event_type: String,
+    pub attempted_at: i64,
+    /// delivered, retrying, gave_up or resent
+    pub outcome: String,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    /// The start of the receiver's answer.
+    pub response_excerpt: Option<String>,
+}
+
+/// An endpoint just added: its signing secret is in this one response and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhookEndpointView {
+    pub endpoint: WebhookEndpointView,
+    pub secret: String,
 }

@@ -1,5 +1,6 @@
 //! The per-org dashboard: counts, the last day's traffic, last contact per client, and a
-//! warning when the identity provider's latest requests fail.
+//! warning when the identity provider's latest requests fail or webhook endpoints were
+//! disabled.
 
 use crate::console::api::dashboard;
 use crate::console::layout::{LoadError, OrgLayout};
@@ -24,6 +25,20 @@ pub fn Dashboard() -> impl IntoView {
                             let now = crate::console::pages::now_ms();
                             view! {
                                 {d.warning.clone().map(|w| view! { <div class="banner banner-warn" role="alert" data-testid="dashboard-warning">{w}</div> })}
+                                {(d.webhooks_disabled > 0).then(|| {
+                                    let n = d.webhooks_disabled;
+                                    let (text, link) = if n == 1 {
+                                        ("1 webhook endpoint was disabled after failing for too long: your application no longer hears about changes there. ".to_string(), "Check it and enable it again on the Integrations page.")
+                                    } else {
+                                        (format!("{n} webhook endpoints were disabled after failing for too long: your application no longer hears about changes there. "), "Check them and enable them again on the Integrations page.")
+                                    };
+                                    view! {
+                                        <div class="banner banner-warn" role="alert" data-testid="webhooks-disabled-warning">
+                                            {text}
+                                            <a href=format!("/orgs/{}/integrations", d.org.login)>{link}</a>
+                                        </div>
+                                    }
+                                })}
                                 <section class="stats" aria-label="Directory">
                                     <div class="stat card"><span class="stat-value" data-testid="users-active">{d.users_active}</span><span class="stat-label">"Active users"</span></div>
                                     <div class="stat card"><span class="stat-value" data-testid="users-deactivated">{d.users_deactivated}</span><span class="stat-label">"Deactivated users"</span></div>
