@@ -162,12 +162,21 @@ pub struct EndpointView {
 /// bounded number of queries).
 pub async fn list(store: &Store, org: &Org, recent: i64) -> Result<Vec<EndpointView>> {
     let mut c = store.read().await?;
-    let mut out = Vec::new();
+    let mut attempts = std::collections::HashMap::new();
     for endpoint in db::list(&mut c, &org.id).await? {
-        let recent = db::recent_attempts(&mut c, &endpoint.id, recent).await?;
-        out.push(EndpointView { endpoint, recent });
+        let list = db::recent_attempts(&mut c, &endpoint.id, recent).await?;
+        attempts.insert(endpoint.id, list);
     }
-    Ok(out)
+    // The endpoints are read again after their attempts: their state (cursor, last
+    // success) is then never older than the newest attempt shown.
+    Ok(db::list(&mut c, &org.id)
+        .await?
+        .into_iter()
+        .map(|endpoint| EndpointView {
+            recent: attempts.remove(&endpoint.id).unwrap_or_default(),
+            endpoint,
+        })
+        .collect())
 }
 
 pub async fn remove(store: &Store, actor: &Actor, id: &str) -> Result<()> {
