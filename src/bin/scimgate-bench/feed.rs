@@ -3,6 +3,7 @@
 //! (one endpoint, events made by one group PATCH) and how long after a SCIM write's
 //! answer its webhook arrives and a waiting long poll wakes (p50, p99).
 
+use super::spawn::cli;
 use super::{HttpClient, Target};
 use hyper::Method;
 use serde_json::{json, Value};
