@@ -238,7 +238,10 @@ pub async fn events(
             )));
         }
     }
-    let types: Vec<&str> = types.iter().map(String::as_str).collect();
+    // Each type once: a list repeating one type thousands of times is one filter term.
+    let mut types: Vec<&str> = types.iter().map(String::as_str).collect();
+    types.sort_unstable();
+    types.dedup();
     let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
     // Subscribed before the first look, so a commit between the look and the wait wakes it.
     let mut changes = store.feed_changes();
