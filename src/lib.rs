@@ -1,8 +1,8 @@
 //! scimgate: a SCIM 2.0 service provider and admin console in one binary.
 //!
 //! Module map and the dependency rule (each module imports only those listed after it):
-//! - [`scim`]: the protocol, pure; imports nothing from the crate (one transitional
-//!   re-export aside); the application's own schemas come in as a `SchemaRegistry`.
+//! - [`scim`]: the protocol, pure; imports nothing from the crate; the application's own
+//!   schemas come in as a `SchemaRegistry`.
 //! - [`directory`]: domain types; std, serde, uuid only (plus utoipa's schema derive on the
 //!   records the application API publishes).
 //! - [`store`]: persistence (SQLite, PostgreSQL); imports `directory`.
