@@ -19,7 +19,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use spawn::{peak_rss_mb, start_server};
+use spawn::{cpu_ms, peak_rss_mb, start_server};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -259,7 +259,10 @@ async fn main() {
     let (n, c) = (a.requests, a.concurrency);
     let created: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
 
+    let server_pid = spawned.as_ref().map(|s: &spawn::Spawned| s.child.id());
+    let cpu = move || server_pid.and_then(cpu_ms);
     if want("a") {
+        let cpu_before = cpu();
         let (t2, created2) = (t.clone(), created.clone());
         let r = run("a  POST /Users", n, c, move |i| {
             let (t, created) = (t2.clone(), created2.clone());
@@ -274,6 +277,13 @@ async fn main() {
         })
         .await;
         r.print();
+        if let (Some(b), Some(a)) = (cpu_before, cpu()) {
+            println!(
+                "a  server CPU per POST /Users: {:.0} µs ({} requests)",
+                (a - b) * 1000.0 / r.latencies_us.len().max(1) as f64,
+                r.latencies_us.len()
+            );
+        }
     }
     // Ids to read and patch: created above, or the first pages of the directory.
     if created.lock().map(|c| c.is_empty()).unwrap_or(true) {
