@@ -129,6 +129,20 @@ pub async fn claim_due(
         .await?)
 }
 
+/// Whether any endpoint is due or any resend waits: a read, so that an idle dispatcher
+/// costs the writers nothing (claiming is a write transaction).
+pub async fn anything_due(conn: &mut AnyConnection, now: i64) -> Result<bool> {
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM webhook_endpoints w WHERE w.disabled_at IS NULL AND w.next_attempt_at <= $1 AND w.lease_until < $1 \
+         AND EXISTS (SELECT 1 FROM change_events e WHERE e.org_id = w.org_id AND e.seq > w.cursor_seq) \
+         UNION ALL SELECT 1 FROM webhook_resends WHERE lease_until < $1 LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(due.is_some())
+}
+
 /// Extends `me`'s lease; false when it was lost (expired and taken by another instance).
 pub async fn renew(conn: &mut AnyConnection, id: &str, me: &str, lease_until: i64) -> Result<bool> {
     let done = sqlx::query(

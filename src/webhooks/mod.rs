@@ -74,6 +74,10 @@ const BATCH: i64 = 200;
 /// died (kill -9) holds its endpoints back from the others.
 const LEASE: Duration = Duration::from_secs(15);
 
+/// How long a wake-up waits for more commits before looking: bounds the dispatcher's work to
+/// a couple of hundred looks a second however fast SCIM writes come.
+const COALESCE: Duration = Duration::from_millis(5);
+
 /// Runs the dispatcher until the task is aborted.
 pub fn start(store: Store, config: WebhookConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -88,7 +92,10 @@ pub fn start(store: Store, config: WebhookConfig) -> tokio::task::JoinHandle<()>
             // New events wake it at once; retries and other instances' leases are found
             // by the periodic look.
             tokio::select! {
-                _ = changes.changed() => {}
+                _ = changes.changed() => {
+                    // A burst of commits is one round, not one each.
+                    tokio::time::sleep(COALESCE).await;
+                }
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
         }
@@ -102,6 +109,13 @@ async fn round(
     me: &str,
     running: &std::sync::Arc<tokio::sync::Semaphore>,
 ) -> crate::store::Result<()> {
+    let due = {
+        let mut c = store.read().await?;
+        db::anything_due(&mut c, now_ms()).await?
+    };
+    if !due {
+        return Ok(());
+    }
     let free = running.available_permits() as i64;
     if free > 0 {
         let now = now_ms();
