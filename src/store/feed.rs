@@ -22,21 +22,19 @@ pub async fn append(
         return Ok(());
     }
     let n = events.len() as i64;
-    let last: i64 = sqlx::query_scalar(
-        "INSERT INTO change_event_seq (org_id, last_seq) VALUES ($1, $2) \
-         ON CONFLICT (org_id) DO UPDATE SET last_seq = change_event_seq.last_seq + excluded.last_seq \
-         RETURNING last_seq",
-    )
-    .bind(org_id)
-    .bind(n)
-    .fetch_one(&mut *conn)
-    .await?;
-    let first = last - n + 1;
+    // The org's counter moves by n; each row's sequence is read back from it in the same
+    // batch (`last - (n - 1 - k)`), so that on SQLite the whole append is one call to the
+    // database (every call is a round trip to its worker thread).
+    let mut upsert = Sql::new("INSERT INTO change_event_seq (org_id, last_seq) VALUES (");
+    upsert
+        .push_bind(org_id)
+        .push(", ")
+        .push_bind(n)
+        .push(") ON CONFLICT (org_id) DO UPDATE SET last_seq = change_event_seq.last_seq + excluded.last_seq");
+    let mut statements = vec![upsert];
     if super::Backend::of(conn) == super::Backend::Postgres {
         // Delivered at commit, to every instance listening (see [`Listener`]).
-        sqlx::query("SELECT pg_notify('scimgate_feed', '')")
-            .execute(&mut *conn)
-            .await?;
+        statements.push(Sql::new("SELECT pg_notify('scimgate_feed', '')"));
     }
     let now = now_ms();
     for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
@@ -47,13 +45,15 @@ pub async fn append(
             if i > 0 {
                 q.push(", ");
             }
-            let seq = first + (c * ROWS_PER_INSERT + i) as i64;
+            let back = n - 1 - (c * ROWS_PER_INSERT + i) as i64;
             q.push("(")
                 .push_bind(new_id())
                 .push(", ")
                 .push_bind(org_id)
-                .push(", ")
-                .push_bind(seq)
+                .push(", (SELECT last_seq FROM change_event_seq WHERE org_id = ")
+                .push_bind(org_id)
+                .push(") - ")
+                .push_bind(back)
                 .push(", ")
                 .push_bind(e.event_type.as_str())
                 .push(", ")
@@ -66,7 +66,15 @@ pub async fn append(
                 .push_bind(e.data.to_string())
                 .push(")");
         }
-        q.query().execute(&mut *conn).await?;
+        statements.push(q);
+    }
+    // The counter and the first rows in one call; the rest of a big append (a PATCH of
+    // thousands of members) after it, so that no call binds more than either database allows.
+    let head = statements.len().min(3);
+    let first: Vec<&Sql> = statements[..head].iter().collect();
+    Sql::execute_all(conn, &first).await?;
+    for rest in &statements[head..] {
+        rest.query().execute(&mut *conn).await?;
     }
     Ok(())
 }
