@@ -88,6 +88,9 @@ pub async fn console(client: &HttpClient, url: &str, org: &str) {
         format!("/orgs/{org}/connect"),
         format!("/orgs/{org}/users"),
         format!("/orgs/{org}/users?q=user4242"),
+        // People search: a last name (one user) and a word every user has (the worst case).
+        format!("/orgs/{org}/users?q=4242"),
+        format!("/orgs/{org}/users?q=example"),
         format!("/orgs/{org}/users?status=deactivated"),
         format!("/orgs/{org}/teams"),
         format!("/orgs/{org}/teams?q=Team%2099"),
@@ -95,6 +98,7 @@ pub async fn console(client: &HttpClient, url: &str, org: &str) {
         format!("/orgs/{org}/log?status=client"),
         format!("/orgs/{org}/log?hours=24&kind=created"),
         format!("/orgs/{org}/log?text=user7"),
+        format!("/orgs/{org}/log?text=User%204242"),
         format!("/orgs/{org}/admins"),
     ];
     pages.extend(user.map(|u| format!("/orgs/{org}/users/{u}")));
@@ -106,6 +110,7 @@ pub async fn console(client: &HttpClient, url: &str, org: &str) {
             latencies_us: Vec::new(),
             errors: 0,
             wall: Duration::ZERO,
+            server_cpu_ms: None,
         };
         let start = Instant::now();
         for _ in 0..20 {

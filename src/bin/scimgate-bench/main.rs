@@ -121,6 +121,15 @@ struct Report {
     latencies_us: Vec<u64>,
     errors: usize,
     wall: Duration,
+    /// CPU time the started server used during the run (user + system), in ms.
+    server_cpu_ms: Option<f64>,
+}
+
+/// The started server's pid, for CPU time per request (none with --url).
+static SERVER_PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+fn server_cpu_ms() -> Option<f64> {
+    SERVER_PID.get().copied().and_then(cpu_ms)
 }
 
 impl Report {
@@ -145,6 +154,14 @@ impl Report {
             pct(0.95),
             pct(0.99)
         );
+        // CPU per unit of work is far steadier than req/s on a shared machine.
+        if let Some(ms) = self.server_cpu_ms {
+            println!(
+                "{:<44} server CPU {:>6.0} µs per unit",
+                "",
+                ms * 1000.0 / self.latencies_us.len().max(1) as f64
+            );
+        }
     }
     fn p50_ms(&self) -> f64 {
         let mut l = self.latencies_us.clone();
@@ -161,6 +178,7 @@ where
 {
     let next = Arc::new(AtomicUsize::new(0));
     let make = Arc::new(make);
+    let cpu_before = server_cpu_ms();
     let start = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..c.max(1) {
@@ -198,6 +216,7 @@ where
         latencies_us,
         errors,
         wall: start.elapsed(),
+        server_cpu_ms: cpu_before.zip(server_cpu_ms()).map(|(b, a)| a - b),
     }
 }
 
@@ -273,6 +292,9 @@ async fn main() {
     let created: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
 
     let server_pid = spawned.as_ref().map(|s: &spawn::Spawned| s.child.id());
+    if let Some(pid) = server_pid {
+        let _ = SERVER_PID.set(pid);
+    }
     let cpu = move || server_pid.and_then(cpu_ms);
     if want("a") {
         let cpu_before = cpu();
@@ -489,6 +511,7 @@ async fn membership(t: &Target, a: &Args, run_id: u32) {
             latencies_us: Vec::new(),
             errors: 0,
             wall: Duration::ZERO,
+            server_cpu_ms: None,
         };
         for chunk in ids[..members].chunks(100) {
             let value: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
