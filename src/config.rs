@@ -68,7 +68,8 @@ pub struct BackupArgs {
     /// The file to write the copy to (created owner-only, 0600)
     #[arg(long, value_name = "FILE")]
     pub to: std::path::PathBuf,
-    /// Replace FILE if it exists
+    /// Replace FILE if it exists (and remove a FILE-wal, -shm or -journal left beside it,
+    /// which SQLite would otherwise apply to the copy); never a database a server is using
     #[arg(long)]
     pub force: bool,
 }

@@ -376,6 +376,70 @@ async fn metrics_need_the_token_and_count_routes_without_naming_orgs_users_or_to
     }
 }
 
+/// The pool counters behind `scimgate_db_pool_*`: an acquire that finds every connection
+/// taken is a wait, timed from the moment it queued until a connection came back.
+#[tokio::test]
+async fn pool_waits_are_counted_and_timed() {
+    for backend in common::backends() {
+        let db = TestDb::new(&backend).await;
+        let store = Store::connect_with(&db.url, 1).await.unwrap();
+        let waits = |pool: &str| {
+            store
+                .pool_waits()
+                .into_iter()
+                .find(|(p, _)| *p == pool)
+                .map(|(_, w)| w)
+                .unwrap()
+        };
+        let before = waits("connections");
+        assert_eq!((before.size, before.in_use), (1, 0));
+        let held = store.read().await.unwrap();
+        assert_eq!(waits("connections").in_use, 1);
+        let s2 = store.clone();
+        let waiter = tokio::spawn(async move {
+            let _c = s2.read().await.unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        drop(held);
+        waiter.await.unwrap();
+        let after = waits("connections");
+        assert_eq!(after.acquires, before.acquires + 2, "{after:?}");
+        assert_eq!(after.waits, before.waits + 1, "{after:?}");
+        assert!(
+            after.wait_seconds - before.wait_seconds >= 0.05,
+            "{after:?}"
+        );
+        // The wait fell in the 0.05–0.1 s bucket (buckets are not cumulative here).
+        let bucket = |w: &scimgate::store::pool::WaitSnapshot, le: f64| {
+            w.buckets.iter().find(|(b, _)| *b == le).unwrap().1
+        };
+        assert_eq!(bucket(&after, 0.1), bucket(&before, 0.1) + 1, "{after:?}");
+
+        if backend == Backend::Sqlite {
+            // SQLite's one write connection: a second writer waits for the first's commit.
+            let before = waits("sqlite_writer");
+            let tx = store.begin().await.unwrap();
+            assert_eq!(waits("sqlite_writer").in_use, 1);
+            let s2 = store.clone();
+            let second = tokio::spawn(async move {
+                let tx = s2.begin().await.unwrap();
+                tx.commit().await.unwrap();
+            });
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            tx.commit().await.unwrap();
+            second.await.unwrap();
+            let after = waits("sqlite_writer");
+            assert_eq!(after.waits, before.waits + 1, "{after:?}");
+            assert!(
+                after.wait_seconds - before.wait_seconds >= 0.05,
+                "{after:?}"
+            );
+        }
+        store.close().await;
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn readyz_is_503_while_the_sqlite_file_is_gone() {
     let dir = tempfile::tempdir().unwrap();
