@@ -219,6 +219,11 @@ async fn metrics_need_the_token_and_count_routes_without_naming_orgs_users_or_to
         )
         .await;
         assert_eq!(s, 404);
+        // An unknown resource under an org: the SCIM router's own fallback.
+        let (s, _) = call(&c, "GET", scim("/Widgets/acme-widget"), Some(&token), None).await;
+        assert_eq!(s, 404);
+        let (s, _) = call(&c, "GET", format!("{}/readyz", srv.base), None, None).await;
+        assert_eq!(s, 200);
 
         // The token is required, and only the metrics token.
         let url = format!("{}/metrics", srv.base);
@@ -293,6 +298,14 @@ async fn metrics_need_the_token_and_count_routes_without_naming_orgs_users_or_to
                 r#"scimgate_http_requests_total{route="(unmatched)",method="GET",status="4xx"}"#
             )
             .is_some_and(|n| n >= 1.0),
+            "{m}"
+        );
+        assert_eq!(
+            sample(
+                &m,
+                r#"scimgate_http_requests_total{route="/readyz",method="GET",status="2xx"}"#
+            ),
+            Some(1.0),
             "{m}"
         );
         assert!(
