@@ -55,9 +55,23 @@ pub enum Command {
     /// Manage webhook endpoints (signed deliveries of every change event)
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Copy a SQLite database while the server runs (a consistent snapshot, checked); for
+    /// PostgreSQL use pg_dump
+    Backup(BackupArgs),
     /// Fill an organization with synthetic users, groups, memberships and log events (for
     /// benchmarks and large-directory checks); creates the org if it does not exist
     Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The file to write the copy to (created owner-only, 0600)
+    #[arg(long, value_name = "FILE")]
+    pub to: std::path::PathBuf,
+    /// Replace FILE if it exists (and remove a FILE-wal, -shm or -journal left beside it,
+    /// which SQLite would otherwise apply to the copy); never a database a server is using
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -219,6 +233,11 @@ pub struct ServeArgs {
     /// Largest console request body (sign-in, forms, server-function calls), in bytes
     #[arg(long, env = "SCIMGATE_MAX_CONSOLE_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_console_body_bytes: usize,
+
+    /// Turns on GET /metrics (Prometheus) for requests with `Authorization: Bearer <this>`
+    /// (at least 16 characters); without it /metrics is 404 and no request is measured
+    #[arg(long, env = "SCIMGATE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -263,6 +282,7 @@ impl Default for ServeArgs {
             max_console_body_bytes: 64 * 1024,
             max_patch_operations: 256,
             max_resource_bytes: 256 * 1024,
+            metrics_token: None,
         }
     }
 }

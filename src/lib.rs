@@ -13,6 +13,7 @@
 //! - [`scim_api`]: the axum adapter for `/scim/v2/{org}`; imports `provisioning` and below.
 //! - [`app_api`]: the axum adapter for `/v1` (the application's read API and event feed);
 //!   imports `management` and below.
+//! - [`metrics`]: `/metrics` (Prometheus); reads `store` and `scim_api`'s log writer.
 //! - [`net`]: the network edge (client address, per-address limits, header checks); no store.
 //! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types;
 //!   its server functions call `management`, never `store`.
@@ -32,6 +33,8 @@ pub mod config;
 pub mod directory;
 #[cfg(feature = "ssr")]
 pub mod management;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod net;
 #[cfg(feature = "ssr")]

@@ -4,8 +4,8 @@
 
 use clap::Parser;
 use scimgate::config::{
-    AdminCommand, AppKeyCommand, Cli, Command, OrgCommand, SeedArgs, ServeArgs, TokenCommand,
-    WebhookCommand,
+    AdminCommand, AppKeyCommand, BackupArgs, Cli, Command, OrgCommand, SeedArgs, ServeArgs,
+    TokenCommand, WebhookCommand,
 };
 use scimgate::{management, server, store::Store};
 use std::io::{IsTerminal, Read};
@@ -103,6 +103,22 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
                 issued.token.label, issued.token.hint, org.login
             );
             println!("{}", issued.secret);
+            Ok(())
+        }
+        Command::Backup(BackupArgs { to, force }) => {
+            let r = scimgate::store::backup::backup_sqlite(&cli.database_url, &to, force).await?;
+            eprintln!(
+                "backed up {} to {} ({} bytes, integrity check ok)",
+                r.source.display(),
+                to.display(),
+                r.bytes
+            );
+            if let Some(k) = r.key {
+                eprintln!(
+                    "copied its secrets key (webhook signing secrets) to {}",
+                    k.display()
+                );
+            }
             Ok(())
         }
         Command::Seed(SeedArgs {

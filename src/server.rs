@@ -79,6 +79,18 @@ pub async fn build(
     }
     crate::auth::sealing::install(args.secrets_key.as_deref(), store.sqlite_path())?;
     let (log, log_task) = LogWriter::start(store.clone());
+    let metrics = match args
+        .metrics_token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(token) => Some(Arc::new(crate::metrics::Metrics::new(
+            token,
+            store.clone(),
+            log.clone(),
+        )?)),
+        None => None,
+    };
     let scim = ScimState {
         store: store.clone(),
         config: Arc::new(ScimConfig {
@@ -157,9 +169,17 @@ pub async fn build(
         store: store.clone(),
         refused: crate::net::AddrLimiter::new(args.unauthenticated_per_minute),
     });
+    // Probes and metrics: outside the console's router, so no session is loaded for them.
+    let ops = Router::new()
+        .route("/readyz", get(readyz).with_state(store.clone()))
+        .route(
+            "/metrics",
+            get(crate::metrics::scrape).with_state(metrics.clone()),
+        );
     let app = Router::new()
         .merge(scim_api::router(scim))
         .merge(app_api)
+        .merge(ops)
         .merge(console.with_state(state))
         .layer(axum::middleware::from_fn_with_state(
             crate::net::Hardening { hsts: https },
@@ -173,6 +193,15 @@ pub async fn build(
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ));
+    // Router::layer wraps each route, where axum has already set the MatchedPath the
+    // metrics label requests by. Without a token nothing is measured.
+    let app = match metrics {
+        Some(m) => app.layer(axum::middleware::from_fn_with_state(
+            m,
+            crate::metrics::track,
+        )),
+        None => app,
+    };
     // Trailing slashes are trimmed before routing: `/scim/v2/acme/Users/` works.
     Ok((
         NormalizePathLayer::trim_trailing_slash().layer(app),
@@ -269,6 +298,29 @@ async fn healthz(State(state): State<AppState>) -> Response {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 axum::Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Readiness (`/healthz` is liveness): 200 when the database answers a query on
+/// scimgate's schema (see [`Store::ready`]), else 503 with a reason that names no path or
+/// address; the details go to the log.
+async fn readyz(State(store): State<Store>) -> Response {
+    match store.ready().await {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({"status": "ready"})),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(reason = e.reason, detail = %e.detail, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                axum::Json(serde_json::json!({"status": "unavailable", "reason": e.reason})),
             )
                 .into_response()
         }

@@ -9,7 +9,12 @@
 use crate::directory::Event;
 use crate::store::events::ClientSeen;
 use crate::store::{events, tokens, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
+
+/// Room in the queue, in jobs (events, "last request" moves, token stamps).
+const QUEUE: usize = 16_384;
 
 enum Job {
     Event(Box<Event>),
@@ -23,31 +28,76 @@ enum Job {
 #[derive(Clone)]
 pub struct LogWriter {
     tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// What `/metrics` shows of the writer besides its queue depth.
+#[derive(Debug, Default)]
+struct Stats {
+    /// Events that never reached the database: their batch failed to commit, or the writer
+    /// had stopped.
+    dropped: AtomicU64,
+    /// Jobs that found the queue full and waited (the requests were slowed, not dropped).
+    full: AtomicU64,
+}
+
+/// The writer's state at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogWriterStats {
+    /// Jobs queued and not yet taken by the writer.
+    pub queued: u64,
+    pub capacity: u64,
+    pub dropped: u64,
+    pub waited_full: u64,
 }
 
 impl LogWriter {
     /// Starts the writer task; it ends when every `LogWriter` clone is dropped and the
     /// queue is empty.
     pub fn start(store: Store) -> (LogWriter, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(16_384);
-        let handle = tokio::spawn(run(store, rx));
-        (LogWriter { tx }, handle)
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let stats = Arc::new(Stats::default());
+        let handle = tokio::spawn(run(store, rx, stats.clone()));
+        (LogWriter { tx, stats }, handle)
+    }
+
+    pub fn stats(&self) -> LogWriterStats {
+        let capacity = self.tx.max_capacity() as u64;
+        LogWriterStats {
+            queued: capacity.saturating_sub(self.tx.capacity() as u64),
+            capacity,
+            dropped: self.stats.dropped.load(Ordering::Relaxed),
+            waited_full: self.stats.full.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues a job; a full queue makes the caller wait (back-pressure instead of dropping
+    /// log lines), which is counted.
+    async fn send(&self, job: Job) -> Result<(), ()> {
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                self.stats.full.fetch_add(1, Ordering::Relaxed);
+                self.tx.send(job).await.map_err(|_| ())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        }
     }
 
     pub async fn record(&self, e: Event) {
-        // Waiting here applies back-pressure instead of dropping log lines.
-        if self.tx.send(Job::Event(Box::new(e))).await.is_err() {
+        if self.send(Job::Event(Box::new(e))).await.is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("provisioning log writer has stopped; event not recorded");
         }
     }
 
     /// Moves the client's "last request" forward for a request logged in its own transaction.
     pub async fn seen(&self, seen: ClientSeen) {
-        let _ = self.tx.send(Job::Seen(Box::new(seen))).await;
+        let _ = self.send(Job::Seen(Box::new(seen))).await;
     }
 
     pub async fn touch_token(&self, id: String, at: i64) {
-        let _ = self.tx.send(Job::Touch(id, at)).await;
+        let _ = self.send(Job::Touch(id, at)).await;
     }
 
     /// Waits until every event queued so far is in the database.
@@ -59,7 +109,7 @@ impl LogWriter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
         let mut events = Vec::with_capacity(batch.len());
@@ -78,6 +128,9 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
         }
         if let Err(e) = write_batch(&store, &events, &seen, &touches).await {
+            stats
+                .dropped
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
             tracing::error!(error = %e, count = events.len(), "could not write provisioning log events");
         }
         for done in flushes {

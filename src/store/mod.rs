@@ -9,6 +9,7 @@
 pub mod admins;
 pub mod app_keys;
 pub mod audit;
+pub mod backup;
 pub mod events;
 pub mod feed;
 pub mod fold;
@@ -178,6 +179,33 @@ pub struct Store {
     feed_listener: Option<Arc<feed::Listener>>,
     /// SQLite: the database file.
     sqlite_path: Option<std::path::PathBuf>,
+    /// SQLite: the file's identity (device, inode) when the store opened it.
+    sqlite_file: Option<(u64, u64)>,
+}
+
+/// Why the store is not ready (see [`Store::ready`]).
+#[derive(Debug)]
+pub struct NotReady {
+    /// Short and free of paths, URLs and database messages: shown to anyone who asks.
+    pub reason: &'static str,
+    /// The underlying error, for the log.
+    pub detail: String,
+}
+
+/// The (device, inode) of a file: open connections keep using an unlinked or replaced file
+/// as if nothing happened, so the path is compared with what was opened.
+fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    let meta = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok((0, 0))
+    }
 }
 
 /// Normalises a SQLite URL: creates the parent directory and asks for the file to be
@@ -308,6 +336,18 @@ impl Store {
             ))),
             TypedPool::Sqlite(_) => None,
         };
+        let sqlite_path = (dialect == Backend::Sqlite).then(|| {
+            let rest = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            std::path::PathBuf::from(rest.split_once('?').map_or(rest, |(p, _)| p))
+        });
+        let sqlite_file = match &sqlite_path {
+            Some(p) => Some(file_identity(p).map_err(|e| {
+                StoreError::InvalidUrl(format!("cannot read {}: {e}", p.display()))
+            })?),
+            None => None,
+        };
         let store = Store {
             pool: Arc::new(pool),
             group,
@@ -316,12 +356,8 @@ impl Store {
             backend: dialect,
             feed_signal,
             feed_listener,
-            sqlite_path: (dialect == Backend::Sqlite).then(|| {
-                let rest = url
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:");
-                std::path::PathBuf::from(rest.split_once('?').map_or(rest, |(p, _)| p))
-            }),
+            sqlite_path,
+            sqlite_file,
         };
         fold::backfill(&store).await?;
         search::backfill(&store).await?;
@@ -369,10 +405,70 @@ impl Store {
         &self.typed
     }
 
+    /// How long callers waited for a connection, per pool: `connections` (reads on both
+    /// databases and writes on PostgreSQL, sized by `--db-connections`) and, on SQLite,
+    /// `sqlite_writer` (the one write connection that group commit shares). For `/metrics`.
+    pub fn pool_waits(&self) -> Vec<(&'static str, pool::WaitSnapshot)> {
+        let mut v = vec![("connections", self.pool.wait_snapshot())];
+        if let Some(g) = &self.group {
+            v.push(("sqlite_writer", g.wait_snapshot()));
+        }
+        v
+    }
+
     /// Cheap liveness check for `/healthz`.
     pub async fn ping(&self) -> Result<()> {
         let mut c = self.pool.acquire().await?;
         sqlx::query("SELECT 1").execute(&mut *c).await?;
+        Ok(())
+    }
+
+    /// Readiness for `/readyz`: the database answers a query on scimgate's own schema, on a
+    /// connection the pool would hand to a request, and the schema is not older than this
+    /// binary's migrations. On SQLite the file must also still be the one the store opened:
+    /// a deleted, moved or replaced database file goes on "working" through the open
+    /// connections while nothing written reaches the file at that path.
+    pub async fn ready(&self) -> std::result::Result<(), NotReady> {
+        if let (Some(path), Some(opened)) = (&self.sqlite_path, self.sqlite_file) {
+            match file_identity(path) {
+                Ok(id) if id == opened => {}
+                Ok(_) => {
+                    return Err(NotReady {
+                        reason: "the database file was replaced",
+                        detail: format!("{} is not the file opened at start", path.display()),
+                    })
+                }
+                Err(e) => {
+                    return Err(NotReady {
+                        reason: "the database file is missing or unreadable",
+                        detail: format!("{}: {e}", path.display()),
+                    })
+                }
+            }
+        }
+        let unavailable = |e: StoreError| NotReady {
+            reason: "the database does not answer",
+            detail: e.to_string(),
+        };
+        let mut c = self.pool.acquire().await.map_err(unavailable)?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut *c)
+                .await
+                .map_err(|e| unavailable(e.into()))?;
+        let expected = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+        .iter()
+        .map(|m| m.version)
+        .max();
+        if version < expected {
+            return Err(NotReady {
+                reason: "the database schema is older than this binary",
+                detail: format!("schema version {version:?}, this binary's {expected:?}"),
+            });
+        }
         Ok(())
     }
 

@@ -37,6 +37,82 @@ const IDLE_CLOSE: Duration = Duration::from_secs(600);
 /// memory held per session does not grow without bound.
 const MAX_LIFETIME: Duration = Duration::from_secs(1800);
 
+/// Upper bounds (seconds) of the buckets of [`WaitStats`]: from a contended hand-off
+/// (100 µs) to the acquire timeout (10 s).
+pub const WAIT_BUCKETS: [f64; 10] = [
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 10.0,
+];
+
+/// How often, and for how long, callers waited for a connection: the operator's sign that
+/// `--db-connections` (or SQLite's one writer) is the bottleneck. Only atomics, updated on
+/// the acquire path: an acquire that finds a connection free costs one increment; a wait
+/// also reads the clock twice and bumps its bucket.
+#[derive(Debug, Default)]
+pub struct WaitStats {
+    acquires: AtomicU64,
+    /// Acquires that found every connection taken and had to wait.
+    waits: AtomicU64,
+    wait_nanos: AtomicU64,
+    /// Per bucket of [`WAIT_BUCKETS`] (not cumulative), plus one for longer waits.
+    buckets: [AtomicU64; WAIT_BUCKETS.len() + 1],
+    /// Waits that gave up after the acquire timeout.
+    timeouts: AtomicU64,
+}
+
+/// A copy of [`WaitStats`] and the pool's occupancy at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitSnapshot {
+    pub acquires: u64,
+    pub waits: u64,
+    pub wait_seconds: f64,
+    /// `(upper bound, count)` per bucket, not cumulative; the last bound is `f64::MAX`.
+    pub buckets: Vec<(f64, u64)>,
+    pub timeouts: u64,
+    /// Connections (SQLite writer: the write connection) handed out now.
+    pub in_use: u64,
+    pub size: u64,
+}
+
+impl WaitStats {
+    pub(crate) fn acquired_at_once(&self) {
+        self.acquires.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn waited(&self, d: Duration, timed_out: bool) {
+        if timed_out {
+            self.timeouts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.acquires.fetch_add(1, Ordering::Relaxed);
+        }
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let secs = d.as_secs_f64();
+        let i = WAIT_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(WAIT_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self, in_use: u64, size: u64) -> WaitSnapshot {
+        WaitSnapshot {
+            acquires: self.acquires.load(Ordering::Relaxed),
+            waits: self.waits.load(Ordering::Relaxed),
+            wait_seconds: self.wait_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            buckets: WAIT_BUCKETS
+                .iter()
+                .copied()
+                .chain(std::iter::once(f64::MAX))
+                .zip(self.buckets.iter().map(|b| b.load(Ordering::Relaxed)))
+                .collect(),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            in_use,
+            size,
+        }
+    }
+}
+
 /// Records a failure that may have broken a connection (see [`FAILURES`]).
 pub(crate) fn note_error(e: &sqlx::Error) {
     if is_connection_failure(e) {
@@ -75,6 +151,8 @@ pub(crate) struct ConnPool {
     opts: AnyConnectOptions,
     kind: super::Backend,
     acquire_timeout: Duration,
+    size: u32,
+    waits: WaitStats,
 }
 
 impl std::fmt::Debug for ConnPool {
@@ -99,7 +177,15 @@ impl ConnPool {
             opts,
             kind,
             acquire_timeout,
+            size: size.max(1),
+            waits: WaitStats::default(),
         }
+    }
+
+    pub(crate) fn wait_snapshot(&self) -> WaitSnapshot {
+        let free = self.permits.available_permits() as u64;
+        let size = u64::from(self.size);
+        self.waits.snapshot(size.saturating_sub(free), size)
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
@@ -107,11 +193,26 @@ impl ConnPool {
     }
 
     pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Conn> {
-        let permit =
-            tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
-                .await
-                .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
-                .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => {
+                self.waits.acquired_at_once();
+                p
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(StoreError::Database(sqlx::Error::PoolClosed))
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let start = Instant::now();
+                let got = tokio::time::timeout(
+                    self.acquire_timeout,
+                    self.permits.clone().acquire_owned(),
+                )
+                .await;
+                self.waits.waited(start.elapsed(), got.is_err());
+                got.map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?
+                    .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
+            }
+        };
         self.close_long_idle().await;
         let failures = FAILURES.load(Ordering::Relaxed);
         // Popped in its own statement: the lock must not be held across the check.

@@ -40,6 +40,9 @@ pub(crate) struct GroupCommit {
     ready: Arc<Notify>,
     /// Bumped after each committed directory write (see [`super::pages`]).
     generation: Arc<AtomicU64>,
+    /// Waits for the write connection (held by another request's statements or by the
+    /// committer's COMMIT), for `/metrics`.
+    waits: Arc<super::pool::WaitStats>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -63,6 +66,7 @@ impl GroupCommit {
             })),
             ready: Arc::new(Notify::new()),
             generation,
+            waits: Arc::default(),
         };
         let weak = Arc::downgrade(&gc.group);
         let ready = gc.ready.clone();
@@ -81,7 +85,18 @@ impl GroupCommit {
 
     /// `directory`: the transaction may change users or groups (anything but the log).
     pub(crate) async fn begin(&self, directory: bool) -> Result<WriteTx> {
-        let mut g = self.group.clone().lock_owned().await;
+        let mut g = match self.group.clone().try_lock_owned() {
+            Ok(g) => {
+                self.waits.acquired_at_once();
+                g
+            }
+            Err(_) => {
+                let start = std::time::Instant::now();
+                let g = self.group.clone().lock_owned().await;
+                self.waits.waited(start.elapsed(), false);
+                g
+            }
+        };
         if !g.open {
             // One call for both: every call is a round trip to SQLite's worker thread.
             if let Err(e) = g
@@ -105,6 +120,11 @@ impl GroupCommit {
             },
             on_commit: None,
         })
+    }
+
+    pub(crate) fn wait_snapshot(&self) -> super::pool::WaitSnapshot {
+        let in_use = u64::from(self.group.try_lock().is_err());
+        self.waits.snapshot(in_use, 1)
     }
 
     /// Commits whatever is pending and closes the connection (at shutdown).
