@@ -123,8 +123,11 @@ pub async fn build(
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(crate::assets::cache_headers))
-        .layer(axum::middleware::from_fn(no_secret_by_plain_post))
         .layer(axum::middleware::from_fn(same_origin_writes))
+        // Outside the origin check: a browser's plain form post carries `Origin: null`
+        // (the console's referrer policy is no-referrer), which that check refuses with a
+        // bare 403; this answers it first with a page that says what happened.
+        .layer(axum::middleware::from_fn(no_secret_by_plain_post))
         .layer(axum::middleware::from_fn(client_mistakes_are_4xx))
         .layer(axum::middleware::from_fn_with_state(
             ConsoleBodyLimit(
@@ -339,33 +342,15 @@ async fn no_secret_by_plain_post(req: Request, next: Next) -> Response {
     if !plain_post || !secret_answers().contains(&req.uri().path()) {
         return next.run(req).await;
     }
-    // Back to the page the form was on, when it is on this host; never another site.
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let back = req
-        .headers()
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.split_once("://"))
-        .and_then(|(_, rest)| rest.strip_prefix(host))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
-        .unwrap_or("/");
-    let back: String = back
-        .chars()
-        .filter(|c| !matches!(c, '"' | '<' | '>' | '&' | '\''))
-        .collect();
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+    // Nothing here depends on the request beyond its path: no Referer arrives (the console's
+    // referrer policy is no-referrer), and the page echoes nothing.
+    let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Nothing was created · scimgate</title></head><body><main>\
          <h1>Nothing was created</h1><p>This form creates a secret that is shown only once, \
          on the page that asked for it, and that page had not finished loading (or JavaScript \
-         is off). Nothing was created.</p><p><a href=\"{back}\">Go back</a>, wait until the \
-         page has loaded, and send the form again.</p></main></body></html>"
-    );
+         is off). Nothing was created.</p><p>Go back with your browser, wait until the page \
+         has loaded, and send the form again.</p></main></body></html>";
     (
         StatusCode::CONFLICT,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],

@@ -157,7 +157,7 @@ test.describe('a form that shows a secret once cannot be sent before the page is
     expect(answer.status()).toBe(409);
     await expect(n.getByRole('heading', { name: 'Nothing was created' })).toBeVisible();
     await shot(n, 'token-form-without-script');
-    await n.getByRole('link', { name: 'Go back' }).click();
+    await n.goBack();
     await expect(n).toHaveURL(/\/orgs\/acme\/connect$/);
     await noScript.close();
     // No token was made: the list still has only the seed's.
