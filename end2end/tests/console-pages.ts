@@ -57,10 +57,10 @@ export function consolePages(s: Seeded): ConsolePage[] {
   const org = '/orgs/acme';
   return [
     { name: 'dashboard', path: org, heading: 'Dashboard', keyColumns: { table: '.table', headers: ['Client', 'Status'] } },
-    { name: 'connect', path: `${org}/connect`, heading: 'Connect your identity provider', keyColumns: { table: '[data-testid="tokens"]', headers: ['Label'] } },
+    { name: 'connect', path: `${org}/connect`, heading: 'Connect your identity provider', keyColumns: { table: '[data-testid="tokens"]', headers: ['Label', 'State'] } },
     { name: 'users', path: `${org}/users`, heading: 'Users', keyColumns: { table: '.table', headers: ['User', 'Status'] } },
     { name: 'user', path: `${org}/users/${s.userId}`, heading: 'Ann Example' },
-    { name: 'teams', path: `${org}/teams`, heading: 'Teams', keyColumns: { table: '[data-testid="teams"]', headers: ['Team'] } },
+    { name: 'teams', path: `${org}/teams`, heading: 'Teams', keyColumns: { table: '[data-testid="teams"]', headers: ['Team', 'Members'] } },
     { name: 'team', path: `${org}/teams/${s.teamId}`, heading: 'Engineering', keyColumns: { table: '[data-testid="members"]', headers: ['User'] } },
     { name: 'log', path: `${org}/log`, heading: 'Provisioning log', keyColumns: { table: '[data-testid="events"]', headers: ['Request', 'Status'] } },
     { name: 'event', path: `${org}/log/${s.eventId}`, heading: /POST|GET|PATCH|PUT|DELETE/ },

@@ -202,7 +202,8 @@ pub fn EventPage() -> impl IntoView {
                                 </section>
                                 <section class="card">
                                     <h2>"Request body (secrets redacted)"</h2>
-                                    <pre class="code">{d.request_body.clone().map(|b| serde_json::from_str::<serde_json::Value>(&b).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(b)).unwrap_or_else(|| "(none)".into())}</pre>
+                                    // Focusable: a long body scrolls, and a keyboard must be able to scroll it.
+                                    <pre class="code" tabindex="0">{d.request_body.clone().map(|b| serde_json::from_str::<serde_json::Value>(&b).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(b)).unwrap_or_else(|| "(none)".into())}</pre>
                                 </section>
                                 <section class="card">
                                     <h2>"What changed"</h2>
@@ -253,6 +254,6 @@ fn Diff(json: Option<String>) -> impl IntoView {
                 <tbody>{rows.into_iter().map(|(k, b, a)| view! { <tr><td>{k}</td><td class="before">{b}</td><td class="after">{a}</td></tr> }).collect_view()}</tbody>
             </table>
         }.into_any(),
-        _ => view! { <pre class="code">{json}</pre> }.into_any(),
+        _ => view! { <pre class="code" tabindex="0">{json}</pre> }.into_any(),
     }
 }

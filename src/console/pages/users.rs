@@ -179,7 +179,7 @@ pub fn UserPage() -> impl IntoView {
                                     </section>
                                     <section class="card">
                                         <h2>"All attributes"</h2>
-                                        <pre class="code">{d.attributes_json.clone()}</pre>
+                                        <pre class="code" tabindex="0">{d.attributes_json.clone()}</pre>
                                     </section>
                                 </div>
                                 <section class="card">
