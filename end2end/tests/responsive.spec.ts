@@ -56,6 +56,7 @@ test.describe('on a phone (390×844)', () => {
         for (const name of ['Dashboard', 'Connect', 'Users', 'Teams', 'Provisioning log', 'Integrations', 'Admins']) {
           await expect(nav.getByRole('link', { name, exact: true })).toBeVisible();
         }
+        await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
         await expectNoHorizontalOverflow(page);
         await shot(page, `phone-${p.name}-menu`);
         await menu.click();
@@ -97,6 +98,7 @@ test.describe('on a phone (390×844)', () => {
     await expect(p.getByRole('heading', { level: 1, name: 'Users' })).toBeVisible();
     await expect(p.getByRole('button', { name: 'Menu' })).toBeHidden();
     await expect(p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Teams' })).toBeVisible();
+    await expect(p.getByRole('button', { name: 'Sign out' })).toBeVisible();
     await expectNoHorizontalOverflow(p);
     await noScript.close();
   });
@@ -108,6 +110,7 @@ test('on a desktop the navigation is always shown and there is no menu button', 
   await hydrated(page);
   await expect(page.getByRole('button', { name: 'Menu' })).toBeHidden();
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Teams' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
   await expectNoHorizontalOverflow(page);
 });
 

@@ -39,8 +39,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" id="leptos" href=css/>
                 <link rel="icon" href="/favicon.ico" sizes="32x32"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                // Without JavaScript the menu button cannot open the navigation: show it.
-                <noscript><style>".menu-button { display: none !important; } .nav { display: flex !important; }"</style></noscript>
+                // Without JavaScript the menu button cannot open the navigation: show it (and sign-out).
+                <noscript><style>".menu-button { display: none !important; } .nav, .sign-out { display: flex !important; }"</style></noscript>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
