@@ -39,7 +39,11 @@ fn site() -> tempfile::TempDir {
     dir
 }
 
-async fn get(app: &TestApp, path: &str, accept_encoding: &str) -> (StatusCode, header::HeaderMap, String) {
+async fn get(
+    app: &TestApp,
+    path: &str,
+    accept_encoding: &str,
+) -> (StatusCode, header::HeaderMap, String) {
     let req = Request::get(path)
         .header(header::HOST, "scim.test")
         .header(header::ACCEPT_ENCODING, accept_encoding)
@@ -48,7 +52,11 @@ async fn get(app: &TestApp, path: &str, accept_encoding: &str) -> (StatusCode, h
     let resp = app.app.clone().oneshot(req).await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 fn hdr<'a>(h: &'a header::HeaderMap, name: header::HeaderName) -> &'a str {
@@ -86,10 +94,19 @@ async fn hashed_files_are_linked_precompressed_and_cached_for_a_year() {
         ] {
             let (status, h, got) = get(&app, &path, accept).await;
             assert_eq!(status, StatusCode::OK, "{path} {accept}");
-            assert_eq!(h.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()), encoding, "{path} {accept}");
+            assert_eq!(
+                h.get(header::CONTENT_ENCODING)
+                    .and_then(|v| v.to_str().ok()),
+                encoding,
+                "{path} {accept}"
+            );
             assert_eq!(got, body, "{path} {accept}");
             assert_eq!(hdr(&h, header::VARY), "accept-encoding", "{path}");
-            assert_eq!(hdr(&h, header::CACHE_CONTROL), "public, max-age=31536000, immutable", "{path}");
+            assert_eq!(
+                hdr(&h, header::CACHE_CONTROL),
+                "public, max-age=31536000, immutable",
+                "{path}"
+            );
         }
     }
     let (_, h, _) = get(&app, &format!("/pkg/scimgate.{WASM}.wasm"), "br").await;
@@ -134,7 +151,12 @@ async fn a_plain_post_of_a_secret_form_is_refused_before_it_runs() {
         assert_ne!(resp.status(), StatusCode::CONFLICT, "{path}");
     }
     // Other forms keep working without script (sign-in answers with a redirect).
-    let resp = app.app.clone().oneshot(post(SignIn::PATH, html)).await.unwrap();
+    let resp = app
+        .app
+        .clone()
+        .oneshot(post(SignIn::PATH, html))
+        .await
+        .unwrap();
     assert_ne!(resp.status(), StatusCode::CONFLICT);
     app.finish().await;
 }
