@@ -59,7 +59,7 @@ async fn get(
     )
 }
 
-fn hdr<'a>(h: &'a header::HeaderMap, name: header::HeaderName) -> &'a str {
+fn hdr(h: &header::HeaderMap, name: header::HeaderName) -> &str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
