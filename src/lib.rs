@@ -14,6 +14,7 @@
 //! - [`app_api`]: the axum adapter for `/v1` (the application's read API and event feed);
 //!   imports `management` and below.
 //! - [`metrics`]: `/metrics` (Prometheus); reads `store` and `scim_api`'s log writer.
+//! - [`assets`]: static files' hashed names and caching headers; no store.
 //! - [`net`]: the network edge (client address, per-address limits, header checks); no store.
 //! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types;
 //!   its server functions call `management`, never `store`.
@@ -25,6 +26,8 @@ pub mod console;
 
 #[cfg(feature = "ssr")]
 pub mod app_api;
+#[cfg(feature = "ssr")]
+pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]

@@ -270,8 +270,11 @@ pub async fn security_headers(
 ) -> Response {
     let path = req.uri().path();
     let api = path.starts_with("/scim/") || path.starts_with("/v1/");
-    let asset = path.starts_with("/pkg/") || path == "/favicon.ico";
+    let asset = crate::assets::is_static_path(path);
     let mut resp = next.run(req).await;
+    // A static file that was found keeps the caching `assets::cache_headers` chose; a miss
+    // is a rendered console page like any other.
+    let asset = asset && resp.headers().contains_key(header::CACHE_CONTROL);
     let hdrs = resp.headers_mut();
     hdrs.insert(
         header::X_CONTENT_TYPE_OPTIONS,

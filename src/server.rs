@@ -59,8 +59,17 @@ pub async fn build(
     store: Store,
     args: &ServeArgs,
 ) -> Result<(AppService, Background), Box<dyn std::error::Error + Send + Sync>> {
+    // A build that hashed the bundle's names (.ci/build) lists them in the site root; the
+    // hydration scripts and the stylesheet link then name the hashed files.
+    let hash_file = crate::assets::hash_file(&args.site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("scimgate")
+        .hash_files(hash_file.is_some())
+        .hash_file(Arc::from(
+            hash_file
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| crate::assets::HASH_FILE.to_string()),
+        ))
         .site_root(args.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
@@ -125,7 +134,12 @@ pub async fn build(
             move || shell(o.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(crate::assets::cache_headers))
         .layer(axum::middleware::from_fn(same_origin_writes))
+        // Outside the origin check: a browser's plain form post carries `Origin: null`
+        // (the console's referrer policy is no-referrer), which that check refuses with a
+        // bare 403; this answers it first with a page that says what happened.
+        .layer(axum::middleware::from_fn(no_secret_by_plain_post))
         .layer(axum::middleware::from_fn(client_mistakes_are_4xx))
         .layer(axum::middleware::from_fn_with_state(
             ConsoleBodyLimit(
@@ -348,6 +362,53 @@ async fn same_origin_writes(req: Request, next: Next) -> Response {
         }
     }
     next.run(req).await
+}
+
+/// The server functions whose answer is a secret shown once.
+fn secret_answers() -> [&'static str; 5] {
+    use crate::console::api::{
+        AddWebhookEndpoint, CreateAppKey, CreateToken, InviteAdmin, RegenerateToken,
+    };
+    use leptos::server_fn::ServerFn;
+    [
+        CreateToken::PATH,
+        RegenerateToken::PATH,
+        CreateAppKey::PATH,
+        AddWebhookEndpoint::PATH,
+        InviteAdmin::PATH,
+    ]
+}
+
+/// A plain HTML form post (sent before the page was hydrated, or with JavaScript off) to a
+/// server function whose answer is a secret shown once would create the secret and then,
+/// as Leptos answers such posts, redirect back to the page without it: a token nobody ever
+/// saw. Such posts are refused before anything is created, with a page that says why.
+/// Hydrated forms call with `Accept` naming the answer's encoding, never `text/html`.
+async fn no_secret_by_plain_post(req: Request, next: Next) -> Response {
+    let plain_post = *req.method() == Method::POST
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if !plain_post || !secret_answers().contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    // Nothing here depends on the request beyond its path: no Referer arrives (the console's
+    // referrer policy is no-referrer), and the page echoes nothing.
+    let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Nothing was created · scimgate</title></head><body><main>\
+         <h1>Nothing was created</h1><p>This form creates a secret that is shown only once, \
+         on the page that asked for it, and that page had not finished loading (or JavaScript \
+         is off). Nothing was created.</p><p>Go back with your browser, wait until the page \
+         has loaded, and send the form again.</p></main></body></html>";
+    (
+        StatusCode::CONFLICT,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
 }
 
 /// Console forms and server-function calls are small: a body over the limit (by its

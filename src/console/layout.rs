@@ -1,4 +1,5 @@
-//! The signed-in frame: brand, org, navigation and sign-out.
+//! The signed-in frame: brand, org, navigation and sign-out. Below 768 px the navigation
+//! is a menu behind a button (CSS decides; the button's state is `aria-expanded`).
 
 use super::api::{session_info, SignOut};
 use leptos::prelude::*;
@@ -54,9 +55,22 @@ pub fn OrgLayout(
             }
         })
         .collect_view();
+    // The phone menu: closed on each page (every page renders its own frame), toggled by
+    // the button, closed by Escape with focus back on the button.
+    let menu_open = RwSignal::new(false);
+    let menu_button = NodeRef::<leptos::html::Button>::new();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && menu_open.get_untracked() {
+            menu_open.set(false);
+            #[cfg(feature = "hydrate")]
+            if let Some(b) = menu_button.get_untracked() {
+                let _ = b.focus();
+            }
+        }
+    };
     view! {
         <div class="app">
-            <header class="topbar">
+            <header class="topbar" on:keydown=on_keydown>
                 <a class="brand" href="/">
                     <span class="brand-mark" aria-hidden="true">"◆"</span>
                     "scimgate"
@@ -64,7 +78,18 @@ pub fn OrgLayout(
                 <Transition fallback=|| ()>
                     <span class="org-name" data-testid="org-name">{org_name}</span>
                 </Transition>
-                <nav class="nav" aria-label="Main">{links}</nav>
+                <button
+                    type="button"
+                    class="btn btn-ghost menu-button"
+                    node_ref=menu_button
+                    aria-controls="main-nav"
+                    aria-expanded=move || if menu_open.get() { "true" } else { "false" }
+                    on:click=move |_| menu_open.update(|o| *o = !*o)
+                >
+                    <span aria-hidden="true">"☰ "</span>
+                    "Menu"
+                </button>
+                <nav id="main-nav" class="nav" class:open=move || menu_open.get() aria-label="Main">{links}</nav>
                 <Transition fallback=|| ()>
                     <span class="muted admin-email">{email}</span>
                 </Transition>

@@ -8,12 +8,27 @@ mod pages;
 mod widgets;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+/// The HTML document around [`App`]; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     api::page_csp();
+    // The stylesheet under the name the build gave it (content-hashed, cached for a year).
+    #[cfg(feature = "ssr")]
+    let css = {
+        let manifest = options
+            .hash_files
+            .then(|| std::path::PathBuf::from(options.hash_file.as_ref()));
+        format!(
+            "/{}/{}",
+            options.site_pkg_dir,
+            crate::assets::hashed_name(manifest.as_deref(), &options.output_name, "css")
+        )
+    };
+    #[cfg(not(feature = "ssr"))]
+    let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -21,6 +36,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
+                <link rel="stylesheet" id="leptos" href=css/>
+                <link rel="icon" href="/favicon.ico" sizes="32x32"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // Without JavaScript the menu button cannot open the navigation: show it (and sign-out).
+                <noscript><style>".menu-button { display: none !important; } .nav, .sign-out { display: flex !important; }"</style></noscript>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -36,7 +56,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/scimgate.css"/>
         <Title formatter=|t: String| if t.is_empty() { "scimgate".to_string() } else { format!("{t} · scimgate") }/>
         <Router>
             <Routes fallback=pages::NotFound>

@@ -76,6 +76,23 @@ pub fn StatusPill(status: i64) -> impl IntoView {
     view! { <span class=class>{status}</span> }
 }
 
+/// The submit button of a form whose answer is a secret shown once (a token, a key, a
+/// signing secret, an invitation code). It stays disabled until the page is hydrated: a
+/// plain HTML post of such a form (before the WASM has loaded, or without JavaScript)
+/// would create the secret and answer with a redirect back, dropping it. Also disabled
+/// while `pending`.
+#[component]
+pub fn SecretSubmit(#[prop(into)] pending: Signal<bool>, children: Children) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <button type="submit" class="btn btn-primary" data-needs-script="true" disabled=move || !hydrated.get() || pending.get()>
+            {children()}
+        </button>
+    }
+}
+
 /// A button that copies `text` to the clipboard.
 #[component]
 pub fn CopyButton(

@@ -2,7 +2,7 @@
 
 use crate::console::api::{admins_page, InviteAdmin, RemoveAdmin};
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::Time;
+use crate::console::widgets::{SecretSubmit, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -35,7 +35,7 @@ pub fn Admins() -> impl IntoView {
                     <input type="hidden" name="org" value=org/>
                     <label for="admin_email">"Email"</label>
                     <input id="admin_email" name="email" type="email" required/>
-                    <button type="submit" class="btn btn-primary">"Invite"</button>
+                    <SecretSubmit pending=add.pending()>"Invite"</SecretSubmit>
                 </ActionForm>
                 {move || add.value().get().and_then(|r| r.ok()).map(|a| view! {
                     <div class="secret" role="status" data-testid="invitation">
@@ -73,9 +73,9 @@ pub fn Admins() -> impl IntoView {
                                     <section class="card">
                                         <h2>"Invited"</h2>
                                         <table class="table" data-testid="invited">
-                                            <thead><tr><th>"Email"</th><th>"Invited by"</th><th>"Expires"</th></tr></thead>
+                                            <thead><tr><th>"Email"</th><th class="opt">"Invited by"</th><th>"Expires"</th></tr></thead>
                                             <tbody>{p.invited.clone().into_iter().map(|i| view! {
-                                                <tr><td>{i.email}</td><td>{i.invited_by}</td><td><Time ms=i.expires_at/></td></tr>
+                                                <tr><td>{i.email}</td><td class="opt">{i.invited_by}</td><td><Time ms=i.expires_at/></td></tr>
                                             }).collect_view()}</tbody>
                                         </table>
                                     </section>
@@ -85,9 +85,9 @@ pub fn Admins() -> impl IntoView {
                                     {if p.audit.is_empty() { view! { <p class="muted">"No console changes yet."</p> }.into_any() } else {
                                         view! {
                                             <table class="table" data-testid="audit">
-                                                <thead><tr><th>"Time"</th><th>"Admin"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th></tr></thead>
+                                                <thead><tr><th>"Time"</th><th class="opt">"Admin"</th><th>"Action"</th><th>"Target"</th><th class="opt">"Detail"</th></tr></thead>
                                                 <tbody>{p.audit.into_iter().map(|e| view! {
-                                                    <tr><td><Time ms=e.occurred_at/></td><td>{e.admin_email}</td><td>{e.action}</td><td>{e.target.unwrap_or_default()}</td><td class="small">{e.detail.unwrap_or_default()}</td></tr>
+                                                    <tr><td><Time ms=e.occurred_at/></td><td class="opt">{e.admin_email}</td><td>{e.action}</td><td>{e.target.unwrap_or_default()}</td><td class="small opt">{e.detail.unwrap_or_default()}</td></tr>
                                                 }).collect_view()}</tbody>
                                             </table>
                                         }.into_any()

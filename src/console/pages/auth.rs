@@ -84,7 +84,10 @@ pub fn Setup() -> impl IntoView {
                                 <p class="muted">"Create your organization and its first admin. You can add more admins later."</p>
                                 <ActionForm action=action attr:class="form">
                                     <label for="org_login">"Organization login"</label>
-                                    <input id="org_login" name="org_login" required pattern="[a-z0-9][a-z0-9-]*[a-z0-9]" placeholder="acme" aria-describedby="org_login_help"/>
+                                    // The server's rule (2–63 of a-z, 0-9, '-', no dash at either end). Browsers
+                                    // compile `pattern` with the `v` flag, where a bare '-' in a class is an
+                                    // invalid expression (and the check was skipped): it is escaped.
+                                    <input id="org_login" name="org_login" required pattern="[a-z0-9][a-z0-9\\-]{0,61}[a-z0-9]" maxlength="63" placeholder="acme" aria-describedby="org_login_help"/>
                                     <small id="org_login_help" class="help">"Lowercase letters, digits and dashes. It becomes your SCIM URL: /scim/v2/acme"</small>
                                     <label for="org_name">"Display name"</label>
                                     <input id="org_name" name="org_name" placeholder="Acme Inc."/>

@@ -57,14 +57,14 @@ pub fn Dashboard() -> impl IntoView {
                                         } else {
                                             view! {
                                                 <table class="table">
-                                                    <thead><tr><th>"Client"</th><th>"Last request"</th><th>"Status"</th><th>"Token"</th></tr></thead>
+                                                    <thead><tr><th>"Client"</th><th>"Last request"</th><th>"Status"</th><th class="opt">"Token"</th></tr></thead>
                                                     <tbody>
                                                         {d.clients.iter().map(|c| view! {
                                                             <tr>
                                                                 <td>{c.provider.clone()}</td>
                                                                 <td><Time ms=c.last_at/></td>
                                                                 <td><StatusPill status=c.last_status/></td>
-                                                                <td>{c.token_label.clone().unwrap_or_else(|| "—".into())}</td>
+                                                                <td class="opt">{c.token_label.clone().unwrap_or_else(|| "—".into())}</td>
                                                             </tr>
                                                         }).collect_view()}
                                                     </tbody>

@@ -10,7 +10,7 @@ use crate::console::api::{
     ResendWebhookEvent, RevokeAppKey, WebhookAttemptView, WebhookEndpointView, FEED_EVENTS,
 };
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::{CopyButton, Empty, StatusPill, Time};
+use crate::console::widgets::{CopyButton, Empty, SecretSubmit, StatusPill, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -68,7 +68,7 @@ fn AppKeys() -> impl IntoView {
                 <input type="hidden" name="org" value=org/>
                 <label for="app_key_label">"Label"</label>
                 <input id="app_key_label" name="label" required placeholder="Billing service" maxlength="100"/>
-                <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>"Create key"</button>
+                <SecretSubmit pending=create.pending()>"Create key"</SecretSubmit>
             </ActionForm>
             {move || create_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             {move || secret().map(|n| view! {
@@ -90,7 +90,7 @@ fn AppKeys() -> impl IntoView {
                         }.into_any(),
                         Ok(list) => view! {
                             <table class="table" data-testid="app-keys">
-                                <thead><tr><th>"Label"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                                <thead><tr><th>"Label"</th><th class="opt">"Key"</th><th class="opt">"Created"</th><th class="opt">"Last used"</th><th>"State"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|k| view! { <AppKeyRow key=k revoke=revoke/> }).collect_view()}
                                 </tbody>
@@ -115,12 +115,12 @@ fn AppKeyRow(key: AppKeyView, revoke: ServerAction<RevokeAppKey>) -> impl IntoVi
     view! {
         <tr class=row_class>
             <td>{key.label.clone()}</td>
-            <td><code>{key.hint.clone()}</code></td>
-            <td>
+            <td class="opt"><code>{key.hint.clone()}</code></td>
+            <td class="opt">
                 <Time ms=key.created_at/>
                 {key.created_by.clone().map(|b| view! { <span class="muted">{format!(" by {b}")}</span> })}
             </td>
-            <td>{match key.last_used_at { Some(t) => view! { <Time ms=t/> }.into_any(), None => view! { <span class="muted">"never"</span> }.into_any() }}</td>
+            <td class="opt">{match key.last_used_at { Some(t) => view! { <Time ms=t/> }.into_any(), None => view! { <span class="muted">"never"</span> }.into_any() }}</td>
             <td><span class=format!("badge badge-{}", key.state)>{key.state.clone()}</span></td>
             <td class="actions">
                 <Show when=move || active>
@@ -252,7 +252,7 @@ fn WebhookEndpoints() -> impl IntoView {
                 <label for="webhook_description">"Description"</label>
                 <input id="webhook_description" name="description" placeholder="Billing service" maxlength="200"/>
                 <div>
-                    <button type="submit" class="btn btn-primary" disabled=move || add.pending().get()>"Add endpoint"</button>
+                    <SecretSubmit pending=add.pending()>"Add endpoint"</SecretSubmit>
                 </div>
             </ActionForm>
             {move || add_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
@@ -553,15 +553,15 @@ fn EventFeed() -> impl IntoView {
                                     }
                                 >
                                     <table class="table feed" data-testid="event-feed">
-                                        <thead><tr><th>"Time"</th><th>"Event"</th><th>"What"</th><th>"Origin"</th><th class="num">"#"</th></tr></thead>
+                                        <thead><tr><th>"Time"</th><th>"Event"</th><th>"What"</th><th class="opt">"Origin"</th><th class="num opt">"#"</th></tr></thead>
                                         <tbody>
                                             <For each=rows key=|e| e.seq let:e>
                                                 <tr data-seq=e.seq data-type=e.event_type.clone()>
                                                     <td><Time ms=e.occurred_at/></td>
                                                     <td><code class="event-type">{e.event_type.clone()}</code></td>
                                                     <td title=e.resource_id.clone()>{e.summary.clone()}</td>
-                                                    <td class="small">{origin_text(&e.origin)}</td>
-                                                    <td class="num muted">{e.seq}</td>
+                                                    <td class="small opt">{origin_text(&e.origin)}</td>
+                                                    <td class="num muted opt">{e.seq}</td>
                                                 </tr>
                                             </For>
                                         </tbody>

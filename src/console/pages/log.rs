@@ -36,7 +36,8 @@ pub fn EventTable(events: Vec<EventRowView>, #[prop(into)] org: String) -> impl 
     let base = format!("/orgs/{org}/log");
     view! {
         <table class="table log" data-testid="events">
-            <thead><tr><th>"Time"</th><th>"Request"</th><th>"Status"</th><th>"Changes"</th><th>"Client"</th><th>"ms"</th></tr></thead>
+            // On a phone the request and its status stay; the `opt` columns are left out.
+            <thead><tr><th>"Time"</th><th>"Request"</th><th>"Status"</th><th class="opt">"Changes"</th><th class="opt">"Client"</th><th class="opt">"ms"</th></tr></thead>
             <tbody>
                 {events.into_iter().map(|e| {
                     let row_class = if e.status >= 400 { "failed" } else { "" };
@@ -46,9 +47,9 @@ pub fn EventTable(events: Vec<EventRowView>, #[prop(into)] org: String) -> impl 
                             <td><Time ms=e.occurred_at/></td>
                             <td><A href=format!("{base}/{}", e.id)><code>{format!("{} {}", e.method, e.path.split("/scim/v2/").nth(1).map(|p| format!("/{}", p.split_once('/').map(|x| x.1).unwrap_or(""))).unwrap_or(e.path.clone()))}</code></A></td>
                             <td><StatusPill status=e.status/>{e.scim_type.clone().map(|t| view! { <span class="scim-type" data-testid="scim-type">{t}</span> })}</td>
-                            <td class="small">{changes}</td>
-                            <td>{e.client.clone()}{e.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}</td>
-                            <td class="num">{format!("{:.1}", e.duration_us as f64 / 1000.0)}</td>
+                            <td class="small opt">{changes}</td>
+                            <td class="opt">{e.client.clone()}{e.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}</td>
+                            <td class="num opt">{format!("{:.1}", e.duration_us as f64 / 1000.0)}</td>
                         </tr>
                     }
                 }).collect_view()}
@@ -201,7 +202,8 @@ pub fn EventPage() -> impl IntoView {
                                 </section>
                                 <section class="card">
                                     <h2>"Request body (secrets redacted)"</h2>
-                                    <pre class="code">{d.request_body.clone().map(|b| serde_json::from_str::<serde_json::Value>(&b).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(b)).unwrap_or_else(|| "(none)".into())}</pre>
+                                    // Focusable: a long body scrolls, and a keyboard must be able to scroll it.
+                                    <pre class="code" tabindex="0">{d.request_body.clone().map(|b| serde_json::from_str::<serde_json::Value>(&b).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(b)).unwrap_or_else(|| "(none)".into())}</pre>
                                 </section>
                                 <section class="card">
                                     <h2>"What changed"</h2>
@@ -252,6 +254,6 @@ fn Diff(json: Option<String>) -> impl IntoView {
                 <tbody>{rows.into_iter().map(|(k, b, a)| view! { <tr><td>{k}</td><td class="before">{b}</td><td class="after">{a}</td></tr> }).collect_view()}</tbody>
             </table>
         }.into_any(),
-        _ => view! { <pre class="code">{json}</pre> }.into_any(),
+        _ => view! { <pre class="code" tabindex="0">{json}</pre> }.into_any(),
     }
 }

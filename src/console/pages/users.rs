@@ -80,17 +80,18 @@ pub fn Users() -> impl IntoView {
                             view! {
                                 <p class="muted" data-testid="user-total">{format!("{} users", p.total)}</p>
                                 <table class="table">
-                                    <thead><tr><th>"User"</th><th>"Email"</th><th>"Status"</th><th>"Source"</th><th>"Updated"</th></tr></thead>
+                                    // On a phone the name and status stay; the `opt` columns are left out.
+                                    <thead><tr><th>"User"</th><th class="opt">"Email"</th><th>"Status"</th><th class="opt">"Source"</th><th class="opt">"Updated"</th></tr></thead>
                                     <tbody>
                                         {p.items.into_iter().map(|u| {
                                             let shown = u.display_name.clone().unwrap_or_else(|| u.user_name.clone());
                                             view! {
                                             <tr>
                                                 <td><A href=format!("{base}/users/{}", u.id)>{shown}</A><div class="muted small">{u.user_name.clone()}</div></td>
-                                                <td>{u.email.clone().unwrap_or_default()}</td>
+                                                <td class="opt">{u.email.clone().unwrap_or_default()}</td>
                                                 <td>{if u.active { view! { <span class="badge badge-active">"active"</span> } } else { view! { <span class="badge badge-revoked">"deactivated"</span> } }}</td>
-                                                <td><ManagedBadge by=u.managed_by.clone()/></td>
-                                                <td><Time ms=u.updated_at/></td>
+                                                <td class="opt"><ManagedBadge by=u.managed_by.clone()/></td>
+                                                <td class="opt"><Time ms=u.updated_at/></td>
                                             </tr>
                                         }}).collect_view()}
                                     </tbody>
@@ -185,7 +186,7 @@ pub fn UserPage() -> impl IntoView {
                                     </section>
                                     <section class="card">
                                         <h2>"All attributes"</h2>
-                                        <pre class="code">{d.attributes_json.clone()}</pre>
+                                        <pre class="code" tabindex="0">{d.attributes_json.clone()}</pre>
                                     </section>
                                 </div>
                                 <Timeline base=base.clone() user_id=d.user.id.clone() entries=d.timeline.clone() older=d.timeline_older paged=before().is_some()/>
