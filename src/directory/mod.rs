@@ -69,11 +69,28 @@ pub struct ScimToken {
     pub last_used_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The token that replaced this one when it was regenerated with an overlap; it keeps
+    /// working until `expires_at`.
+    pub replaced_by: Option<String>,
 }
 
 impl ScimToken {
     pub fn usable_at(&self, now: i64) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+
+    /// What people are told: `active`, `replaced` (regenerated, still working until its
+    /// overlap ends), `expired` or `revoked`.
+    pub fn state(&self, now: i64) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if !self.usable_at(now) {
+            "expired"
+        } else if self.replaced_by.is_some() {
+            "replaced"
+        } else {
+            "active"
+        }
     }
 }
 

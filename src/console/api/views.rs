@@ -69,7 +69,7 @@ pub struct TokenView {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub expires_at: Option<i64>,
-    /// active, expired or revoked
+    /// active, replaced (regenerated, works until `expires_at`), expired or revoked
     pub state: String,
 }
 
@@ -78,6 +78,9 @@ pub struct TokenView {
 pub struct NewTokenView {
     pub token: TokenView,
     pub secret: String,
+    /// After a regeneration: when the replaced token stops working (now, or the end of
+    /// the overlap).
+    pub old_stops_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
