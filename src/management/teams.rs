@@ -5,7 +5,7 @@
 use super::{Actor, ManagementError, Result};
 use crate::directory::feed::{self, EventType};
 use crate::directory::query::{Cond, Op, Target, Val};
-use crate::directory::{managed_by, new_id, now_ms, Group};
+use crate::directory::{new_id, now_ms, provider_of, Group};
 use crate::store::{groups, users, Store, Tx};
 
 /// The longest team name, in characters.
@@ -26,7 +26,7 @@ async fn editable_team(tx: &mut Tx, actor: &Actor, id: &str) -> Result<Group> {
     let g = groups::find_group(&mut *tx, &actor.org.id, id)
         .await?
         .ok_or(ManagementError::NotFound("Team not found."))?;
-    if let Some(by) = managed_by(&g.source) {
+    if let Some(by) = provider_of(&g.source) {
         return Err(ManagementError::Forbidden(format!(
             "This team is managed by {by}; its name and members are changed there."
         )));

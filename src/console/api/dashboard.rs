@@ -32,7 +32,7 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
                 .clients
                 .into_iter()
                 .map(|a| ClientView {
-                    provider: managed_by(&format!("scim:{}", a.client)).unwrap_or_default(),
+                    provider: crate::directory::provider_name(&a.client).to_string(),
                     client: a.client,
                     last_at: a.last_at,
                     last_status: a.last_status,
@@ -55,8 +55,10 @@ fn failing_warning(recent: &[crate::directory::Event]) -> Option<String> {
         return None;
     }
     let failed = recent.iter().take_while(|e| e.status >= 400).count();
-    let who = managed_by(&format!("scim:{}", latest.client))
-        .unwrap_or_else(|| "The identity provider".into());
+    let who = match crate::directory::provider_name(&latest.client) {
+        crate::directory::UNKNOWN_PROVIDER => "the identity provider",
+        known => known,
+    };
     Some(if latest.status == 401 {
         format!(
             "The last {failed} SCIM request(s) from {who} were refused with 401: it is probably still using a revoked, expired or mistyped token{}. Paste a current token into {who}.",

@@ -42,7 +42,7 @@ pub fn Dashboard() -> impl IntoView {
                                 <section class="stats" aria-label="Directory">
                                     <div class="stat card"><span class="stat-value" data-testid="users-active">{d.users_active}</span><span class="stat-label">"Active users"</span></div>
                                     <div class="stat card"><span class="stat-value" data-testid="users-deactivated">{d.users_deactivated}</span><span class="stat-label">"Deactivated users"</span></div>
-                                    <div class="stat card"><span class="stat-value" data-testid="teams-managed">{d.teams_managed}</span><span class="stat-label">"Teams managed by SSO"</span></div>
+                                    <div class="stat card"><span class="stat-value" data-testid="teams-managed">{d.teams_managed}</span><span class="stat-label">"Teams managed by your identity provider"</span></div>
                                     <div class="stat card"><span class="stat-value">{d.teams_console}</span><span class="stat-label">"Teams made here"</span></div>
                                 </section>
                                 <div class="grid-2">

@@ -1,11 +1,11 @@
-//! Teams. Teams pushed by an identity provider carry an SSO badge and show no edit
+//! Teams. Teams pushed by an identity provider carry a "Managed by <provider>" badge and show no edit
 //! controls (the server refuses such changes too); console-made teams are editable.
 
 use crate::console::api::{
     list_teams, team_detail, AddTeamMember, CreateTeam, DeleteTeam, RemoveTeamMember, RenameTeam,
 };
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::{Empty, ManagedBadge, Time};
+use crate::console::widgets::{managed_by_text, Empty, ManagedBadge, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Form, A};
@@ -140,7 +140,7 @@ pub fn TeamPage() -> impl IntoView {
                                     <ManagedBadge by=d.team.managed_by.clone()/>
                                 </div>
                                 {if managed {
-                                    view! { <p class="banner" data-testid="read-only-note">{format!("Managed by {}: its name and members are changed there, not here.", d.team.managed_by.clone().unwrap_or_default())}</p> }.into_any()
+                                    view! { <p class="banner" data-testid="read-only-note">{format!("{}: its name and members are changed there, not here.", managed_by_text(&d.team.managed_by.clone().unwrap_or_default()))}</p> }.into_any()
                                 } else {
                                     let (login2, tid2, login3, tid3) = (login.clone(), tid.clone(), login.clone(), tid.clone());
                                     view! {
