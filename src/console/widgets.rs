@@ -125,6 +125,49 @@ pub fn CopyButton(
     }
 }
 
+/// A secret generated for the admin (SCIM token, invitation code, application key, webhook
+/// signing secret): shown in this one place, once, with a copy button. It lives only in the
+/// page's memory; nothing fetches it again.
+#[component]
+pub fn SecretReveal(
+    /// What to do with it, e.g. "Copy this token now. It will not be shown again."
+    #[prop(into)]
+    title: String,
+    #[prop(into)] secret: String,
+    /// data-testid of the box.
+    #[prop(into)]
+    testid: String,
+    /// data-testid of the secret itself.
+    #[prop(into)]
+    secret_testid: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="secret" role="status" data-testid=testid>
+            <p><strong>{title}</strong></p>
+            <div class="copy-row">
+                <code class="url" data-testid=secret_testid>{secret.clone()}</code>
+                <CopyButton text=secret/>
+            </div>
+            {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// "Saved" next to a form's button once its action succeeded, until it is sent again.
+#[component]
+pub fn Saved(
+    #[prop(into)] done: Signal<bool>,
+    #[prop(optional, into)] text: Option<String>,
+) -> impl IntoView {
+    let text = text.unwrap_or_else(|| "Saved".into());
+    view! {
+        <span class="saved" role="status" data-testid="saved">
+            {move || done.get().then(|| format!("✓ {text}"))}
+        </span>
+    }
+}
+
 #[component]
 pub fn Empty(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {

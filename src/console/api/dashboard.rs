@@ -84,6 +84,27 @@ pub async fn connect_info(org: String) -> Result<ConnectView, ServerFnError> {
     .await
 }
 
+/// Polled by the Connect page until (and after) the identity provider's first request.
+#[server]
+pub async fn connection_status(org: String) -> Result<ConnectionView, ServerFnError> {
+    console(async move {
+        let actor = org_admin(&org).await?;
+        let c = reads::connection(&store(), &actor.org).await?;
+        Ok(ConnectionView {
+            first_request_at: c.first.as_ref().map(|f| f.0),
+            provider: c
+                .first
+                .as_ref()
+                .map(|f| crate::directory::provider_name(&f.1).to_string()),
+            last_request_at: c.recent.first().map(|e| e.occurred_at),
+            users: c.users,
+            groups: c.groups,
+            recent: c.recent.iter().map(super::log::event_row).collect(),
+        })
+    })
+    .await
+}
+
 #[server]
 pub async fn update_settings(
     org: String,

@@ -60,6 +60,22 @@ pub struct ConnectView {
     pub allowed_roles: Vec<String>,
 }
 
+/// The Connect page's live status: waiting for the identity provider's first request, or
+/// connected and what it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    /// The first request accepted with one of the org's tokens.
+    pub first_request_at: Option<i64>,
+    /// "Okta", "Microsoft Entra ID", … (the client of that first request).
+    pub provider: Option<String>,
+    pub last_request_at: Option<i64>,
+    /// Users and groups the identity provider pushed, in the directory now.
+    pub users: i64,
+    pub groups: i64,
+    /// Its newest requests, newest first.
+    pub recent: Vec<EventRowView>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
     pub id: String,
