@@ -168,6 +168,21 @@ pub fn Saved(
     }
 }
 
+/// Empties `form` each time `succeeded` turns true (its action's newest result is Ok): the
+/// next entry starts from a clean form, and nothing typed lingers after it was saved.
+pub fn reset_on_success(
+    form: NodeRef<leptos::html::Form>,
+    succeeded: impl Fn() -> bool + Send + Sync + 'static,
+) {
+    Effect::new(move |_| {
+        if succeeded() {
+            if let Some(f) = form.get_untracked() {
+                f.reset();
+            }
+        }
+    });
+}
+
 #[component]
 pub fn Empty(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {

@@ -53,7 +53,13 @@ pub fn Dashboard() -> impl IntoView {
                                     <section class="card">
                                         <h2>"Identity providers"</h2>
                                         {if d.clients.is_empty() {
-                                            view! { <p class="muted">"No SCIM request yet. Create a token on the Connect page and paste it into your identity provider."</p> }.into_any()
+                                            view! {
+                                                <div class="empty" data-testid="dashboard-empty">
+                                                    <h3>"No identity provider connected yet"</h3>
+                                                    <p class="muted">"Choose Okta, Microsoft Entra ID, OneLogin or JumpCloud and follow its steps; the page tells you when the first request arrives."</p>
+                                                    <a class="btn btn-primary" href=format!("/orgs/{}/connect", d.org.login) data-testid="connect-cta">"Connect your identity provider"</a>
+                                                </div>
+                                            }.into_any()
                                         } else {
                                             view! {
                                                 <table class="table">
