@@ -26,17 +26,23 @@ pub fn utc_text(ms: i64) -> String {
 
 /// "3 min ago", "2 h ago", "5 d ago" for the past; "in 3 min", "in 2 h", "in 3 days" for the
 /// future (an expiry): used once hydrated, the server renders UTC. Within a minute either
-/// way it is "just now", so a clock a few seconds off does not say "in 0 min".
+/// way it is "just now", so a clock a few seconds off does not say "in 0 min". Amounts are
+/// rounded to the nearest unit: a token that expires in 3 days, read a few seconds after it
+/// was made, says "in 3 days", not "in 2 days".
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn relative(ms: i64, now: i64) -> String {
     let s = (now - ms) / 1000;
     if s.abs() < 60 {
         return "just now".into();
     }
-    let (n, unit) = match s.unsigned_abs() {
-        a @ 60..=3599 => (a / 60, "min"),
-        a @ 3600..=86_399 => (a / 3600, "h"),
-        a => (a / 86_400, "d"),
+    let a = s.unsigned_abs();
+    let round = |unit: u64| (a + unit / 2) / unit;
+    let (n, unit) = if round(60) < 60 {
+        (round(60), "min")
+    } else if round(3600) < 24 {
+        (round(3600), "h")
+    } else {
+        (round(86_400), "d")
     };
     if s > 0 {
         format!("{n} {unit} ago")
@@ -254,12 +260,15 @@ mod tests {
         assert_eq!(relative(0, 7_200_000), "2 h ago");
         assert_eq!(relative(0, 3 * 86_400_000), "3 d ago");
         assert_eq!(relative(0, 30_000), "just now");
+        assert_eq!(relative(0, 179_000), "3 min ago");
     }
 
     #[test]
     fn future_times_read_in_so_much_time() {
         let now = 1_700_000_000_000;
         assert_eq!(relative(now + 3 * 86_400_000 + 5_000, now), "in 3 days");
+        assert_eq!(relative(now + 3 * 86_400_000 - 5_000, now), "in 3 days");
+        assert_eq!(relative(now + 3_599_000, now), "in 1 h");
         assert_eq!(relative(now + 86_400_000, now), "in 1 day");
         assert_eq!(relative(now + 2 * 3_600_000, now), "in 2 h");
         assert_eq!(relative(now + 5 * 60_000, now), "in 5 min");
