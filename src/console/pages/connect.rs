@@ -12,7 +12,6 @@ use crate::console::layout::{LoadError, OrgLayout};
 use crate::console::widgets::{CopyButton, Empty, Saved, SecretReveal, StatusPill, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// How often the live status asks the server: quick enough that "Test Connection" in the
@@ -130,14 +129,16 @@ pub fn Connect() -> impl IntoView {
                 <h2><span class="step-no">"1"</span>" Choose your identity provider"</h2>
                 <div class="idp-choices" role="list">
                     {Idp::ALL.into_iter().map(|i| view! {
-                        <A
+                        // A plain link: the router makes it a client-side navigation once
+                        // hydrated, and it works before that too.
+                        <a
                             href=move || format!("/orgs/{}/connect?idp={}", org(), i.key())
-                            attr:class=move || if idp.get() == Some(i) { "idp-choice idp-choice-selected" } else { "idp-choice" }
-                            attr:role="listitem"
-                            attr:aria-current=move || (idp.get() == Some(i)).then_some("true")
+                            class=move || if idp.get() == Some(i) { "idp-choice idp-choice-selected" } else { "idp-choice" }
+                            role="listitem"
+                            aria-current=move || (idp.get() == Some(i)).then_some("true")
                         >
                             {i.name()}
-                        </A>
+                        </a>
                     }).collect_view()}
                 </div>
             </section>
