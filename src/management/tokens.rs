@@ -58,6 +58,7 @@ fn new_token(
         last_used_at: None,
         expires_at: expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
         revoked_at: None,
+        replaced_by: None,
     };
     Ok((t, issued))
 }

@@ -322,26 +322,31 @@ fn TokenList(
                     Ok(list) => {
                         let hidden = list.iter().filter(|t| dead(t)).count();
                         let list = StoredValue::new(list);
-                        view! {
-                            {(hidden > 0).then(|| view! {
-                                <label class="check toggle" data-testid="show-dead-tokens">
-                                    <input type="checkbox" prop:checked=move || show_all.get() on:change=move |ev| show_all.set(event_target_checked(&ev))/>
-                                    {format!(" Show revoked and expired tokens ({hidden})")}
-                                </label>
-                            })}
+                        // Built as separate erased views: one nested view type of all three
+                        // overflows the compiler's query depth on wasm.
+                        let toggle = (hidden > 0).then(|| view! {
+                            <label class="check toggle" data-testid="show-dead-tokens">
+                                <input type="checkbox" prop:checked=move || show_all.get() on:change=move |ev| show_all.set(event_target_checked(&ev))/>
+                                {format!(" Show revoked and expired tokens ({hidden})")}
+                            </label>
+                        }.into_any());
+                        let rows = move || {
+                            list.get_value()
+                                .into_iter()
+                                .filter(|t| show_all.get() || !dead(t))
+                                .map(|t| view! { <TokenRow token=t regenerate=regenerate revoke=revoke/> })
+                                .collect_view()
+                        };
+                        let table = view! {
                             <table class="table" data-testid="tokens">
                                 <thead><tr><th>"Label"</th><th>"Token"</th><th>"Created"</th><th>"Last used"</th><th>"Expires"</th><th>"State"</th><th></th></tr></thead>
-                                <tbody>
-                                    {move || list.get_value().into_iter()
-                                        .filter(|t| show_all.get() || !dead(t))
-                                        .map(|t| view! { <TokenRow token=t regenerate=regenerate revoke=revoke/> })
-                                        .collect_view()}
-                                </tbody>
+                                <tbody>{rows}</tbody>
                             </table>
-                            {move || (!show_all.get() && hidden == list.with_value(|l| l.len())).then(|| view! {
-                                <p class="muted" data-testid="no-live-tokens">"No token works now: generate a new one."</p>
-                            })}
-                        }.into_any()
+                        }.into_any();
+                        let none_live = move || (!show_all.get() && hidden == list.with_value(|l| l.len())).then(|| view! {
+                            <p class="muted" data-testid="no-live-tokens">"No token works now: generate a new one."</p>
+                        });
+                        view! { {toggle} {table} {none_live} }.into_any()
                     }
                     Err(e) => view! { <LoadError error=e/> }.into_any(),
                 }
@@ -355,7 +360,7 @@ fn TokenRow(
     token: TokenView,
     regenerate: ServerAction<RegenerateToken>,
     revoke: ServerAction<RevokeToken>,
-) -> impl IntoView {
+) -> AnyView {
     let params = use_params_map();
     let org = move || params.read().get("org").unwrap_or_default();
     let confirm = RwSignal::new(None::<&'static str>);
@@ -424,6 +429,7 @@ fn TokenRow(
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// The live status: polls the server every few seconds (like the provisioning log), so
