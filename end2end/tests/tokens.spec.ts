@@ -3,7 +3,7 @@ import { test, expect, hydrated, signIn, shot } from './fixtures';
 test('a token is shown once, works, regenerates (old one refused) and revokes', async ({ page, server }) => {
   server.seedOrg('acme', 'owner@acme.test');
   await signIn(page, server, 'owner@acme.test');
-  await page.getByRole('link', { name: 'Connect' }).click();
+  await page.getByRole('link', { name: 'Connect', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Connect your identity provider' })).toBeVisible();
   await expect(page.getByTestId('connect-base-url')).toHaveText(`${server.url}/scim/v2/acme`);
   await hydrated(page);

@@ -127,20 +127,19 @@ pub fn Connect() -> impl IntoView {
             <h1>"Connect your identity provider"</h1>
             <section class="card connect-step" data-testid="choose-idp">
                 <h2><span class="step-no">"1"</span>" Choose your identity provider"</h2>
-                <div class="idp-choices" role="list">
+                <ul class="idp-choices">
                     {Idp::ALL.into_iter().map(|i| view! {
                         // A plain link: the router makes it a client-side navigation once
                         // hydrated, and it works before that too.
-                        <a
+                        <li><a
                             href=move || format!("/orgs/{}/connect?idp={}", org(), i.key())
                             class=move || if idp.get() == Some(i) { "idp-choice idp-choice-selected" } else { "idp-choice" }
-                            role="listitem"
                             aria-current=move || (idp.get() == Some(i)).then_some("true")
                         >
                             {i.name()}
-                        </a>
+                        </a></li>
                     }).collect_view()}
-                </div>
+                </ul>
             </section>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
