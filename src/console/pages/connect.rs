@@ -459,8 +459,8 @@ fn LiveStatus(idp: Memo<Option<Idp>>) -> impl IntoView {
                     match status.await {
                         Ok(s) => match s.first_request_at {
                             None => view! {
-                                <div class="live live-waiting" role="status" data-testid="connection-status">
-                                    <span class="live-dot" aria-hidden="true"></span>
+                                <div class="conn conn-waiting" role="status" data-testid="connection-status">
+                                    <span class="conn-dot" aria-hidden="true"></span>
                                     <strong>{format!("Waiting for the first request from {}…", who())}</strong>
                                     <p class="muted">"This updates by itself. Testing the connection in your identity provider (Test Connector Configuration, Test Connection) sends one."</p>
                                 </div>
@@ -469,8 +469,8 @@ fn LiveStatus(idp: Memo<Option<Idp>>) -> impl IntoView {
                                 let provider = s.provider.clone().unwrap_or_else(|| "Your identity provider".into());
                                 let (users, groups) = (s.users, s.groups);
                                 view! {
-                                    <div class="live live-connected" role="status" data-testid="connection-status">
-                                        <span class="live-dot" aria-hidden="true"></span>
+                                    <div class="conn conn-connected" role="status" data-testid="connection-status">
+                                        <span class="conn-dot" aria-hidden="true"></span>
                                         <strong>{format!("Connected: {provider} reached scimgate.")}</strong>
                                         <p>"First request "<Time ms=first/>
                                             {s.last_request_at.map(|l| view! { ", latest "<Time ms=l/> })}
