@@ -86,7 +86,11 @@ impl World {
             .await
             .unwrap()
             .to_bytes();
-        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     async fn ok(&self, path: &str, pairs: &[(&str, &str)], what: &str) -> Value {
@@ -158,11 +162,22 @@ async fn the_connection_status_waits_for_an_accepted_request_then_counts() {
             .await;
         assert!(status["first_request_at"].is_i64(), "[{be}] {status}");
         assert_eq!(status["provider"], "Okta", "[{be}] {status}");
-        assert_eq!((status["users"].clone(), status["groups"].clone()), (json!(1), json!(1)), "[{be}] {status}");
+        assert_eq!(
+            (status["users"].clone(), status["groups"].clone()),
+            (json!(1), json!(1)),
+            "[{be}] {status}"
+        );
         let recent = status["recent"].as_array().unwrap();
-        assert_eq!(recent.len(), 2, "[{be}] only the accepted requests: {status}");
+        assert_eq!(
+            recent.len(),
+            2,
+            "[{be}] only the accepted requests: {status}"
+        );
         assert_eq!(recent[0]["method"], "POST", "[{be}] {status}");
-        assert!(recent[0]["path"].as_str().unwrap().ends_with("/Groups"), "[{be}] newest first: {status}");
+        assert!(
+            recent[0]["path"].as_str().unwrap().ends_with("/Groups"),
+            "[{be}] newest first: {status}"
+        );
         w.app.finish().await;
     }
 }
@@ -184,31 +199,45 @@ async fn a_console_team_named_like_a_managed_team_needs_confirmation() {
 
         // Refused, whatever the case, with words the page recognises; nothing is made.
         let (status, _, body) = w
-            .call(CreateTeam::PATH, form(&[("org", "acme"), ("name", "engineering")]))
+            .call(
+                CreateTeam::PATH,
+                form(&[("org", "acme"), ("name", "engineering")]),
+            )
             .await;
         assert_eq!(status, 409, "[{be}] {body}");
         assert!(
             body.contains(scimgate::console::api::SAME_NAME_AS_MANAGED) && body.contains("Okta"),
             "[{be}] {body}"
         );
-        let teams = w.ok(ListTeams::PATH, &[("org", "acme")], "list_teams").await;
+        let teams = w
+            .ok(ListTeams::PATH, &[("org", "acme")], "list_teams")
+            .await;
         assert_eq!(teams["total"], 1, "[{be}] {teams}");
 
         // Confirmed: a separate console team of that name.
         let id = w
             .ok(
                 CreateTeam::PATH,
-                &[("org", "acme"), ("name", "Engineering"), ("same_name", "on")],
+                &[
+                    ("org", "acme"),
+                    ("name", "Engineering"),
+                    ("same_name", "on"),
+                ],
                 "create with confirmation",
             )
             .await;
         let id = id.as_str().unwrap().to_string();
-        let teams = w.ok(ListTeams::PATH, &[("org", "acme")], "list_teams").await;
+        let teams = w
+            .ok(ListTeams::PATH, &[("org", "acme")], "list_teams")
+            .await;
         assert_eq!(teams["total"], 2, "[{be}] {teams}");
 
         // Renaming into a managed name asks too; keeping its own name does not.
         let (status, _, body) = w
-            .call(RenameTeam::PATH, form(&[("org", "acme"), ("id", "none"), ("name", "x")]))
+            .call(
+                RenameTeam::PATH,
+                form(&[("org", "acme"), ("id", "none"), ("name", "x")]),
+            )
             .await;
         assert_eq!(status, 404, "[{be}] {body}");
         w.ok(
@@ -226,7 +255,12 @@ async fn a_console_team_named_like_a_managed_team_needs_confirmation() {
         assert_eq!(status, 409, "[{be}] {body}");
         w.ok(
             RenameTeam::PATH,
-            &[("org", "acme"), ("id", &id), ("name", "ENGINEERING"), ("same_name", "on")],
+            &[
+                ("org", "acme"),
+                ("id", &id),
+                ("name", "ENGINEERING"),
+                ("same_name", "on"),
+            ],
             "rename with confirmation",
         )
         .await;
@@ -248,7 +282,9 @@ async fn an_admin_who_removes_themselves_loses_the_org() {
         scimgate::management::create_admin(&w.app.db.store, "acme", "second@acme.test", PW.into())
             .await
             .expect("second admin");
-        let page = w.ok(AdminsPage::PATH, &[("org", "acme")], "admins_page").await;
+        let page = w
+            .ok(AdminsPage::PATH, &[("org", "acme")], "admins_page")
+            .await;
         let me = page["admins"]
             .as_array()
             .unwrap()
@@ -256,8 +292,12 @@ async fn an_admin_who_removes_themselves_loses_the_org() {
             .find(|a| a["is_you"] == true)
             .map(|a| a["id"].as_str().unwrap().to_string())
             .expect("me");
-        w.ok(RemoveAdmin::PATH, &[("org", "acme"), ("admin_id", &me)], "remove myself")
-            .await;
+        w.ok(
+            RemoveAdmin::PATH,
+            &[("org", "acme"), ("admin_id", &me)],
+            "remove myself",
+        )
+        .await;
         let (status, _, body) = w.call(ListTokens::PATH, form(&[("org", "acme")])).await;
         assert_eq!(status, 404, "[{be}] no longer an admin: {body}");
         w.app.finish().await;

@@ -85,7 +85,11 @@ impl World {
             .await
             .unwrap()
             .to_bytes();
-        (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     async fn ok(&self, path: &str, pairs: &[(&str, &str)], what: &str) -> Value {
@@ -185,12 +189,20 @@ async fn with_an_overlap_both_secrets_work_until_it_ends() {
             )
             .await;
         assert_eq!(status, 400, "[{be}] overlap 7d: {body}");
-        assert_eq!(w.scim_status(&secret).await, 200, "[{be}] new after 7d refusal");
+        assert_eq!(
+            w.scim_status(&secret).await,
+            200,
+            "[{be}] new after 7d refusal"
+        );
 
         // After the overlap only the new one works.
         w.end_overlap(&old_id).await;
         assert_eq!(w.scim_status(&old).await, 401, "[{be}] old, after overlap");
-        assert_eq!(w.scim_status(&secret).await, 200, "[{be}] new, after overlap");
+        assert_eq!(
+            w.scim_status(&secret).await,
+            200,
+            "[{be}] new, after overlap"
+        );
         assert_eq!(w.state_of(&old_id).await, "expired", "[{be}]");
 
         // The audit trail says what happened, without a secret.

@@ -198,7 +198,12 @@ pub async fn regenerate(
         }
     );
     actor
-        .audit(&mut tx, "token regenerated", Some(&old.label), Some(&detail))
+        .audit(
+            &mut tx,
+            "token regenerated",
+            Some(&old.label),
+            Some(&detail),
+        )
         .await?;
     tx.commit().await?;
     Ok(Regenerated {

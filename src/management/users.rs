@@ -3,7 +3,7 @@
 
 use super::{Actor, ManagementError, Result};
 use crate::directory::query::{Collection, Cond, Op, Target, Val};
-use crate::directory::{feed, new_id, provider_of, now_ms, validate_email, User, UserColumns};
+use crate::directory::{feed, new_id, now_ms, provider_of, validate_email, User, UserColumns};
 use crate::provisioning::schemas::role_of;
 use crate::store::{users, Store, StoreError};
 

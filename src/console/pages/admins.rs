@@ -3,9 +3,9 @@
 use crate::console::api::{admins_page, InviteAdmin, RemoveAdmin};
 use crate::console::layout::{LoadError, OrgLayout};
 use crate::console::widgets::{reset_on_success, SecretReveal, Time};
-use leptos_router::hooks::use_navigate;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_navigate;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -20,7 +20,9 @@ pub fn Admins() -> impl IntoView {
     );
     let invite_form = NodeRef::<leptos::html::Form>::new();
     // A sent invitation empties the form for the next one (the code stays shown below).
-    reset_on_success(invite_form, move || matches!(add.value().get(), Some(Ok(_))));
+    reset_on_success(invite_form, move || {
+        matches!(add.value().get(), Some(Ok(_)))
+    });
     // Removing yourself ends your access to this org: its pages would only answer
     // "forbidden" now, so go to the front door, which opens another org of yours or says
     // there is none.

@@ -30,7 +30,13 @@ enum Idp {
 }
 
 impl Idp {
-    const ALL: [Idp; 5] = [Idp::Okta, Idp::Entra, Idp::OneLogin, Idp::JumpCloud, Idp::Other];
+    const ALL: [Idp; 5] = [
+        Idp::Okta,
+        Idp::Entra,
+        Idp::OneLogin,
+        Idp::JumpCloud,
+        Idp::Other,
+    ];
 
     fn key(self) -> &'static str {
         match self {
@@ -513,7 +519,8 @@ fn LiveStatus(idp: Memo<Option<Idp>>) -> impl IntoView {
 /// The role-mapping step: how to send the role, and which values this org accepts.
 fn role_mapping(roles: &[String], how: &str) -> String {
     let values = if roles.is_empty() {
-        "Any role name is accepted (set allowed roles under Advanced settings to restrict them).".to_string()
+        "Any role name is accepted (set allowed roles under Advanced settings to restrict them)."
+            .to_string()
     } else {
         format!(
             "Allowed values: {}; any other value is refused.",

@@ -262,11 +262,9 @@ fn MemberPicker(org: String, team: String, add: ServerAction<AddTeamMember>) -> 
         if let Some(h) = pending.get_value() {
             h.clear();
         }
-        let handle = set_timeout_with_handle(
-            move || query.set(text.trim().to_string()),
-            SEARCH_DEBOUNCE,
-        )
-        .ok();
+        let handle =
+            set_timeout_with_handle(move || query.set(text.trim().to_string()), SEARCH_DEBOUNCE)
+                .ok();
         pending.set_value(handle);
     });
     let results = Resource::new(
