@@ -112,6 +112,8 @@ pub async fn seed(store: &Store, org: &Org, size: SeedSize) -> Result<Seeded, St
         q.push("(").push_bind(user_ids[i].as_str()).push(", ").push_bind(org.id.as_str()).push(", 0, ").push_bind(v.as_str()).push(", ").push_bind(v.to_lowercase()).push(", 'work', 'work', 1)");
     })
     .await?;
+    // The people search's words, as the store indexes users it has not indexed yet.
+    crate::store::search::backfill(store).await?;
 
     let g = size.groups as usize;
     let group_ids: Vec<String> = (0..g).map(|_| new_id()).collect();

@@ -340,3 +340,132 @@ async fn console_writes_record_events_with_their_admin() {
         app.finish().await;
     }
 }
+
+/// A person's story (the console's timeline) is their own events and their team joins and
+/// leaves, newest first, in pages; retention removes each org's oldest events by sequence.
+#[tokio::test]
+async fn each_persons_story_and_retention() {
+    for b in backends() {
+        let name = b.name();
+        let app = TestApp::new(&b).await;
+        let org = app.org.id.clone();
+        let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+
+        let ada = user(&app, "ada@example.com").await;
+        let bob = user(&app, "bob@example.com").await;
+        let (s, _) = app
+            .scim(
+                "PATCH",
+                &format!("/Users/{ada}"),
+                Some(patch(
+                    json!([{"op": "replace", "path": "displayName", "value": "Ada L."}]),
+                )),
+            )
+            .await;
+        assert_eq!(s, 200, "{name}");
+        let (s, g) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Research", "members": [{"value": ada}]})),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {g}");
+        let team = g["id"].as_str().unwrap().to_string();
+        let (s, _) = app
+            .scim(
+                "PATCH",
+                &format!("/Groups/{team}"),
+                Some(patch(
+                    json!([{"op": "remove", "path": format!("members[value eq \"{ada}\"]")}]),
+                )),
+            )
+            .await;
+        assert_eq!(s, 204, "{name}");
+        let (s, _) = app
+            .scim(
+                "PATCH",
+                &format!("/Users/{ada}"),
+                Some(patch(
+                    json!([{"op": "replace", "path": "active", "value": false}]),
+                )),
+            )
+            .await;
+        assert_eq!(s, 200, "{name}");
+
+        let mut c = app.db.store.read().await.unwrap();
+        let story = feed::list_for_user(&mut c, &org, &ada, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            types(&story),
+            [
+                "user.deactivated",
+                "team.member_removed",
+                "team.member_added",
+                "user.updated",
+                "user.created"
+            ],
+            "{name}: Ada's story, newest first (team.created is not about her)"
+        );
+        assert!(
+            story.windows(2).all(|w| w[0].seq > w[1].seq),
+            "{name}: newest first"
+        );
+        assert_eq!(story[1].data["team"]["name"], "Research", "{name}");
+        let updated = &story[3];
+        assert_eq!(
+            (
+                updated.data["previous"]["displayName"].clone(),
+                updated.data["current"]["displayName"].clone()
+            ),
+            (json!("ada@example.com"), json!("Ada L.")),
+            "{name}: an update carries before and after"
+        );
+        let bobs = feed::list_for_user(&mut c, &org, &bob, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(types(&bobs), ["user.created"], "{name}");
+        // Pages: the two entries older than the third.
+        let older = feed::list_for_user(&mut c, &org, &ada, Some(story[2].seq), 100)
+            .await
+            .unwrap();
+        assert_eq!(types(&older), ["user.updated", "user.created"], "{name}");
+        drop(c);
+
+        // Retention: the first three events (Ada's and Bob's creation, Ada's update) aged
+        // past the cut-off go; everything from the fourth on stays, and the cursor bounds
+        // move with them.
+        let mut tx = app.db.store.begin().await.unwrap();
+        sqlx::query("UPDATE change_events SET occurred_at = 1000 WHERE org_id = $1 AND seq <= 3")
+            .bind(&org)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let pruned = feed::prune(&mut tx, 2000).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(pruned, 3, "{name}");
+        let mut c = app.db.store.read().await.unwrap();
+        let (last, oldest) = feed::bounds(&mut c, &org).await.unwrap();
+        assert_eq!(oldest, Some(4), "{name}");
+        assert!(last >= 7, "{name}: {last}");
+        drop(c);
+        // Everything aged: all go, and the sequence goes on from where it was.
+        let mut tx = app.db.store.begin().await.unwrap();
+        sqlx::query("UPDATE change_events SET occurred_at = 1000 WHERE org_id = $1")
+            .bind(&org)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        feed::prune(&mut tx, 2000).await.unwrap();
+        tx.commit().await.unwrap();
+        user(&app, "cy@example.com").await;
+        let evs = events_after(&app, &org, 0).await;
+        assert_eq!(types(&evs), ["user.created"], "{name}");
+        assert_eq!(
+            evs[0].seq,
+            last + 1,
+            "{name}: sequence numbers are never reused"
+        );
+    }
+}

@@ -1070,3 +1070,130 @@ async fn case_insensitive_matching_folds_unicode() {
         db.finish().await;
     }
 }
+
+/// The console's people search: any word of userName, displayName, name or emails, by
+/// prefix, every word of the query; kept in step with updates and deletes; per org.
+#[tokio::test]
+async fn people_search_finds_any_word_and_follows_changes() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let name = db.store.backend().name();
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
+        let ada = user(
+            &org.id,
+            "ada@acme.example",
+            json!({"displayName": "Ada Lovelace", "name": {"givenName": "Ada", "familyName": "Lovelace"}, "emails": [{"value": "countess@analytical.test"}]}),
+        );
+        let bob = user(
+            &org.id,
+            "bob@acme.example",
+            json!({"displayName": "Bob Byron"}),
+        );
+        users::insert_user(&mut c, &ada).await.unwrap();
+        users::insert_user(&mut c, &bob).await.unwrap();
+        // Another org's Lovelace is never found from acme.
+        users::insert_user(
+            &mut c,
+            &user(
+                &other.id,
+                "ada@other.example",
+                json!({"displayName": "Ada Lovelace"}),
+            ),
+        )
+        .await
+        .unwrap();
+        drop(c);
+        let find = |q: &'static str| {
+            let store = db.store.clone();
+            let org = org.id.clone();
+            async move {
+                let cond = Cond::Words {
+                    org_id: org.clone(),
+                    words: scimgate::store::search::query_words(q),
+                };
+                let (total, rows) = store
+                    .page_users(
+                        &org,
+                        &ListQuery {
+                            cond,
+                            limit: 100,
+                            ..ListQuery::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let mut names: Vec<String> = rows.into_iter().map(|u| u.user_name).collect();
+                names.sort();
+                assert_eq!(total as usize, names.len());
+                names
+            }
+        };
+        assert_eq!(
+            find("lovelace").await,
+            ["ada@acme.example"],
+            "{name}: a last name"
+        );
+        assert_eq!(
+            find("LOVE").await,
+            ["ada@acme.example"],
+            "{name}: a prefix, any case"
+        );
+        assert_eq!(
+            find("analytical").await,
+            ["ada@acme.example"],
+            "{name}: part of a secondary email"
+        );
+        assert_eq!(
+            find("acme").await,
+            ["ada@acme.example", "bob@acme.example"],
+            "{name}: a domain"
+        );
+        assert_eq!(
+            find("ada acme").await,
+            ["ada@acme.example"],
+            "{name}: every word must match"
+        );
+        assert!(find("ada byron").await.is_empty(), "{name}");
+        assert!(find("zzz").await.is_empty(), "{name}");
+
+        // A rename moves the words; a delete removes them.
+        let mut c = db.store.read().await.unwrap();
+        let mut renamed = bob.clone();
+        renamed
+            .attributes
+            .insert("displayName".into(), json!("Robert Shelley"));
+        renamed.display_name = Some("Robert Shelley".into());
+        users::update_user(&mut c, &renamed, 1, Some(&bob))
+            .await
+            .unwrap();
+        drop(c);
+        assert!(
+            find("byron").await.is_empty(),
+            "{name}: the old name is gone"
+        );
+        assert_eq!(find("shelley").await, ["bob@acme.example"], "{name}");
+        // Without the earlier record (the console's path), from the words stored on the row.
+        let mut c = db.store.read().await.unwrap();
+        let mut again = renamed.clone();
+        again
+            .attributes
+            .insert("displayName".into(), json!("Percy"));
+        again.display_name = Some("Percy".into());
+        users::update_user(&mut c, &again, 2, None).await.unwrap();
+        drop(c);
+        assert!(find("shelley").await.is_empty(), "{name}");
+        assert_eq!(find("percy").await, ["bob@acme.example"], "{name}");
+        let mut c = db.store.read().await.unwrap();
+        users::delete_user(&mut c, &org.id, &ada.id).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_words WHERE user_id = $1")
+            .bind(&ada.id)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        drop(c);
+        assert_eq!(left, 0, "{name}: a deleted user leaves no words behind");
+        assert!(find("lovelace").await.is_empty(), "{name}");
+    }
+}

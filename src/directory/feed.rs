@@ -68,6 +68,25 @@ pub struct NewChange {
     pub data: Value,
 }
 
+impl NewChange {
+    /// The user the event is about: the resource of a user event, the member of a
+    /// membership event, none for a team event (indexed, for each person's story).
+    pub fn user_id(&self) -> Option<&str> {
+        match self.event_type {
+            EventType::UserCreated
+            | EventType::UserUpdated
+            | EventType::UserDeactivated
+            | EventType::UserReactivated
+            | EventType::UserDeleted
+            | EventType::UserRoleChanged => Some(&self.resource_id),
+            EventType::TeamMemberAdded | EventType::TeamMemberRemoved => {
+                self.data.pointer("/user/id").and_then(Value::as_str)
+            }
+            EventType::TeamCreated | EventType::TeamUpdated | EventType::TeamDeleted => None,
+        }
+    }
+}
+
 /// A recorded event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChangeEvent {
@@ -250,24 +269,26 @@ pub fn team_record(g: &Group) -> TeamRecord {
     }
 }
 
-/// The attributes that differ between two bodies, and their earlier values.
+/// The attributes that differ between two bodies, their earlier values and their new ones.
 fn changed_fields(
     before: &Map<String, Value>,
     after: &Map<String, Value>,
-) -> (Vec<String>, Map<String, Value>) {
+) -> (Vec<String>, Map<String, Value>, Map<String, Value>) {
     let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
     keys.sort();
     keys.dedup();
     let mut fields = Vec::new();
     let mut previous = Map::new();
+    let mut current = Map::new();
     for k in keys {
         if k == "meta" || before.get(k) == after.get(k) {
             continue;
         }
         fields.push(k.clone());
         previous.insert(k.clone(), before.get(k).cloned().unwrap_or(Value::Null));
+        current.insert(k.clone(), after.get(k).cloned().unwrap_or(Value::Null));
     }
-    (fields, previous)
+    (fields, previous, current)
 }
 
 pub fn user_created(u: &User, role: Option<&str>) -> NewChange {
@@ -307,11 +328,11 @@ pub fn user_updated(
         (false, true) => out.push(event(EventType::UserReactivated, json!({"user": record}))),
         _ => {}
     }
-    let (fields, previous) = changed_fields(&before.attributes, &after.attributes);
+    let (fields, previous, current) = changed_fields(&before.attributes, &after.attributes);
     if fields.iter().any(|f| f != "active") {
         out.push(event(
             EventType::UserUpdated,
-            json!({"user": record, "changed_fields": fields, "previous": previous}),
+            json!({"user": record, "changed_fields": fields, "previous": previous, "current": current}),
         ));
     }
     if role_before != role_after {

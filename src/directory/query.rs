@@ -12,6 +12,12 @@ pub enum Cond {
     /// Some element of a multi-valued attribute satisfies the inner condition, whose
     /// targets are [`Target::Elem`].
     Any(Collection, Box<Cond>),
+    /// Users only (the console's people search): every word starts some word of the
+    /// user's userName, displayName, name or emails. Words as `store::search` splits them.
+    Words {
+        org_id: String,
+        words: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -123,20 +123,45 @@ pub struct UserDetail {
     /// (id, name) of the user's teams.
     pub teams: Vec<(String, String)>,
     pub history: Vec<Event>,
+    /// The user's change events (their own, and team joins and leaves), newest first.
+    pub timeline: Vec<ChangeEvent>,
+    /// Set when older entries exist: where the next page starts.
+    pub timeline_older: Option<i64>,
 }
 
-pub async fn user_detail(store: &Store, org: &Org, id: &str) -> Result<UserDetail> {
+/// Entries of a person's story per page.
+pub const TIMELINE_PAGE: i64 = 100;
+
+/// A user's page: profile, teams, provisioning history, and one page of their story (the
+/// newest, or the one older than sequence `before`).
+pub async fn user_detail(
+    store: &Store,
+    org: &Org,
+    id: &str,
+    before: Option<i64>,
+) -> Result<UserDetail> {
     let mut c = store.read().await?;
     let user = users::find_user(&mut c, &org.id, id)
         .await?
         .ok_or(ManagementError::NotFound("User not found."))?;
     let teams = users::list_user_groups(&mut c, &user.id).await?;
     let history = events::events_for_resource(&mut c, &org.id, &user.id, 20).await?;
+    let mut timeline =
+        crate::store::feed::list_for_user(&mut c, &org.id, &user.id, before, TIMELINE_PAGE + 1)
+            .await?;
+    let timeline_older = if timeline.len() as i64 > TIMELINE_PAGE {
+        timeline.truncate(TIMELINE_PAGE as usize);
+        timeline.last().map(|e| e.seq)
+    } else {
+        None
+    };
     Ok(UserDetail {
         role: crate::provisioning::schemas::role_of(&user.attributes).map(str::to_string),
         user,
         teams,
         history,
+        timeline,
+        timeline_older,
     })
 }
 

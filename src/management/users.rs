@@ -2,7 +2,7 @@
 //! manages are changed there, not here.
 
 use super::{Actor, ManagementError, Result};
-use crate::directory::query::{Collection, Cond, Op, Target, Val};
+use crate::directory::query::{Cond, Op, Target, Val};
 use crate::directory::{feed, new_id, now_ms, provider_of, validate_email, User, UserColumns};
 use crate::provisioning::schemas::role_of;
 use crate::store::{users, Store, StoreError};
@@ -109,29 +109,20 @@ pub async fn update_user(
     Ok(())
 }
 
-/// What the console's user search asks for: `q` (a prefix of userName or displayName, or
-/// of an email when it holds an @), status (active, deactivated) and source (scim,
-/// console). Prefix searches, so that each term is an index range even with 100,000 users.
-pub fn search(q: Option<&str>, status: Option<&str>, source: Option<&str>) -> Cond {
+/// What the console's user search asks for: `q`, whose every word must start a word of
+/// the user's userName, displayName, name or emails (an index range per word, see
+/// [`crate::store::search`], so it stays fast at 100,000 users), status (active,
+/// deactivated) and source (scim, console).
+pub fn search(org_id: &str, q: Option<&str>, status: Option<&str>, source: Option<&str>) -> Cond {
     let mut cond = Cond::All;
-    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let starts = |t: Target| Cond::Test(t, Op::Sw, Val::Str(q.to_string()));
-        cond = if q.contains('@') {
-            let email = Cond::Any(
-                Collection::Emails,
-                Box::new(starts(Target::Elem {
-                    sub: "value".into(),
-                    case_exact: false,
-                    boolean: false,
-                })),
-            );
-            Cond::Or(Box::new(starts(Target::UserName)), Box::new(email))
-        } else {
-            Cond::Or(
-                Box::new(starts(Target::UserName)),
-                Box::new(starts(Target::DisplayName)),
-            )
-        };
+    if let Some(q) = q {
+        let words = crate::store::search::query_words(q);
+        if !words.is_empty() {
+            cond = Cond::Words {
+                org_id: org_id.to_string(),
+                words,
+            };
+        }
     }
     let active = match status {
         Some("active") => Some(true),

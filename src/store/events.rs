@@ -430,6 +430,9 @@ pub async fn search_events(
             .push_bind(r.as_str())
             .push(")");
     }
+    // A name: the start of a touched resource's name (a userName, a group's displayName,
+    // also of users since deleted), or every word of it starting a word of a user's names
+    // or emails (the people search's index): each side an index range.
     if let Some(t) = &f.text {
         let lo = t.to_lowercase();
         let hi = format!("{lo}\u{10ffff}");
@@ -438,8 +441,15 @@ pub async fn search_events(
             .push(" AND lower(c.resource_name) >= ")
             .push_bind(lo)
             .push(" AND lower(c.resource_name) < ")
-            .push_bind(hi)
-            .push(")");
+            .push_bind(hi);
+        let words = super::search::query_words(t);
+        if !words.is_empty() {
+            q.push(" UNION SELECT c.event_id FROM event_changes c WHERE c.org_id = ")
+                .push_bind(org_id)
+                .push(" AND ");
+            super::search::push_match(&mut q, "c.resource_id", org_id, &words);
+        }
+        q.push(")");
     }
     if let Some(k) = &f.kind {
         q.push(

@@ -7,7 +7,7 @@ use crate::directory::feed::{ChangeEvent, NewChange};
 use crate::directory::{new_id, now_ms};
 use sqlx::AnyConnection;
 
-/// Rows per INSERT statement (7 values each, well under either database's limit).
+/// Rows per INSERT statement (10 binds each, well under either database's limit).
 const ROWS_PER_INSERT: usize = 500;
 
 /// Appends `events` for `org_id` in the caller's transaction. The org's sequence row is
@@ -39,7 +39,7 @@ pub async fn append(
     let now = now_ms();
     for (c, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
         let mut q = Sql::new(
-            "INSERT INTO change_events (id, org_id, seq, event_type, occurred_at, origin, resource_id, data) VALUES ",
+            "INSERT INTO change_events (id, org_id, seq, event_type, occurred_at, origin, resource_id, user_id, data) VALUES ",
         );
         for (i, e) in chunk.iter().enumerate() {
             if i > 0 {
@@ -62,6 +62,8 @@ pub async fn append(
                 .push_bind(origin)
                 .push(", ")
                 .push_bind(e.resource_id.as_str())
+                .push(", ")
+                .push_bind(e.user_id())
                 .push(", ")
                 .push_bind(e.data.to_string())
                 .push(")");
@@ -157,21 +159,26 @@ pub async fn list_newest(
     rows.into_iter().map(Row::into_event).collect()
 }
 
-/// The newest events about one user or team, newest first.
-pub async fn list_for_resource(
+/// One user's events (their own, and their team joins and leaves), newest first: up to
+/// `limit` of them, only those before sequence `before` when it is given (older pages).
+pub async fn list_for_user(
     conn: &mut AnyConnection,
     org_id: &str,
-    resource_id: &str,
+    user_id: &str,
+    before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ChangeEvent>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM change_events WHERE org_id = $1 AND resource_id = $2 ORDER BY seq DESC LIMIT $3"
-    ))
-    .bind(org_id)
-    .bind(resource_id)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    let mut q = Sql::new(format!(
+        "SELECT {COLUMNS} FROM change_events WHERE org_id = "
+    ));
+    q.push_bind(org_id)
+        .push(" AND user_id = ")
+        .push_bind(user_id);
+    if let Some(before) = before {
+        q.push(" AND seq < ").push_bind(before);
+    }
+    q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+    let rows: Vec<Row> = q.query_as().fetch_all(conn).await?;
     rows.into_iter().map(Row::into_event).collect()
 }
 
@@ -191,13 +198,41 @@ pub async fn bounds(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, Opti
     Ok((last.unwrap_or(0), oldest))
 }
 
-/// Deletes events that occurred before `before` (retention).
+/// Deletes events that occurred before `before` (retention). There is no index on time
+/// (each one would be paid by every SCIM write): within an org, sequence order is commit
+/// order, so each org's expired events are a prefix of its range, found by walking it from
+/// the oldest event up to the first one still kept.
 pub async fn prune(conn: &mut AnyConnection, before: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM change_events WHERE occurred_at < $1")
-        .bind(before)
-        .execute(conn)
+    let orgs: Vec<String> = sqlx::query_scalar("SELECT org_id FROM change_event_seq")
+        .fetch_all(&mut *conn)
         .await?;
-    Ok(done.rows_affected())
+    let mut deleted = 0;
+    for org in orgs {
+        let kept: Option<i64> = sqlx::query_scalar(
+            "SELECT seq FROM change_events WHERE org_id = $1 AND occurred_at >= $2 ORDER BY seq LIMIT 1",
+        )
+        .bind(&org)
+        .bind(before)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let done = match kept {
+            Some(kept) => {
+                sqlx::query("DELETE FROM change_events WHERE org_id = $1 AND seq < $2")
+                    .bind(&org)
+                    .bind(kept)
+                    .execute(&mut *conn)
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM change_events WHERE org_id = $1")
+                    .bind(&org)
+                    .execute(&mut *conn)
+                    .await?
+            }
+        };
+        deleted += done.rows_affected();
+    }
+    Ok(deleted)
 }
 
 /// PostgreSQL: wakes this instance's long polls when another instance commits events
@@ -247,7 +282,8 @@ impl Drop for Listener {
     }
 }
 
-/// One event of the org by id.
+/// One event of the org by id. Ids are not indexed (see [`prune`]): this walks the org's
+/// kept events, which only an admin's resend asks for.
 pub async fn by_id(
     conn: &mut AnyConnection,
     org_id: &str,

@@ -18,6 +18,7 @@ pub mod orgs;
 pub mod pages;
 pub mod pool;
 pub mod query_sql;
+pub mod search;
 pub mod sql;
 pub mod tokens;
 pub mod users;
@@ -323,6 +324,7 @@ impl Store {
             }),
         };
         fold::backfill(&store).await?;
+        search::backfill(&store).await?;
         Ok(store)
     }
 

@@ -158,6 +158,9 @@ fn push_cond(qb: &mut Sql, d: Backend, t: Table, ctx: ElemCtx, cond: &Cond) {
             qb.push(")");
         }
         Cond::Test(target, op, val) => push_test(qb, d, t, ctx, target, *op, val),
+        Cond::Words { org_id, words } => {
+            super::search::push_match(qb, &format!("{}.id", t.alias()), org_id, words)
+        }
     }
 }
 

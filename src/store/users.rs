@@ -4,6 +4,7 @@
 
 use super::fold::{self, fold};
 use super::query_sql::{page_sql, push_where, Table};
+use super::search;
 use super::sql::Sql;
 use super::{bool_int, Backend, Result, StoreError};
 use crate::directory::query::{Cond, ListQuery};
@@ -52,8 +53,9 @@ const COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_nam
 pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
     let cols = UserColumns::from_attributes(&user.attributes);
     let mut q = Sql::new(
-        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, display_name_key, active, attributes, attributes_key, source, version, created_at, updated_at) VALUES (",
+        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, display_name_key, active, attributes, attributes_key, search_words, source, version, created_at, updated_at) VALUES (",
     );
+    let words = search::user_words(&user.attributes);
     let body = Value::Object(user.attributes.clone()).to_string();
     let body_key = fold::attributes_key(&body, &user.attributes);
     q.push_bind(&user.id)
@@ -76,6 +78,8 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
         .push(", ")
         .push_bind(body_key)
         .push(", ")
+        .push_bind(search::joined(&words))
+        .push(", ")
         .push_bind(&user.source)
         .push(", ")
         .push_bind(user.version)
@@ -85,7 +89,11 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
         .push_bind(user.updated_at)
         .push(")");
     let emails = emails_insert(&user.org_id, &user.id, &cols);
-    let statements: Vec<&Sql> = std::iter::once(&q).chain(emails.as_ref()).collect();
+    let indexed = search::insert_words(&user.org_id, &user.id, &words);
+    let statements: Vec<&Sql> = std::iter::once(&q)
+        .chain(emails.as_ref())
+        .chain(indexed.as_ref())
+        .collect();
     Sql::insert_all(conn, &statements)
         .await
         .map_err(|e| StoreError::conflict_or(e, "userName"))
@@ -155,6 +163,7 @@ pub async fn update_user(
     if done.rows_affected() == 0 {
         return Err(StoreError::VersionMismatch);
     }
+    reindex(conn, user, before).await?;
     if before.is_some_and(|b| UserColumns::from_attributes(&b.attributes).emails == cols.emails) {
         return Ok(());
     }
@@ -162,6 +171,41 @@ pub async fn update_user(
     q.push_bind(&user.id);
     let emails = emails_insert(&user.org_id, &user.id, &cols);
     let statements: Vec<&Sql> = std::iter::once(&q).chain(emails.as_ref()).collect();
+    Ok(Sql::execute_all(conn, &statements).await?)
+}
+
+/// Moves a user's search words to those of its new attributes, when they changed. Without
+/// `before`, the words it was indexed under are read from its row.
+async fn reindex(conn: &mut AnyConnection, user: &User, before: Option<&User>) -> Result<()> {
+    let words = search::user_words(&user.attributes);
+    let old = match before {
+        Some(b) => search::user_words(&b.attributes),
+        None => {
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT search_words FROM users WHERE id = $1")
+                    .bind(&user.id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .flatten();
+            search::split(stored.as_deref())
+        }
+    };
+    if old == words {
+        return Ok(());
+    }
+    let mut stored = Sql::new("UPDATE users SET search_words = ");
+    stored
+        .push_bind(search::joined(&words))
+        .push(" WHERE id = ")
+        .push_bind(&user.id);
+    let gone: Vec<String> = old.iter().filter(|w| !words.contains(w)).cloned().collect();
+    let new: Vec<String> = words.iter().filter(|w| !old.contains(w)).cloned().collect();
+    let delete = search::delete_words(&user.org_id, &user.id, &gone);
+    let insert = search::insert_words(&user.org_id, &user.id, &new);
+    let statements: Vec<&Sql> = std::iter::once(&stored)
+        .chain(delete.as_ref())
+        .chain(insert.as_ref())
+        .collect();
     Ok(Sql::execute_all(conn, &statements).await?)
 }
 
@@ -205,13 +249,18 @@ pub async fn delete_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Re
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-    let done = sqlx::query("DELETE FROM users WHERE org_id = $1 AND id = $2")
-        .bind(org_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() == 0 {
+    let words: Option<Option<String>> = sqlx::query_scalar(
+        "DELETE FROM users WHERE org_id = $1 AND id = $2 RETURNING search_words",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(words) = words else {
         return Err(StoreError::NotFound);
+    };
+    if let Some(q) = search::delete_words(org_id, id, &search::split(words.as_deref())) {
+        q.query().execute(&mut *conn).await?;
     }
     for g in &groups {
         sqlx::query("UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = $1 WHERE id = $2")

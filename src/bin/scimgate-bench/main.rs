@@ -43,6 +43,10 @@ struct Args {
     /// Server binary to start when no --url is given
     #[arg(long, default_value = "target/release/scimgate")]
     server_bin: String,
+    /// An extra flag for the started server's `serve` (repeatable), e.g.
+    /// `--server-arg=--log-level=error`; by default it runs exactly as shipped
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
     /// Database for the started server (default: a fresh SQLite file)
     #[arg(long)]
     database_url: Option<String>,
@@ -219,7 +223,16 @@ async fn main() {
         Some(u) => (u.clone(), a.token.clone().unwrap_or_default()),
         None => match start_server(&a) {
             Ok((s, u, t, db)) => {
-                eprintln!("server: {} on {db}", a.server_bin);
+                eprintln!(
+                    "server: {} serve {} on {db} (its log: {})",
+                    a.server_bin,
+                    if a.server_args.is_empty() {
+                        "(shipped defaults)".to_string()
+                    } else {
+                        a.server_args.join(" ")
+                    },
+                    s.log.display()
+                );
                 spawned = Some(s);
                 spawned_db = Some(db);
                 (u, t)

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 pub struct Spawned {
     pub child: Child,
+    /// Where the server's log goes (a file, as a service manager would keep it).
+    pub log: std::path::PathBuf,
     _dir: tempdir::Dir,
 }
 
@@ -116,11 +118,11 @@ pub fn start_server(a: &Args) -> Result<(Spawned, String, String, String), Strin
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
+    // The server as it ships: default log level, every request logged, the log written
+    // to a file (not /dev/null: writing it is part of the cost).
     let mut serve = vec![
         "--database-url".to_string(),
         db.clone(),
-        "--log-level".into(),
-        "error".into(),
         "serve".into(),
         "--addr".into(),
         format!("127.0.0.1:{port}"),
@@ -129,15 +131,20 @@ pub fn start_server(a: &Args) -> Result<(Spawned, String, String, String), Strin
     if a.scenarios.split(',').any(|s| s.trim() == "h") {
         serve.push("--webhook-allow-private".into());
     }
+    serve.extend(a.server_args.iter().cloned());
+    let log = dir.join("server.log");
+    let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
     let child = Command::new(&a.server_bin)
         .args(&serve)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stdout(out)
+        .stderr(err)
         .spawn()
         .map_err(|e| format!("{}: {e}", a.server_bin))?;
     Ok((
         Spawned {
             child,
+            log,
             _dir: tempdir::Dir(dir),
         },
         format!("http://127.0.0.1:{port}"),

@@ -132,6 +132,30 @@ pub struct TeamRef {
     pub name: String,
 }
 
+/// One entry of a person's story (a change event about the user).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntryView {
+    pub seq: i64,
+    pub occurred_at: i64,
+    /// The wire name (`team.member_added`), for styling and tests.
+    pub event_type: String,
+    /// What happened, in words: "Created", "Joined team", "Deactivated", …
+    pub title: String,
+    /// Who did it: "Okta (SCIM)" or "admin@example.com (console)".
+    pub origin: String,
+    /// The team joined or left.
+    pub team: Option<TeamRef>,
+    /// Attribute (or role) changes, before and after.
+    pub changes: Vec<FieldChangeView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChangeView {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserDetailView {
     pub org: OrgSummary,
@@ -142,6 +166,10 @@ pub struct UserDetailView {
     pub attributes_json: String,
     pub teams: Vec<TeamRef>,
     pub history: Vec<EventRowView>,
+    /// The user's story, newest first.
+    pub timeline: Vec<TimelineEntryView>,
+    /// Set when older entries exist: the `before` cursor of the next page.
+    pub timeline_older: Option<i64>,
     pub created_at: i64,
 }
 

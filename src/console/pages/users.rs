@@ -122,10 +122,17 @@ pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let org = move || params.read().get("org").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
+    let query = use_query_map();
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|b| b.parse::<i64>().ok())
+    };
     let update = ServerAction::<UpdateConsoleUser>::new();
     let data = Resource::new(
-        move || (org(), id(), update.version().get()),
-        |(o, i, _)| user_detail(o, i),
+        move || (org(), id(), before(), update.version().get()),
+        |(o, i, b, _)| user_detail(o, i, b),
     );
     view! {
         <Title text="User"/>
@@ -181,6 +188,7 @@ pub fn UserPage() -> impl IntoView {
                                         <pre class="code">{d.attributes_json.clone()}</pre>
                                     </section>
                                 </div>
+                                <Timeline base=base.clone() user_id=d.user.id.clone() entries=d.timeline.clone() older=d.timeline_older paged=before().is_some()/>
                                 <section class="card">
                                     <h2>"Provisioning history"</h2>
                                     <super::log::EventTable events=d.history.clone() org=history_org/>
@@ -192,5 +200,65 @@ pub fn UserPage() -> impl IntoView {
                 })}
             </Suspense>
         </OrgLayout>
+    }
+}
+
+/// A person's story: every change to the user, whichever path made it (SCIM user or group
+/// requests, the console), newest first, with team joins and leaves by name and attribute
+/// changes before and after.
+#[component]
+fn Timeline(
+    base: String,
+    user_id: String,
+    entries: Vec<crate::console::api::TimelineEntryView>,
+    older: Option<i64>,
+    paged: bool,
+) -> impl IntoView {
+    let empty = entries.is_empty();
+    let items = entries
+        .into_iter()
+        .map(|e| {
+            let team = e.team.map(|t| {
+                view! { " " <A href=format!("{base}/teams/{}", t.id)>{t.name}</A> }
+            });
+            let changes = (!e.changes.is_empty()).then(|| {
+                view! {
+                    <table class="changes">
+                        <thead><tr><th scope="col">"Field"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
+                        <tbody>
+                            {e.changes.into_iter().map(|c| view! {
+                                <tr><th scope="row">{c.field}</th><td class="before">{c.before}</td><td class="after">{c.after}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }
+            });
+            view! {
+                <li class="timeline-entry" data-type=e.event_type.clone()>
+                    <div class="timeline-head">
+                        <strong>{e.title}</strong>
+                        {team}
+                        <span class="muted">" · by " {e.origin} " · "</span>
+                        <Time ms=e.occurred_at/>
+                    </div>
+                    {changes}
+                </li>
+            }
+        })
+        .collect_view();
+    let user_url = format!("{base}/users/{user_id}");
+    view! {
+        <section class="card" aria-labelledby="timeline-heading">
+            <h2 id="timeline-heading">"Timeline"</h2>
+            {if empty {
+                view! { <p class="muted">"No changes recorded in the change-event retention period."</p> }.into_any()
+            } else {
+                view! { <ol class="timeline">{items}</ol> }.into_any()
+            }}
+            <nav class="pager" aria-label="Timeline pages">
+                {paged.then(|| view! { <A href=user_url.clone()>"Newest changes"</A> })}
+                {older.map(|seq| view! { <A href=format!("{user_url}?before={seq}")>"Older changes"</A> })}
+            </nav>
+        </section>
     }
 }
