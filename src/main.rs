@@ -151,13 +151,7 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             let store = open(&cli.database_url).await?;
             let org = management::get_org(&store, &org).await?;
             for t in management::list_tokens(&store, &org).await? {
-                let state = if t.revoked_at.is_some() {
-                    "revoked"
-                } else if !t.usable_at(scimgate::directory::now_ms()) {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let state = t.state(scimgate::directory::now_ms());
                 println!("{}\t{}\t{}\t{state}", t.id, t.hint, t.label);
             }
             Ok(())

@@ -206,7 +206,7 @@ async fn the_directory_reads_page_filter_and_stay_in_their_org() {
             org: app.org.clone(),
             admin,
         };
-        management::teams::create_team(store, &actor, "Console team")
+        management::teams::create_team(store, &actor, "Console team", false)
             .await
             .unwrap();
         let (_, v) = get(&app, "/v1/orgs/acme/teams", k).await;

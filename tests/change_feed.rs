@@ -276,13 +276,13 @@ async fn console_writes_record_events_with_their_admin() {
         management::users::update_user(store, &actor, &u.id, "Carol C.", false)
             .await
             .unwrap();
-        let t = management::teams::create_team(store, &actor, "Ops")
+        let t = management::teams::create_team(store, &actor, "Ops", false)
             .await
             .unwrap();
         management::teams::add_member(store, &actor, &t.id, "carol")
             .await
             .unwrap();
-        management::teams::rename_team(store, &actor, &t.id, "Operations")
+        management::teams::rename_team(store, &actor, &t.id, "Operations", false)
             .await
             .unwrap();
         management::teams::remove_member(store, &actor, &t.id, &u.id)
@@ -326,7 +326,7 @@ async fn console_writes_record_events_with_their_admin() {
             org: beta.clone(),
             admin: actor.admin.clone(),
         };
-        management::teams::create_team(store, &beta_actor, "Beta team")
+        management::teams::create_team(store, &beta_actor, "Beta team", false)
             .await
             .unwrap();
         let beta_events = events_after(&app, &beta.id, 0).await;

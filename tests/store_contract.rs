@@ -208,6 +208,7 @@ async fn tokens_by_hash_revoke_and_touch() {
             last_used_at: None,
             expires_at: None,
             revoked_at: None,
+            replaced_by: None,
         };
         tokens::insert_token(&mut c, &t, "hash1").await.unwrap();
         let t2 = ScimToken {

@@ -30,10 +30,15 @@ test('teams pushed by Okta are badged and read-only; forged changes are refused'
   await expect(page.getByRole('button', { name: 'Remove' })).toHaveCount(0);
   await shot(page, 'team-managed');
 
-  // A console-made team, with the same name: editable.
+  // A console-made team with the same name: refused with a warning first, then made once
+  // the admin confirms the name; it is editable.
   await page.getByRole('link', { name: 'Teams' }).click();
   await hydrated(page);
   await page.getByLabel('New team name').fill('Engineering');
+  await page.getByRole('button', { name: 'Create team' }).click();
+  await expect(page.getByTestId('team-form-error')).toContainText('is already the name of a team managed by Okta');
+  await shot(page, 'team-same-name-warning');
+  await page.getByLabel('Use this name anyway').check();
   await page.getByRole('button', { name: 'Create team' }).click();
   await expect(page.getByTestId('edit-controls')).toBeVisible();
   await hydrated(page);
@@ -41,9 +46,12 @@ test('teams pushed by Okta are badged and read-only; forged changes are refused'
   await page.getByLabel('Team name').fill('Eng (console)');
   await page.getByRole('button', { name: 'Rename' }).click();
   await expect(page.getByTestId('team-name')).toHaveText('Eng (console)');
-  await page.getByLabel('Username to add').fill('ben@acme.test');
-  await page.getByRole('button', { name: 'Add member' }).click();
+  await expect(page.getByTestId('saved')).toHaveText('✓ Renamed');
+  // The member picker: part of a name, then a pick from the results.
+  await page.getByLabel('Add a member (name, username or email)').pressSequentially('BE');
+  await page.getByTestId('member-results').getByRole('button', { name: /BEN/ }).click();
   await expect(page.getByTestId('members')).toContainText('ben@acme.test');
+  await expect(page.getByLabel('Add a member (name, username or email)')).toHaveValue('');
   await shot(page, 'team-console');
   await page.getByTestId('members').getByRole('button', { name: 'Remove' }).click();
   await expect(page.getByTestId('members')).toHaveCount(0);
@@ -57,7 +65,7 @@ test('teams pushed by Okta are badged and read-only; forged changes are refused'
   const forged = await page.request.post(`${server.url}${renamePath}`, { form: { org: 'acme', id: g.body.id, name: 'Hijacked' }, headers: { accept: 'application/json', cookie } });
   expect(forged.status()).toBe(403);
   expect((await server.scim(token, 'GET', `/Groups/${g.body.id}?excludedAttributes=members`)).body.displayName).toBe('Engineering');
-  const addPath = await page.locator('form', { has: page.getByLabel('Username to add') }).getAttribute('action');
+  const addPath = await page.locator('form', { has: page.getByLabel('Add a member (name, username or email)') }).getAttribute('action');
   const forgedAdd = await page.request.post(`${server.url}${addPath}`, { form: { org: 'acme', id: g.body.id, user_name: 'ann@acme.test' }, headers: { accept: 'application/json', cookie } });
   expect(forgedAdd.status()).toBe(403);
 

@@ -24,16 +24,35 @@ pub fn utc_text(ms: i64) -> String {
     )
 }
 
-/// "3 min ago", "2 h ago", "5 d ago" (used once hydrated; the server renders UTC).
+/// "3 min ago", "2 h ago", "5 d ago" for the past; "in 3 min", "in 2 h", "in 3 days" for the
+/// future (an expiry): used once hydrated, the server renders UTC. Within a minute either
+/// way it is "just now", so a clock a few seconds off does not say "in 0 min". Amounts are
+/// rounded to the nearest unit: a token that expires in 3 days, read a few seconds after it
+/// was made, says "in 3 days", not "in 2 days".
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub fn relative(ms: i64, now: i64) -> String {
     let s = (now - ms) / 1000;
-    match s {
-        i64::MIN..=-1 => "just now".into(),
-        0..=59 => "just now".into(),
-        60..=3599 => format!("{} min ago", s / 60),
-        3600..=86_399 => format!("{} h ago", s / 3600),
-        _ => format!("{} d ago", s / 86_400),
+    if s.abs() < 60 {
+        return "just now".into();
+    }
+    let a = s.unsigned_abs();
+    let round = |unit: u64| (a + unit / 2) / unit;
+    let (n, unit) = if round(60) < 60 {
+        (round(60), "min")
+    } else if round(3600) < 24 {
+        (round(3600), "h")
+    } else {
+        (round(86_400), "d")
+    };
+    if s > 0 {
+        format!("{n} {unit} ago")
+    } else {
+        let unit = match (unit, n) {
+            ("d", 1) => "day",
+            ("d", _) => "days",
+            (u, _) => u,
+        };
+        format!("in {n} {unit}")
     }
 }
 
@@ -58,12 +77,24 @@ pub fn Time(ms: i64) -> impl IntoView {
     view! { <time datetime=ms.to_string() title=utc_text(ms)>{move || text.get()}</time> }
 }
 
+/// Who owns a user or team: "Managed by Okta" (the provider that pushed it, the one term
+/// the console uses for this everywhere) or "Console" for records made here.
 #[component]
 pub fn ManagedBadge(by: Option<String>) -> impl IntoView {
     match by {
-        Some(by) => view! { <span class="badge badge-sso" data-testid="sso-badge">{format!("Managed by {by}")}</span> }.into_any(),
+        Some(by) => view! {
+            <span class="badge badge-sso" data-testid="sso-badge" title="Changed in the identity provider, not here">
+                {managed_by_text(&by)}
+            </span>
+        }
+        .into_any(),
         None => view! { <span class="badge">"Console"</span> }.into_any(),
     }
+}
+
+/// "Managed by Okta": the badge's words, also for sentences that start with them.
+pub fn managed_by_text(provider: &str) -> String {
+    format!("Managed by {provider}")
 }
 
 #[component]
@@ -115,6 +146,64 @@ pub fn CopyButton(
             {move || if copied.get() { "Copied".to_string() } else { label.clone() }}
         </button>
     }
+}
+
+/// A secret generated for the admin (SCIM token, invitation code, application key, webhook
+/// signing secret): shown in this one place, once, with a copy button. It lives only in the
+/// page's memory; nothing fetches it again.
+#[component]
+pub fn SecretReveal(
+    /// What to do with it, e.g. "Copy this token now. It will not be shown again."
+    #[prop(into)]
+    title: String,
+    #[prop(into)] secret: String,
+    /// data-testid of the box.
+    #[prop(into)]
+    testid: String,
+    /// data-testid of the secret itself.
+    #[prop(into)]
+    secret_testid: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="secret" role="status" data-testid=testid>
+            <p><strong>{title}</strong></p>
+            <div class="copy-row">
+                <code class="url" data-testid=secret_testid>{secret.clone()}</code>
+                <CopyButton text=secret/>
+            </div>
+            {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// "Saved" next to a form's button once its action succeeded, until it is sent again.
+#[component]
+pub fn Saved(
+    #[prop(into)] done: Signal<bool>,
+    #[prop(optional, into)] text: Option<String>,
+) -> impl IntoView {
+    let text = text.unwrap_or_else(|| "Saved".into());
+    view! {
+        <span class="saved" role="status" data-testid="saved">
+            {move || done.get().then(|| format!("✓ {text}"))}
+        </span>
+    }
+}
+
+/// Empties `form` each time `succeeded` turns true (its action's newest result is Ok): the
+/// next entry starts from a clean form, and nothing typed lingers after it was saved.
+pub fn reset_on_success(
+    form: NodeRef<leptos::html::Form>,
+    succeeded: impl Fn() -> bool + Send + Sync + 'static,
+) {
+    Effect::new(move |_| {
+        if succeeded() {
+            if let Some(f) = form.get_untracked() {
+                f.reset();
+            }
+        }
+    });
 }
 
 #[component]
@@ -187,5 +276,20 @@ mod tests {
         assert_eq!(relative(0, 180_000), "3 min ago");
         assert_eq!(relative(0, 7_200_000), "2 h ago");
         assert_eq!(relative(0, 3 * 86_400_000), "3 d ago");
+        assert_eq!(relative(0, 30_000), "just now");
+        assert_eq!(relative(0, 179_000), "3 min ago");
+    }
+
+    #[test]
+    fn future_times_read_in_so_much_time() {
+        let now = 1_700_000_000_000;
+        assert_eq!(relative(now + 3 * 86_400_000 + 5_000, now), "in 3 days");
+        assert_eq!(relative(now + 3 * 86_400_000 - 5_000, now), "in 3 days");
+        assert_eq!(relative(now + 3_599_000, now), "in 1 h");
+        assert_eq!(relative(now + 86_400_000, now), "in 1 day");
+        assert_eq!(relative(now + 2 * 3_600_000, now), "in 2 h");
+        assert_eq!(relative(now + 5 * 60_000, now), "in 5 min");
+        assert_eq!(relative(now + 20_000, now), "just now");
+        assert_eq!(relative(now - 20_000, now), "just now");
     }
 }

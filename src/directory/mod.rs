@@ -69,11 +69,28 @@ pub struct ScimToken {
     pub last_used_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The token that replaced this one when it was regenerated with an overlap; it keeps
+    /// working until `expires_at`.
+    pub replaced_by: Option<String>,
 }
 
 impl ScimToken {
     pub fn usable_at(&self, now: i64) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+
+    /// What people are told: `active`, `replaced` (regenerated, still working until its
+    /// overlap ends), `expired` or `revoked`.
+    pub fn state(&self, now: i64) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if !self.usable_at(now) {
+            "expired"
+        } else if self.replaced_by.is_some() {
+            "replaced"
+        } else {
+            "active"
+        }
     }
 }
 
@@ -82,16 +99,35 @@ impl ScimToken {
 pub const SOURCE_CONSOLE: &str = "console";
 
 /// The product that manages a record, from its source (`scim:okta` → "Okta"); `None` for
-/// records made in the console.
+/// records made in the console. This is the `/v1` API's published `managed_by`, where an
+/// unrecognised client has always been "SCIM"; people see [`provider_of`].
 pub fn managed_by(source: &str) -> Option<&'static str> {
     let client = source.strip_prefix("scim:")?;
-    Some(match client {
+    Some(match provider_name(client) {
+        UNKNOWN_PROVIDER => "SCIM",
+        known => known,
+    })
+}
+
+/// What the console calls a client it cannot name: read in "Managed by your identity
+/// provider" and "This team is managed by your identity provider".
+pub const UNKNOWN_PROVIDER: &str = "your identity provider";
+
+/// The product behind a SCIM client, as people write it (the one spelling the console
+/// uses everywhere): Okta, Microsoft Entra ID, OneLogin, JumpCloud.
+pub fn provider_name(client: &str) -> &'static str {
+    match client {
         "okta" => "Okta",
         "entra" => "Microsoft Entra ID",
         "onelogin" => "OneLogin",
         "jumpcloud" => "JumpCloud",
-        _ => "SCIM",
-    })
+        _ => UNKNOWN_PROVIDER,
+    }
+}
+
+/// The provider that manages a record, for people; `None` for records made in the console.
+pub fn provider_of(source: &str) -> Option<&'static str> {
+    source.strip_prefix("scim:").map(provider_name)
 }
 
 pub fn scim_source(client: &str) -> String {

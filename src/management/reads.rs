@@ -71,6 +71,41 @@ pub async fn dashboard(store: &Store, org: &Org) -> Result<Dashboard> {
     })
 }
 
+/// What the Connect page's live status shows: whether the identity provider got through
+/// yet, and what it did since.
+pub struct Connection {
+    /// The first request accepted with one of the org's tokens: (time, client).
+    pub first: Option<(i64, String)>,
+    /// Users and groups the identity provider pushed that are in the directory now.
+    pub users: i64,
+    pub groups: i64,
+    /// The newest requests made with one of the org's tokens.
+    pub recent: Vec<Event>,
+}
+
+/// Polled every few seconds while the Connect page is open: three indexed reads and two
+/// counts of the org's provisioned records.
+pub async fn connection(store: &Store, org: &Org) -> Result<Connection> {
+    let mut c = store.read().await?;
+    let first = events::first_accepted(&mut c, &org.id).await?;
+    let (users, groups) = users::count_provisioned(&mut c, &org.id).await?;
+    let identified = EventFilter {
+        identified: true,
+        ..Default::default()
+    };
+    let recent = if first.is_some() {
+        events::search_events(&mut c, &org.id, &identified, 5).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Connection {
+        first,
+        users,
+        groups,
+        recent,
+    })
+}
+
 pub async fn users_page(
     store: &Store,
     org: &Org,

@@ -5,7 +5,7 @@
 use super::{Actor, ManagementError, Result};
 use crate::directory::feed::{self, EventType};
 use crate::directory::query::{Cond, Op, Target, Val};
-use crate::directory::{managed_by, new_id, now_ms, Group};
+use crate::directory::{new_id, now_ms, provider_of, Group};
 use crate::store::{groups, users, Store, Tx};
 
 /// The longest team name, in characters.
@@ -26,7 +26,7 @@ async fn editable_team(tx: &mut Tx, actor: &Actor, id: &str) -> Result<Group> {
     let g = groups::find_group(&mut *tx, &actor.org.id, id)
         .await?
         .ok_or(ManagementError::NotFound("Team not found."))?;
-    if let Some(by) = managed_by(&g.source) {
+    if let Some(by) = provider_of(&g.source) {
         return Err(ManagementError::Forbidden(format!(
             "This team is managed by {by}; its name and members are changed there."
         )));
@@ -34,7 +34,34 @@ async fn editable_team(tx: &mut Tx, actor: &Actor, id: &str) -> Result<Group> {
     Ok(g)
 }
 
-pub async fn create_team(store: &Store, actor: &Actor, name: &str) -> Result<Group> {
+/// Words of the refusal the console recognises to offer "use this name anyway".
+pub const SAME_NAME_AS_MANAGED: &str = "is already the name of a team managed by";
+
+/// A console team may share its name with a team an identity provider manages (the unique
+/// index leaves room for it), but it is seldom what the admin means: people and the
+/// application then see two teams of that name, and adding someone to the console one does
+/// not put them in the provider's. So the name is refused unless the admin confirms it.
+async fn check_managed_name(tx: &mut Tx, actor: &Actor, name: &str, confirmed: bool) -> Result<()> {
+    if confirmed {
+        return Ok(());
+    }
+    if let Some(source) = groups::managed_source_named(&mut *tx, &actor.org.id, name).await? {
+        let by = provider_of(&source).unwrap_or(crate::directory::UNKNOWN_PROVIDER);
+        return Err(ManagementError::Conflict(format!(
+            "\"{name}\" {SAME_NAME_AS_MANAGED} {by}. Its members change in {by}, not here. \
+             Pick another name, or confirm to make a separate console team with the same name."
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a console team; `confirmed`: the admin accepted a name a managed team has.
+pub async fn create_team(
+    store: &Store,
+    actor: &Actor,
+    name: &str,
+    confirmed: bool,
+) -> Result<Group> {
     let name = team_name(name)?;
     let now = now_ms();
     let g = Group {
@@ -49,6 +76,7 @@ pub async fn create_team(store: &Store, actor: &Actor, name: &str) -> Result<Gro
         updated_at: now,
     };
     let mut tx = store.begin().await?;
+    check_managed_name(&mut tx, actor, &name, confirmed).await?;
     groups::insert_group(&mut tx, &g).await?;
     actor.record(&mut tx, &[feed::team_created(&g)]).await?;
     actor
@@ -58,10 +86,20 @@ pub async fn create_team(store: &Store, actor: &Actor, name: &str) -> Result<Gro
     Ok(g)
 }
 
-pub async fn rename_team(store: &Store, actor: &Actor, id: &str, name: &str) -> Result<()> {
+pub async fn rename_team(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    name: &str,
+    confirmed: bool,
+) -> Result<()> {
     let name = team_name(name)?;
     let mut tx = store.begin().await?;
     let g = editable_team(&mut tx, actor, id).await?;
+    // Keeping its own name (a no-op rename) asks nothing.
+    if crate::store::fold::fold(&g.display_name) != crate::store::fold::fold(&name) {
+        check_managed_name(&mut tx, actor, &name, confirmed).await?;
+    }
     groups::update_group(&mut tx, &actor.org.id, id, &name, g.external_id.as_deref()).await?;
     let after = Group {
         display_name: name.clone(),

@@ -3,7 +3,7 @@
 
 use super::{Actor, ManagementError, Result};
 use crate::directory::query::{Cond, Op, Target, Val};
-use crate::directory::{feed, managed_by, new_id, now_ms, validate_email, User, UserColumns};
+use crate::directory::{feed, new_id, now_ms, provider_of, validate_email, User, UserColumns};
 use crate::provisioning::schemas::role_of;
 use crate::store::{users, Store, StoreError};
 
@@ -74,7 +74,7 @@ pub async fn update_user(
     let mut u = users::find_user(&mut tx, &actor.org.id, id)
         .await?
         .ok_or(ManagementError::NotFound("User not found."))?;
-    if let Some(by) = managed_by(&u.source) {
+    if let Some(by) = provider_of(&u.source) {
         return Err(ManagementError::Forbidden(format!(
             "This user is managed by {by}; change it there."
         )));

@@ -477,6 +477,21 @@ pub async fn events_for_resource(
     search_events(conn, org_id, &f, limit).await
 }
 
+/// The time and client of the org's first request that one of its own tokens got through
+/// (not a 401): when its identity provider connected. UUIDv7 ids are time-ordered, so this
+/// reads the org's oldest events first and stops at the first match.
+pub async fn first_accepted(
+    conn: &mut AnyConnection,
+    org_id: &str,
+) -> Result<Option<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT occurred_at, client FROM events WHERE org_id = $1 AND token_id IS NOT NULL AND status <> 401 ORDER BY id LIMIT 1",
+    )
+    .bind(org_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Requests and errors per hour since `since` (Unix ms): (hour start, total, errors).
 pub async fn hourly_counts(
     conn: &mut AnyConnection,

@@ -378,6 +378,23 @@ pub async fn page_groups(
 }
 
 /// (managed, console-made) group counts of an org.
+/// The source of a team an identity provider manages under this name (compared as the
+/// unique index compares them: case-folded), if there is one.
+pub async fn managed_source_named(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    display_name: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT source FROM groups WHERE org_id = $1 AND display_name_key = $2 AND source <> 'console' LIMIT 1",
+    )
+    .bind(org_id)
+    .bind(super::fold::fold(display_name))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
 pub async fn count_groups(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, i64)> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT CASE WHEN source = 'console' THEN 0 ELSE 1 END AS managed, COUNT(*) FROM groups WHERE org_id = $1 GROUP BY CASE WHEN source = 'console' THEN 0 ELSE 1 END",

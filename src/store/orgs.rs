@@ -79,6 +79,7 @@ struct OrgTokenRow {
     t_last_used_at: Option<i64>,
     t_expires_at: Option<i64>,
     t_revoked_at: Option<i64>,
+    t_replaced_by: Option<String>,
     t_hash: Option<String>,
 }
 
@@ -93,7 +94,7 @@ pub async fn find_org_with_token(
     let row: Option<OrgTokenRow> = sqlx::query_as(
         "SELECT o.id, o.login, o.name, o.user_name_immutable, o.unique_identifier, o.allowed_roles, o.created_at, \
          t.id AS t_id, t.label AS t_label, t.hint AS t_hint, t.created_by AS t_created_by, t.created_at AS t_created_at, \
-         t.last_used_at AS t_last_used_at, t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.token_hash AS t_hash \
+         t.last_used_at AS t_last_used_at, t.expires_at AS t_expires_at, t.revoked_at AS t_revoked_at, t.replaced_by AS t_replaced_by, t.token_hash AS t_hash \
          FROM orgs o LEFT JOIN scim_tokens t ON t.token_hash = $2 AND t.org_id = o.id WHERE o.login_key = $1",
     )
     .bind(login.to_lowercase())
@@ -113,6 +114,7 @@ pub async fn find_org_with_token(
                 last_used_at: r.t_last_used_at,
                 expires_at: r.t_expires_at,
                 revoked_at: r.t_revoked_at,
+                replaced_by: r.t_replaced_by,
             },
             hash,
         )),

@@ -15,6 +15,7 @@ struct TokenRow {
     last_used_at: Option<i64>,
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
+    replaced_by: Option<String>,
 }
 
 impl From<TokenRow> for ScimToken {
@@ -29,12 +30,13 @@ impl From<TokenRow> for ScimToken {
             last_used_at: r.last_used_at,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
+            replaced_by: r.replaced_by,
         }
     }
 }
 
 const COLUMNS: &str =
-    "id, org_id, label, hint, created_by, created_at, last_used_at, expires_at, revoked_at";
+    "id, org_id, label, hint, created_by, created_at, last_used_at, expires_at, revoked_at, replaced_by";
 
 pub async fn insert_token(
     conn: &mut AnyConnection,
@@ -111,6 +113,32 @@ pub async fn revoke_token(conn: &mut AnyConnection, org_id: &str, id: &str) -> R
         .bind(id)
         .execute(conn)
         .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Marks `id` as replaced by `successor` and lets it work until `until` at the latest (an
+/// earlier expiry is kept): the overlap of a rotation. A revoked token is not found.
+pub async fn retire_token(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    id: &str,
+    successor: &str,
+    until: i64,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE scim_tokens SET replaced_by = $1, \
+         expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at < $2 THEN expires_at ELSE $2 END \
+         WHERE org_id = $3 AND id = $4 AND revoked_at IS NULL",
+    )
+    .bind(successor)
+    .bind(until)
+    .bind(org_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }

@@ -339,6 +339,18 @@ pub async fn count_users(conn: &mut AnyConnection, org_id: &str) -> Result<(i64,
     Ok((get(1), get(0)))
 }
 
+/// Users and groups an identity provider pushed (any source but the console).
+pub async fn count_provisioned(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM users WHERE org_id = $1 AND source <> 'console'), \
+         (SELECT COUNT(*) FROM groups WHERE org_id = $2 AND source <> 'console')",
+    )
+    .bind(org_id)
+    .bind(org_id)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// The users of the org with these ids, as members (id, userName, displayName), in the
 /// order of `ids`; ids of no user of the org are left out.
 pub async fn members_by_id(

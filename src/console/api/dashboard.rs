@@ -32,7 +32,7 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
                 .clients
                 .into_iter()
                 .map(|a| ClientView {
-                    provider: managed_by(&format!("scim:{}", a.client)).unwrap_or_default(),
+                    provider: crate::directory::provider_name(&a.client).to_string(),
                     client: a.client,
                     last_at: a.last_at,
                     last_status: a.last_status,
@@ -55,8 +55,10 @@ fn failing_warning(recent: &[crate::directory::Event]) -> Option<String> {
         return None;
     }
     let failed = recent.iter().take_while(|e| e.status >= 400).count();
-    let who = managed_by(&format!("scim:{}", latest.client))
-        .unwrap_or_else(|| "The identity provider".into());
+    let who = match crate::directory::provider_name(&latest.client) {
+        crate::directory::UNKNOWN_PROVIDER => "the identity provider",
+        known => known,
+    };
     Some(if latest.status == 401 {
         format!(
             "The last {failed} SCIM request(s) from {who} were refused with 401: it is probably still using a revoked, expired or mistyped token{}. Paste a current token into {who}.",
@@ -77,6 +79,27 @@ pub async fn connect_info(org: String) -> Result<ConnectView, ServerFnError> {
             user_name_immutable: org.user_name_immutable,
             allowed_roles: org.allowed_roles.clone(),
             org: summary(&org),
+        })
+    })
+    .await
+}
+
+/// Polled by the Connect page until (and after) the identity provider's first request.
+#[server]
+pub async fn connection_status(org: String) -> Result<ConnectionView, ServerFnError> {
+    console(async move {
+        let actor = org_admin(&org).await?;
+        let c = reads::connection(&store(), &actor.org).await?;
+        Ok(ConnectionView {
+            first_request_at: c.first.as_ref().map(|f| f.0),
+            provider: c
+                .first
+                .as_ref()
+                .map(|f| crate::directory::provider_name(&f.1).to_string()),
+            last_request_at: c.recent.first().map(|e| e.occurred_at),
+            users: c.users,
+            groups: c.groups,
+            recent: c.recent.iter().map(super::log::event_row).collect(),
         })
     })
     .await

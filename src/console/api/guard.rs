@@ -193,5 +193,5 @@ pub fn summary(o: &Org) -> OrgSummary {
 
 /// The product that manages a record ("Okta"), for the pages.
 pub fn managed_by(source: &str) -> Option<String> {
-    crate::directory::managed_by(source).map(str::to_string)
+    crate::directory::provider_of(source).map(str::to_string)
 }

@@ -34,6 +34,20 @@ use leptos::prelude::*;
 /// What the browser is told when a sign-in fails, whatever the reason.
 pub const SIGN_IN_FAILED: &str = "Sign-in failed: check your email and password.";
 pub const NOT_SIGNED_IN: &str = "not signed in";
+/// In the refusal of a console team named like a managed team: the page then offers to use
+/// the name anyway (the words are management's; a test keeps the two the same).
+pub const SAME_NAME_AS_MANAGED: &str = "is already the name of a team managed by";
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn the_page_recognises_the_same_name_refusal() {
+        assert_eq!(
+            super::SAME_NAME_AS_MANAGED,
+            crate::management::teams::SAME_NAME_AS_MANAGED
+        );
+    }
+}
 
 /// Sets the page's Content-Security-Policy with this render's nonce (on the server; a
 /// no-op in the browser). Called by the shell, before anything is streamed.

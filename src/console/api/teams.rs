@@ -59,20 +59,34 @@ pub async fn team_detail(
     .await
 }
 
+/// `same_name`: set (any value) when the admin confirmed a name a managed team has.
 #[server]
-pub async fn create_team(org: String, name: String) -> Result<String, ServerFnError> {
+pub async fn create_team(
+    org: String,
+    name: String,
+    same_name: Option<String>,
+) -> Result<String, ServerFnError> {
     console(async move {
         let actor = org_admin(&org).await?;
-        Ok(teams::create_team(&store(), &actor, &name).await?.id)
+        let confirmed = same_name.is_some_and(|v| !v.is_empty());
+        Ok(teams::create_team(&store(), &actor, &name, confirmed)
+            .await?
+            .id)
     })
     .await
 }
 
 #[server]
-pub async fn rename_team(org: String, id: String, name: String) -> Result<(), ServerFnError> {
+pub async fn rename_team(
+    org: String,
+    id: String,
+    name: String,
+    same_name: Option<String>,
+) -> Result<(), ServerFnError> {
     console(async move {
         let actor = org_admin(&org).await?;
-        Ok(teams::rename_team(&store(), &actor, &id, &name).await?)
+        let confirmed = same_name.is_some_and(|v| !v.is_empty());
+        Ok(teams::rename_team(&store(), &actor, &id, &name, confirmed).await?)
     })
     .await
 }

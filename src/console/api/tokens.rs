@@ -33,15 +33,20 @@ pub async fn create_token(
     .await
 }
 
+/// `overlap`: `none` (the default), `1h` or `24h`: how long the old secret keeps working.
 #[server]
 pub async fn regenerate_token(
     org: String,
     token_id: String,
+    overlap: Option<String>,
 ) -> Result<NewTokenView, ServerFnError> {
     console(async move {
         let actor = org_admin(&org).await?;
-        let issued = tokens::regenerate(&store(), &actor, &token_id).await?;
-        Ok(new_token_view(issued))
+        let overlap = tokens::Overlap::parse(overlap.as_deref())?;
+        let r = tokens::regenerate(&store(), &actor, &token_id, overlap).await?;
+        let mut view = new_token_view(r.issued);
+        view.old_stops_at = Some(r.old_stops_at);
+        Ok(view)
     })
     .await
 }
@@ -62,18 +67,13 @@ fn new_token_view(issued: tokens::IssuedToken) -> NewTokenView {
     NewTokenView {
         token: token_view(&issued.token),
         secret: issued.secret,
+        old_stops_at: None,
     }
 }
 
 #[cfg(feature = "ssr")]
 pub(super) fn token_view(t: &crate::directory::ScimToken) -> TokenView {
-    let state = if t.revoked_at.is_some() {
-        "revoked"
-    } else if !t.usable_at(crate::directory::now_ms()) {
-        "expired"
-    } else {
-        "active"
-    };
+    let state = t.state(crate::directory::now_ms());
     TokenView {
         id: t.id.clone(),
         label: t.label.clone(),

@@ -60,6 +60,22 @@ pub struct ConnectView {
     pub allowed_roles: Vec<String>,
 }
 
+/// The Connect page's live status: waiting for the identity provider's first request, or
+/// connected and what it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    /// The first request accepted with one of the org's tokens.
+    pub first_request_at: Option<i64>,
+    /// "Okta", "Microsoft Entra ID", … (the client of that first request).
+    pub provider: Option<String>,
+    pub last_request_at: Option<i64>,
+    /// Users and groups the identity provider pushed, in the directory now.
+    pub users: i64,
+    pub groups: i64,
+    /// Its newest requests, newest first.
+    pub recent: Vec<EventRowView>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
     pub id: String,
@@ -69,7 +85,7 @@ pub struct TokenView {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub expires_at: Option<i64>,
-    /// active, expired or revoked
+    /// active, replaced (regenerated, works until `expires_at`), expired or revoked
     pub state: String,
 }
 
@@ -78,6 +94,9 @@ pub struct TokenView {
 pub struct NewTokenView {
     pub token: TokenView,
     pub secret: String,
+    /// After a regeneration: when the replaced token stops working (now, or the end of
+    /// the overlap).
+    pub old_stops_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

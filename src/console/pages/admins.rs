@@ -2,9 +2,10 @@
 
 use crate::console::api::{admins_page, InviteAdmin, RemoveAdmin};
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::{SecretSubmit, Time};
+use crate::console::widgets::{reset_on_success, SecretReveal, SecretSubmit, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_navigate;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -17,6 +18,22 @@ pub fn Admins() -> impl IntoView {
         move || (org(), add.version().get(), remove.version().get()),
         |(o, _, _)| admins_page(o),
     );
+    let invite_form = NodeRef::<leptos::html::Form>::new();
+    // A sent invitation empties the form for the next one (the code stays shown below).
+    reset_on_success(invite_form, move || {
+        matches!(add.value().get(), Some(Ok(_)))
+    });
+    // Removing yourself ends your access to this org: its pages would only answer
+    // "forbidden" now, so go to the front door, which opens another org of yours or says
+    // there is none.
+    let removed_self = RwSignal::new(false);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if removed_self.get() && matches!(remove.value().get(), Some(Ok(()))) {
+            navigate("/", Default::default());
+        }
+    });
+    let confirm = RwSignal::new(None::<String>);
     let error = move || {
         add.value()
             .get()
@@ -31,18 +48,16 @@ pub fn Admins() -> impl IntoView {
             <section class="card">
                 <h2>"Invite an admin"</h2>
                 <p class="muted">"Nobody joins without accepting. People who already use scimgate accept when they next sign in; others join at /join with the one-time code below."</p>
-                <ActionForm action=add attr:class="form form-row">
+                <ActionForm action=add node_ref=invite_form attr:class="form form-row">
                     <input type="hidden" name="org" value=org/>
                     <label for="admin_email">"Email"</label>
                     <input id="admin_email" name="email" type="email" required/>
                     <SecretSubmit pending=add.pending()>"Invite"</SecretSubmit>
                 </ActionForm>
                 {move || add.value().get().and_then(|r| r.ok()).map(|a| view! {
-                    <div class="secret" role="status" data-testid="invitation">
-                        <p><strong>{format!("{} is invited. One-time code (shown once):", a.email)}</strong></p>
-                        <code class="url">{a.code}</code>
+                    <SecretReveal title=format!("{} is invited. One-time code (shown once):", a.email) secret=a.code.clone() testid="invitation" secret_testid="invitation-code">
                         <p class="muted small">"Valid until "<Time ms=a.expires_at/>". Give it to them together with the address of this console's /join page."</p>
-                    </div>
+                    </SecretReveal>
                 })}
                 {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             </section>
@@ -58,11 +73,38 @@ pub fn Admins() -> impl IntoView {
                                         <tbody>
                                             {p.admins.into_iter().map(|a| {
                                                 let (l, id) = (login.clone(), a.id.clone());
+                                                let (id_ask, id_is) = (a.id.clone(), a.id.clone());
+                                                let you = a.is_you;
+                                                let question = if you {
+                                                    format!("Remove yourself? You lose access to {} at once; another admin would have to invite you back. ", p.org.name)
+                                                } else {
+                                                    format!("Remove {}? They lose access to {} at once. ", a.email, p.org.name)
+                                                };
                                                 view! {
                                                     <tr>
-                                                        <td>{a.email.clone()}{a.is_you.then(|| view! { <span class="muted">" (you)"</span> })}</td>
+                                                        <td>{a.email.clone()}{you.then(|| view! { <span class="muted">" (you)"</span> })}</td>
                                                         <td><Time ms=a.created_at/></td>
-                                                        <td class="actions"><button type="button" class="btn btn-ghost btn-small" on:click=move |_| { remove.dispatch(RemoveAdmin { org: l.clone(), admin_id: id.clone() }); }>"Remove"</button></td>
+                                                        <td class="actions">
+                                                            {move || if confirm.get().as_deref() == Some(id_is.as_str()) {
+                                                                let (l, id) = (l.clone(), id.clone());
+                                                                view! {
+                                                                    <span class="confirm" data-testid="confirm-remove-admin">
+                                                                        {question.clone()}
+                                                                        <button type="button" class="btn btn-danger btn-small" on:click=move |_| {
+                                                                            removed_self.set(you);
+                                                                            remove.dispatch(RemoveAdmin { org: l.clone(), admin_id: id.clone() });
+                                                                            confirm.set(None);
+                                                                        }>{if you { "Confirm: remove me" } else { "Confirm remove" }}</button>
+                                                                        <button type="button" class="btn btn-ghost btn-small" on:click=move |_| confirm.set(None)>"Cancel"</button>
+                                                                    </span>
+                                                                }.into_any()
+                                                            } else {
+                                                                let id_ask = id_ask.clone();
+                                                                view! {
+                                                                    <button type="button" class="btn btn-ghost btn-small" on:click=move |_| confirm.set(Some(id_ask.clone()))>"Remove"</button>
+                                                                }.into_any()
+                                                            }}
+                                                        </td>
                                                     </tr>
                                                 }
                                             }).collect_view()}

@@ -42,7 +42,7 @@ pub fn Dashboard() -> impl IntoView {
                                 <section class="stats" aria-label="Directory">
                                     <div class="stat card"><span class="stat-value" data-testid="users-active">{d.users_active}</span><span class="stat-label">"Active users"</span></div>
                                     <div class="stat card"><span class="stat-value" data-testid="users-deactivated">{d.users_deactivated}</span><span class="stat-label">"Deactivated users"</span></div>
-                                    <div class="stat card"><span class="stat-value" data-testid="teams-managed">{d.teams_managed}</span><span class="stat-label">"Teams managed by SSO"</span></div>
+                                    <div class="stat card"><span class="stat-value" data-testid="teams-managed">{d.teams_managed}</span><span class="stat-label">"Teams managed by your identity provider"</span></div>
                                     <div class="stat card"><span class="stat-value">{d.teams_console}</span><span class="stat-label">"Teams made here"</span></div>
                                 </section>
                                 <div class="grid-2">
@@ -53,7 +53,13 @@ pub fn Dashboard() -> impl IntoView {
                                     <section class="card">
                                         <h2>"Identity providers"</h2>
                                         {if d.clients.is_empty() {
-                                            view! { <p class="muted">"No SCIM request yet. Create a token on the Connect page and paste it into your identity provider."</p> }.into_any()
+                                            view! {
+                                                <div class="empty" data-testid="dashboard-empty">
+                                                    <h3>"No identity provider connected yet"</h3>
+                                                    <p class="muted">"Choose Okta, Microsoft Entra ID, OneLogin or JumpCloud and follow its steps; the page tells you when the first request arrives."</p>
+                                                    <a class="btn btn-primary" href=format!("/orgs/{}/connect", d.org.login) data-testid="connect-cta">"Connect your identity provider"</a>
+                                                </div>
+                                            }.into_any()
                                         } else {
                                             view! {
                                                 <table class="table">

@@ -10,7 +10,7 @@ use crate::console::api::{
     ResendWebhookEvent, RevokeAppKey, WebhookAttemptView, WebhookEndpointView, FEED_EVENTS,
 };
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::{CopyButton, Empty, SecretSubmit, StatusPill, Time};
+use crate::console::widgets::{reset_on_success, CopyButton, Empty, SecretReveal, SecretSubmit, StatusPill, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -60,11 +60,13 @@ fn AppKeys() -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| super::message(&e))
     };
+    let form = NodeRef::<leptos::html::Form>::new();
+    reset_on_success(form, move || matches!(create.value().get(), Some(Ok(_))));
     view! {
         <section class="card">
             <h2>"Application keys"</h2>
             <p class="muted">"A key lets your application read the directory and its event feed; it cannot change anything. Its secret is shown once, when it is created; scimgate keeps only a hash."</p>
-            <ActionForm action=create attr:class="form form-row">
+            <ActionForm action=create node_ref=form attr:class="form form-row">
                 <input type="hidden" name="org" value=org/>
                 <label for="app_key_label">"Label"</label>
                 <input id="app_key_label" name="label" required placeholder="Billing service" maxlength="100"/>
@@ -72,14 +74,9 @@ fn AppKeys() -> impl IntoView {
             </ActionForm>
             {move || create_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             {move || secret().map(|n| view! {
-                <div class="secret" role="status" data-testid="new-app-key">
-                    <p><strong>"Copy this key now. This is shown once: it will not be shown again."</strong></p>
-                    <div class="copy-row">
-                        <code class="url" data-testid="app-key-secret">{n.secret.clone()}</code>
-                        <CopyButton text=n.secret.clone()/>
-                    </div>
+                <SecretReveal title="Copy this key now. This is shown once: it will not be shown again." secret=n.secret.clone() testid="new-app-key" secret_testid="app-key-secret">
                     <p class="muted">{format!("Label: {} · {}", n.key.label, n.key.hint)}</p>
-                </div>
+                </SecretReveal>
             })}
             {move || revoke_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -232,6 +229,8 @@ fn WebhookEndpoints() -> impl IntoView {
             .or_else(|| resend.value().get().and_then(|r| r.err()));
         e.map(|e| super::message(&e))
     };
+    let form = NodeRef::<leptos::html::Form>::new();
+    reset_on_success(form, move || matches!(add.value().get(), Some(Ok(_))));
     view! {
         <section class="card" data-testid="webhooks">
             <div class="page-head">
@@ -239,7 +238,7 @@ fn WebhookEndpoints() -> impl IntoView {
                 <span class="muted small live">"Live · updates every few seconds"</span>
             </div>
             <p class="muted">"scimgate POSTs each change event to these URLs as it happens, in order, signed with the endpoint's secret. A failed delivery is retried with growing delays for about a day; an endpoint that keeps failing for days is disabled until you enable it again."</p>
-            <ActionForm action=add attr:class="form">
+            <ActionForm action=add node_ref=form attr:class="form">
                 <input type="hidden" name="org" value=org/>
                 <label for="webhook_url">"URL"</label>
                 <input id="webhook_url" name="url" type="url" required placeholder="https://app.example.com/hooks/scimgate" maxlength="2000"/>
@@ -257,12 +256,7 @@ fn WebhookEndpoints() -> impl IntoView {
             </ActionForm>
             {move || add_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             {move || secret().map(|n| view! {
-                <div class="secret" role="status" data-testid="new-webhook">
-                    <p><strong>"Copy this signing secret now. This is shown once: it will not be shown again."</strong></p>
-                    <div class="copy-row">
-                        <code class="url" data-testid="webhook-secret">{n.secret.clone()}</code>
-                        <CopyButton text=n.secret.clone()/>
-                    </div>
+                <SecretReveal title="Copy this signing secret now. This is shown once: it will not be shown again." secret=n.secret.clone() testid="new-webhook" secret_testid="webhook-secret">
                     <p class="muted">{format!("For {}", n.endpoint.url)}</p>
                     <p class="small">
                         "Each delivery follows "
@@ -273,7 +267,7 @@ fn WebhookEndpoints() -> impl IntoView {
                         <code>"webhook-id"</code>" to ignore an event you already processed (deliveries are at least once). "
                         "Any Standard Webhooks library does this; see the section “Webhooks” of scimgate's README."
                     </p>
-                </div>
+                </SecretReveal>
             })}
             {move || action_error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             {move || poll_error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}

@@ -1,11 +1,12 @@
-//! Teams. Teams pushed by an identity provider carry an SSO badge and show no edit
+//! Teams. Teams pushed by an identity provider carry a "Managed by <provider>" badge and show no edit
 //! controls (the server refuses such changes too); console-made teams are editable.
 
 use crate::console::api::{
-    list_teams, team_detail, AddTeamMember, CreateTeam, DeleteTeam, RemoveTeamMember, RenameTeam,
+    list_teams, list_users, team_detail, AddTeamMember, CreateTeam, DeleteTeam, RemoveTeamMember,
+    RenameTeam, SAME_NAME_AS_MANAGED,
 };
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::{Empty, ManagedBadge, Time};
+use crate::console::widgets::{managed_by_text, Empty, ManagedBadge, Saved, Time};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Form, A};
@@ -22,6 +23,13 @@ pub fn Teams() -> impl IntoView {
         move || (org(), q("q"), q("after"), create.version().get()),
         |(o, q, a, _)| list_teams(o, q, a),
     );
+    let create_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| super::message(&e))
+    };
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -40,10 +48,11 @@ pub fn Teams() -> impl IntoView {
                 <ActionForm action=create attr:class="filters">
                     <input type="hidden" name="org" value=org/>
                     <input name="name" placeholder="New team name" aria-label="New team name" required/>
+                    <SameNameConfirm error=Signal::derive(create_error)/>
                     <button type="submit" class="btn btn-primary">"Create team"</button>
                 </ActionForm>
             </div>
-            {move || create.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error">{super::message(&e)}</p> })}
+            {move || create_error().map(|e| view! { <p class="form-error" role="alert" data-testid="team-form-error">{e}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -108,6 +117,16 @@ pub fn TeamPage() -> impl IntoView {
             navigate(&format!("/orgs/{}/teams", org()), Default::default());
         }
     });
+    let rename_error = move || {
+        rename
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| super::message(&e))
+    };
+    let renamed = Signal::derive(move || {
+        !rename.pending().get() && matches!(rename.value().get(), Some(Ok(())))
+    });
     let errors = move || {
         [
             rename.value().get().and_then(|r| r.err()),
@@ -140,7 +159,7 @@ pub fn TeamPage() -> impl IntoView {
                                     <ManagedBadge by=d.team.managed_by.clone()/>
                                 </div>
                                 {if managed {
-                                    view! { <p class="banner" data-testid="read-only-note">{format!("Managed by {}: its name and members are changed there, not here.", d.team.managed_by.clone().unwrap_or_default())}</p> }.into_any()
+                                    view! { <p class="banner" data-testid="read-only-note">{format!("{}: its name and members are changed there, not here.", managed_by_text(&d.team.managed_by.clone().unwrap_or_default()))}</p> }.into_any()
                                 } else {
                                     let (login2, tid2, login3, tid3) = (login.clone(), tid.clone(), login.clone(), tid.clone());
                                     view! {
@@ -149,14 +168,11 @@ pub fn TeamPage() -> impl IntoView {
                                                 <input type="hidden" name="org" value=login.clone()/>
                                                 <input type="hidden" name="id" value=tid.clone()/>
                                                 <input name="name" aria-label="Team name" value=d.team.name.clone() required/>
+                                                <SameNameConfirm error=Signal::derive(rename_error)/>
                                                 <button type="submit" class="btn btn-ghost">"Rename"</button>
+                                                <Saved done=renamed text="Renamed"/>
                                             </ActionForm>
-                                            <ActionForm action=add attr:class="filters">
-                                                <input type="hidden" name="org" value=login2/>
-                                                <input type="hidden" name="id" value=tid2/>
-                                                <input name="user_name" aria-label="Username to add" placeholder="username" required/>
-                                                <button type="submit" class="btn btn-ghost">"Add member"</button>
-                                            </ActionForm>
+                                            <MemberPicker org=login2 team=tid2 add=add/>
                                             {move || if confirm_delete.get() {
                                                 let (l, t) = (login3.clone(), tid3.clone());
                                                 view! {
@@ -210,5 +226,110 @@ pub fn TeamPage() -> impl IntoView {
                 })}
             </Suspense>
         </OrgLayout>
+    }
+}
+
+/// After a refusal because a managed team has the name: the box that confirms it, so the
+/// next submit of the same form makes a separate console team of that name.
+#[component]
+fn SameNameConfirm(error: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <Show when=move || error.get().is_some_and(|e| e.contains(SAME_NAME_AS_MANAGED))>
+            <label class="check warn-confirm">
+                <input type="checkbox" name="same_name" value="on"/>
+                " Use this name anyway"
+            </label>
+        </Show>
+    }
+}
+
+/// Debounce of the member search: one request when the admin pauses, not one per key.
+const SEARCH_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Adds a member by searching the directory: type the start of a name, username or email,
+/// pick from the results. Typing an exact username and "Add member" works as before.
+#[component]
+fn MemberPicker(org: String, team: String, add: ServerAction<AddTeamMember>) -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    let query = RwSignal::new(String::new());
+    let form = NodeRef::<leptos::html::Form>::new();
+    let org = StoredValue::new(org);
+    let team = StoredValue::new(team);
+    // Each keystroke restarts the timer; the search runs once typing pauses.
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        let text = typed.get();
+        if let Some(h) = pending.get_value() {
+            h.clear();
+        }
+        let handle =
+            set_timeout_with_handle(move || query.set(text.trim().to_string()), SEARCH_DEBOUNCE)
+                .ok();
+        pending.set_value(handle);
+    });
+    let results = Resource::new(
+        move || query.get(),
+        move |q| async move {
+            if q.chars().count() < 2 {
+                return Ok(Vec::new());
+            }
+            list_users(org.get_value(), Some(q), None, None, None)
+                .await
+                .map(|p| p.items.into_iter().take(8).collect::<Vec<_>>())
+        },
+    );
+    // After a member is added: an empty field and no results, ready for the next one.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = add.value().get() {
+            if let Some(f) = form.get_untracked() {
+                f.reset();
+            }
+            typed.set(String::new());
+            query.set(String::new());
+        }
+    });
+    view! {
+        <div class="member-picker">
+            <ActionForm action=add node_ref=form attr:class="filters">
+                <input type="hidden" name="org" value=org.get_value()/>
+                <input type="hidden" name="id" value=team.get_value()/>
+                <input name="user_name" aria-label="Add a member (name, username or email)" placeholder="Find a person: name, username or email"
+                    autocomplete="off" required role="combobox" aria-controls="member-results" aria-autocomplete="list"
+                    on:input=move |ev| typed.set(event_target_value(&ev))/>
+                <button type="submit" class="btn btn-ghost">"Add member"</button>
+            </ActionForm>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match results.await {
+                        Ok(list) if list.is_empty() => {
+                            (query.get_untracked().chars().count() >= 2).then(|| view! {
+                                <p class="muted small" data-testid="member-results-empty">"Nobody found."</p>
+                            }).into_any()
+                        }
+                        Ok(list) => view! {
+                            <ul class="picker-results" id="member-results" role="listbox" data-testid="member-results">
+                                {list.into_iter().map(|u| {
+                                    let user_name = u.user_name.clone();
+                                    let shown = u.display_name.clone().unwrap_or_else(|| u.user_name.clone());
+                                    let detail = u.email.clone().filter(|e| *e != u.user_name).map(|e| format!("{} · {e}", u.user_name)).unwrap_or_else(|| u.user_name.clone());
+                                    view! {
+                                        <li role="option" aria-selected="false">
+                                            <button type="button" class="picker-option" on:click=move |_| {
+                                                add.dispatch(AddTeamMember { org: org.get_value(), id: team.get_value(), user_name: user_name.clone() });
+                                            }>
+                                                <strong>{shown}</strong>
+                                                <span class="muted small">{format!(" {detail}")}</span>
+                                                {(!u.active).then(|| view! { <span class="badge">"deactivated"</span> })}
+                                            </button>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error">{super::message(&e)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }

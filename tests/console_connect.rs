@@ -1,0 +1,305 @@
+//! The Connect page's live status and the console's rules added with it, over HTTP on every
+//! backend: the status waits until a request with one of the org's tokens gets through and
+//! then counts what the identity provider pushed; a console team named like a managed team
+//! is refused until the admin confirms the name; removing yourself works and leaves you
+//! without the org.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use common::{backends, Backend, TestApp};
+use leptos::server_fn::ServerFn;
+use scimgate::console::api::{
+    AdminsPage, ConnectionStatus, CreateTeam, ListTeams, ListTokens, RemoveAdmin, RenameTeam,
+    SignIn,
+};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const PW: &str = "a long enough password";
+const OPS: &str = "ops@acme.test";
+
+fn backend_name(b: &Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+struct World {
+    app: TestApp,
+    be: &'static str,
+    cookie: String,
+}
+
+impl World {
+    async fn new(b: &Backend) -> World {
+        let app = TestApp::new(b).await;
+        scimgate::management::create_admin(&app.db.store, "acme", OPS, PW.into())
+            .await
+            .expect("admin");
+        let mut w = World {
+            app,
+            be: backend_name(b),
+            cookie: String::new(),
+        };
+        let (status, headers, body) = w
+            .call(SignIn::PATH, form(&[("email", OPS), ("password", PW)]))
+            .await;
+        assert!(status < 400, "[{}] sign in: {status} {body}", w.be);
+        w.cookie = headers
+            .get(header::SET_COOKIE)
+            .and_then(|c| c.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_else(|| panic!("[{}] no session cookie", w.be))
+            .to_string();
+        w
+    }
+
+    async fn call(&self, path: &str, body: String) -> (u16, axum::http::HeaderMap, String) {
+        let mut b = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("host", "console.test")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if !self.cookie.is_empty() {
+            b = b.header(header::COOKIE, &self.cookie);
+        }
+        let resp = self
+            .app
+            .app
+            .clone()
+            .oneshot(b.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        (
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    async fn ok(&self, path: &str, pairs: &[(&str, &str)], what: &str) -> Value {
+        let (status, _, body) = self.call(path, form(pairs)).await;
+        assert_eq!(status, 200, "[{}] {what}: {body}", self.be);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("[{}] {what}: {e}: {body}", self.be))
+    }
+}
+
+const OKTA_UA: &str = "Okta SCIM Client 1.0.0";
+
+impl World {
+    async fn scim_post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let (s, _, v) = self
+            .app
+            .request(
+                "POST",
+                &format!("/scim/v2/acme{path}"),
+                Some(token),
+                Some(body),
+                &[("user-agent", OKTA_UA)],
+            )
+            .await;
+        (s.as_u16(), v)
+    }
+}
+
+#[tokio::test]
+async fn the_connection_status_waits_for_an_accepted_request_then_counts() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let be = w.be;
+        let status = w
+            .ok(ConnectionStatus::PATH, &[("org", "acme")], "status")
+            .await;
+        assert!(status["first_request_at"].is_null(), "[{be}] {status}");
+
+        // A wrong token is not a connection: the log has the 401, the status still waits.
+        let (s, _) = w
+            .scim_post("scimgate_wrong", "/Users", json!({"userName": "x"}))
+            .await;
+        assert_eq!(s, 401, "[{be}]");
+        w.app.flush_log().await;
+        let status = w
+            .ok(ConnectionStatus::PATH, &[("org", "acme")], "status")
+            .await;
+        assert!(status["first_request_at"].is_null(), "[{be}] {status}");
+
+        let token = w.app.token.clone();
+        let (s, alice) = w
+            .scim_post(
+                &token,
+                "/Users",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice@acme.test", "active": true}),
+            )
+            .await;
+        assert_eq!(s, 201, "[{be}] {alice}");
+        let (s, g) = w
+            .scim_post(
+                &token,
+                "/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering", "members": [{"value": alice["id"]}]}),
+            )
+            .await;
+        assert_eq!(s, 201, "[{be}] {g}");
+        w.app.flush_log().await;
+        let status = w
+            .ok(ConnectionStatus::PATH, &[("org", "acme")], "status")
+            .await;
+        assert!(status["first_request_at"].is_i64(), "[{be}] {status}");
+        assert_eq!(status["provider"], "Okta", "[{be}] {status}");
+        assert_eq!(
+            (status["users"].clone(), status["groups"].clone()),
+            (json!(1), json!(1)),
+            "[{be}] {status}"
+        );
+        let recent = status["recent"].as_array().unwrap();
+        assert_eq!(
+            recent.len(),
+            2,
+            "[{be}] only the accepted requests: {status}"
+        );
+        assert_eq!(recent[0]["method"], "POST", "[{be}] {status}");
+        assert!(
+            recent[0]["path"].as_str().unwrap().ends_with("/Groups"),
+            "[{be}] newest first: {status}"
+        );
+        w.app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_console_team_named_like_a_managed_team_needs_confirmation() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let be = w.be;
+        let token = w.app.token.clone();
+        let (s, g) = w
+            .scim_post(
+                &token,
+                "/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering"}),
+            )
+            .await;
+        assert_eq!(s, 201, "[{be}] {g}");
+
+        // Refused, whatever the case, with words the page recognises; nothing is made.
+        let (status, _, body) = w
+            .call(
+                CreateTeam::PATH,
+                form(&[("org", "acme"), ("name", "engineering")]),
+            )
+            .await;
+        assert_eq!(status, 409, "[{be}] {body}");
+        assert!(
+            body.contains(scimgate::console::api::SAME_NAME_AS_MANAGED) && body.contains("Okta"),
+            "[{be}] {body}"
+        );
+        let teams = w
+            .ok(ListTeams::PATH, &[("org", "acme")], "list_teams")
+            .await;
+        assert_eq!(teams["total"], 1, "[{be}] {teams}");
+
+        // Confirmed: a separate console team of that name.
+        let id = w
+            .ok(
+                CreateTeam::PATH,
+                &[
+                    ("org", "acme"),
+                    ("name", "Engineering"),
+                    ("same_name", "on"),
+                ],
+                "create with confirmation",
+            )
+            .await;
+        let id = id.as_str().unwrap().to_string();
+        let teams = w
+            .ok(ListTeams::PATH, &[("org", "acme")], "list_teams")
+            .await;
+        assert_eq!(teams["total"], 2, "[{be}] {teams}");
+
+        // Renaming into a managed name asks too; keeping its own name does not.
+        let (status, _, body) = w
+            .call(
+                RenameTeam::PATH,
+                form(&[("org", "acme"), ("id", "none"), ("name", "x")]),
+            )
+            .await;
+        assert_eq!(status, 404, "[{be}] {body}");
+        w.ok(
+            RenameTeam::PATH,
+            &[("org", "acme"), ("id", &id), ("name", "Console Eng")],
+            "rename to a free name",
+        )
+        .await;
+        let (status, _, body) = w
+            .call(
+                RenameTeam::PATH,
+                form(&[("org", "acme"), ("id", &id), ("name", "ENGINEERING")]),
+            )
+            .await;
+        assert_eq!(status, 409, "[{be}] {body}");
+        w.ok(
+            RenameTeam::PATH,
+            &[
+                ("org", "acme"),
+                ("id", &id),
+                ("name", "ENGINEERING"),
+                ("same_name", "on"),
+            ],
+            "rename with confirmation",
+        )
+        .await;
+        w.ok(
+            RenameTeam::PATH,
+            &[("org", "acme"), ("id", &id), ("name", "Engineering")],
+            "a rename to its own name (case only) needs no confirmation",
+        )
+        .await;
+        w.app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn an_admin_who_removes_themselves_loses_the_org() {
+    for b in backends() {
+        let w = World::new(&b).await;
+        let be = w.be;
+        scimgate::management::create_admin(&w.app.db.store, "acme", "second@acme.test", PW.into())
+            .await
+            .expect("second admin");
+        let page = w
+            .ok(AdminsPage::PATH, &[("org", "acme")], "admins_page")
+            .await;
+        let me = page["admins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["is_you"] == true)
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .expect("me");
+        w.ok(
+            RemoveAdmin::PATH,
+            &[("org", "acme"), ("admin_id", &me)],
+            "remove myself",
+        )
+        .await;
+        let (status, _, body) = w.call(ListTokens::PATH, form(&[("org", "acme")])).await;
+        assert_eq!(status, 404, "[{be}] no longer an admin: {body}");
+        w.app.finish().await;
+    }
+}
