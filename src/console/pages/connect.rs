@@ -235,8 +235,11 @@ fn NewTokenButton(
     #[prop(optional, into)] label: Option<String>,
 ) -> impl IntoView {
     let label = label.unwrap_or_else(|| "New token".into());
+    // Until the page is hydrated a click would do nothing: say so by being disabled.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
-        <button type="button" class="btn btn-primary btn-small" data-testid="open-token-dialog" on:click=move |_| {
+        <button type="button" class="btn btn-primary btn-small" data-testid="open-token-dialog" data-needs-script="true" disabled=move || !hydrated.get() on:click=move |_| {
             shown.set(None);
             dialog.set(true);
         }>{label}</button>

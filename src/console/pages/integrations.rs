@@ -10,7 +10,9 @@ use crate::console::api::{
     ResendWebhookEvent, RevokeAppKey, WebhookAttemptView, WebhookEndpointView, FEED_EVENTS,
 };
 use crate::console::layout::{LoadError, OrgLayout};
-use crate::console::widgets::{reset_on_success, CopyButton, Empty, SecretReveal, SecretSubmit, StatusPill, Time};
+use crate::console::widgets::{
+    reset_on_success, Empty, SecretReveal, SecretSubmit, StatusPill, Time,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;

@@ -59,7 +59,7 @@ pub fn Users() -> impl IntoView {
                 </select>
                 <select name="source" aria-label="Source">
                     <option value="">"Any source"</option>
-                    <option value="scim" selected=move || q("source").as_deref() == Some("scim")>"Managed by SCIM"</option>
+                    <option value="scim" selected=move || q("source").as_deref() == Some("scim")>"Managed by an identity provider"</option>
                     <option value="console" selected=move || q("source").as_deref() == Some("console")>"Made in the console"</option>
                 </select>
                 <button type="submit" class="btn btn-ghost">"Filter"</button>
