@@ -453,6 +453,51 @@ async fn pool_waits_are_counted_and_timed() {
     }
 }
 
+/// The log writer's figures behind `scimgate_provisioning_log_*`: nothing queued once
+/// flushed, and events whose batch could not be written counted as dropped.
+#[tokio::test]
+async fn the_log_writer_counts_entries_it_could_not_write() {
+    let db = TestDb::new(&Backend::Sqlite).await;
+    let org = scimgate::management::create_org(&db.store, "acme", None)
+        .await
+        .unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
+    let (log, task) = scimgate::scim_api::LogWriter::start(store.clone());
+    let event = || scimgate::directory::Event {
+        id: scimgate::directory::new_id(),
+        org_id: Some(org.id.clone()),
+        occurred_at: scimgate::directory::now_ms(),
+        token_id: None,
+        token_label: None,
+        method: "GET".into(),
+        path: "/scim/v2/acme/Users".into(),
+        query: None,
+        client: "other".into(),
+        status: 200,
+        scim_type: None,
+        duration_us: 1,
+        request_body: None,
+        response_summary: None,
+        remote_addr: None,
+        user_agent: None,
+        changes: Vec::new(),
+    };
+    log.record(event()).await;
+    log.flush().await;
+    let s = log.stats();
+    assert_eq!((s.queued, s.dropped, s.waited_full), (0, 0, 0), "{s:?}");
+    assert_eq!(s.capacity, 16_384);
+    // The writer's database goes away: what it takes next cannot be written.
+    store.close().await;
+    log.record(event()).await;
+    log.record(event()).await;
+    log.flush().await;
+    assert_eq!(log.stats().dropped, 2, "{:?}", log.stats());
+    drop(log);
+    task.await.unwrap();
+    db.finish().await;
+}
+
 #[tokio::test]
 async fn readyz_is_503_while_the_sqlite_file_is_gone() {
     let dir = tempfile::tempdir().unwrap();
