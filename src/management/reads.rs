@@ -203,6 +203,8 @@ pub async fn team_detail(
 pub struct LogPage {
     pub events: Vec<Event>,
     pub next: Option<String>,
+    /// Cursor of the page of newer events ("Newer"), when this is not the newest page.
+    pub newer: Option<String>,
     /// The org's tokens, for the filter by token.
     pub tokens: Vec<ScimToken>,
 }
@@ -223,6 +225,8 @@ pub struct LogSearch {
     pub text: Option<String>,
     /// Keyset cursor: events older than this id.
     pub before: Option<String>,
+    /// Keyset cursor: the page of events just newer than this id.
+    pub after: Option<String>,
 }
 
 impl LogSearch {
@@ -242,6 +246,7 @@ impl LogSearch {
             identified: false,
             text: clean(self.text),
             before: clean(self.before),
+            after: clean(self.after),
         }
     }
 }
@@ -250,21 +255,69 @@ pub async fn log_page(store: &Store, org: &Org, search: LogSearch) -> Result<Log
     let mut c = store.read().await?;
     let filter = search.filter();
     let mut list = events::search_events(&mut c, &org.id, &filter, PAGE as i64 + 1).await?;
-    let next = (list.len() as u64 > PAGE).then(|| list[PAGE as usize - 1].id.clone());
-    list.truncate(PAGE as usize);
+    let more = list.len() as u64 > PAGE;
+    let (next, newer) = if filter.after.is_some() {
+        // Listed newest first: the extra row, if any, is the newest, beyond this page.
+        if more {
+            list.remove(0);
+        }
+        (
+            list.last().map(|e| e.id.clone()),
+            more.then(|| list.first().map(|e| e.id.clone())).flatten(),
+        )
+    } else {
+        list.truncate(PAGE as usize);
+        (
+            more.then(|| list.last().map(|e| e.id.clone())).flatten(),
+            filter
+                .before
+                .is_some()
+                .then(|| list.first().map(|e| e.id.clone()))
+                .flatten(),
+        )
+    };
     let tokens = tokens::list_tokens(&mut c, &org.id).await?;
     Ok(LogPage {
         events: list,
         next,
+        newer,
         tokens,
     })
 }
 
-pub async fn event(store: &Store, org: &Org, id: &str) -> Result<Event> {
+/// The most members of one request whose names an event page looks up.
+pub const MEMBER_NAMES_MAX: usize = 500;
+
+/// One request in full, and the userNames of the members it added or removed (those still
+/// in the directory; at most [`MEMBER_NAMES_MAX`]), so that the page names people.
+pub async fn event(store: &Store, org: &Org, id: &str) -> Result<(Event, Vec<(String, String)>)> {
     let mut c = store.read().await?;
-    events::find_event(&mut c, &org.id, id)
+    let e = events::find_event(&mut c, &org.id, id)
         .await?
-        .ok_or(ManagementError::NotFound("Event not found."))
+        .ok_or(ManagementError::NotFound("Event not found."))?;
+    let mut ids: Vec<String> = Vec::new();
+    for ch in &e.changes {
+        if matches!(
+            ch.kind,
+            crate::directory::ChangeKind::MemberAdded | crate::directory::ChangeKind::MemberRemoved
+        ) {
+            let listed = ch
+                .detail
+                .as_ref()
+                .and_then(|d| d.get("members"))
+                .and_then(|m| m.as_array());
+            ids.extend(
+                listed
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_string),
+            );
+        }
+    }
+    ids.truncate(MEMBER_NAMES_MAX);
+    let names = users::user_names(&mut c, &org.id, &ids).await?;
+    Ok((e, names))
 }
 
 /// The most change events [`change_events`] answers at once.

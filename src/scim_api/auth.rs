@@ -3,7 +3,7 @@
 //! log, and handed on; the token is checked against its SHA-256; the event is written by
 //! the handler's transaction for changes, or here once the response is known.
 
-use super::response::{error_response, ScimTypeTag};
+use super::response::{error_response, ScimErrorDetail, ScimTypeTag};
 use super::{client_from_user_agent, ScimState};
 use crate::auth::token;
 use crate::directory::{new_id, now_ms, Event};
@@ -264,7 +264,12 @@ async fn finish(st: &ScimState, log: &RequestLog, resp: Response) -> Response {
             .get::<ScimTypeTag>()
             .and_then(|t| t.0)
             .map(str::to_string);
-        let event = log.finish(resp.status().as_u16(), scim_type, None);
+        // A failure's summary is the error detail the client was sent.
+        let detail = resp
+            .extensions()
+            .get::<ScimErrorDetail>()
+            .map(|d| d.0.clone());
+        let event = log.finish(resp.status().as_u16(), scim_type, detail);
         if event.org_id.is_some() {
             st.log.record(event).await;
         }

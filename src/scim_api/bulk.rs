@@ -168,7 +168,11 @@ async fn run_op(
         Err(e) => {
             if !log.is_written() {
                 st.log
-                    .record(log.finish(e.status, e.scim_type.map(|t| t.as_str().to_string()), None))
+                    .record(log.finish(
+                        e.status,
+                        e.scim_type.map(|t| t.as_str().to_string()),
+                        Some(super::response::logged_detail(&e.detail)),
+                    ))
                     .await;
             }
             out.insert("status".into(), Value::String(e.status.to_string()));

@@ -12,6 +12,21 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 #[derive(Clone, Debug)]
 pub struct ScimTypeTag(pub Option<&'static str>);
 
+/// The `detail` of an error response, for the provisioning log (an admin sees what the
+/// identity provider was told).
+#[derive(Clone, Debug)]
+pub struct ScimErrorDetail(pub String);
+
+/// An error's detail as the log keeps it: scimgate's own words, but they may quote the
+/// client's input, so they are bounded.
+pub fn logged_detail(detail: &str) -> String {
+    const MAX_CHARS: usize = 500;
+    match detail.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &detail[..cut]),
+        None => detail.to_string(),
+    }
+}
+
 pub struct ScimResponse {
     pub status: StatusCode,
     pub body: Option<Value>,
@@ -90,6 +105,8 @@ pub fn error_response(e: &ScimError) -> Response {
     }
     r.extensions_mut()
         .insert(ScimTypeTag(e.scim_type.map(|t| t.as_str())));
+    r.extensions_mut()
+        .insert(ScimErrorDetail(logged_detail(&e.detail)));
     r
 }
 

@@ -380,6 +380,10 @@ pub struct EventFilter {
     pub text: Option<String>,
     /// Keyset cursor: only events older than this id.
     pub before: Option<String>,
+    /// Keyset cursor the other way ("Newer"): only events newer than this id, and the
+    /// page is the oldest `limit` of them (still listed newest first).
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// One page of the log, newest first.
@@ -393,6 +397,9 @@ pub async fn search_events(
     q.push_bind(org_id);
     if let Some(b) = &f.before {
         q.push(" AND id < ").push_bind(b.as_str());
+    }
+    if let Some(a) = &f.after {
+        q.push(" AND id > ").push_bind(a.as_str());
     }
     if let Some(from) = f.from {
         q.push(" AND occurred_at >= ").push_bind(from);
@@ -458,8 +465,13 @@ pub async fn search_events(
         .push_bind(k.as_str())
         .push(")");
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-    let rows: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
+    let order = if f.after.is_some() { "ASC" } else { "DESC" };
+    q.push(format!(" ORDER BY id {order} LIMIT "))
+        .push_bind(limit);
+    let mut rows: Vec<EventRow> = q.query_as().fetch_all(&mut *conn).await?;
+    if f.after.is_some() {
+        rows.reverse();
+    }
     with_changes(conn, rows).await
 }
 

@@ -209,6 +209,27 @@ async fn reindex(conn: &mut AnyConnection, user: &User, before: Option<&User>) -
     Ok(Sql::execute_all(conn, &statements).await?)
 }
 
+/// (id, userName) of those of `ids` that are users of the org.
+pub async fn user_names(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new("SELECT id, user_name FROM users WHERE org_id = ");
+    q.push_bind(org_id).push(" AND id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push_bind(id.as_str());
+    }
+    q.push(")");
+    Ok(q.query_as().fetch_all(conn).await?)
+}
+
 pub async fn find_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<User>> {
     let row: Option<UserRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = $2"

@@ -20,6 +20,7 @@ pub async fn provisioning_log(
     text: Option<String>,
     hours: Option<i64>,
     before: Option<String>,
+    after: Option<String>,
 ) -> Result<LogPageView, ServerFnError> {
     console(async move {
         let actor = org_admin(&org).await?;
@@ -32,12 +33,14 @@ pub async fn provisioning_log(
             token,
             text,
             before,
+            after,
         };
         let page = reads::log_page(&store(), &actor.org, search).await?;
         Ok(LogPageView {
             org: summary(&actor.org),
             events: page.events.iter().map(event_row).collect(),
             next: page.next,
+            newer: page.newer,
             tokens: page.tokens.iter().map(super::tokens::token_view).collect(),
         })
     })
@@ -48,12 +51,13 @@ pub async fn provisioning_log(
 pub async fn event_detail(org: String, id: String) -> Result<EventDetailView, ServerFnError> {
     console(async move {
         let actor = org_admin(&org).await?;
-        let e = reads::event(&store(), &actor.org, &id).await?;
+        let (e, member_names) = reads::event(&store(), &actor.org, &id).await?;
         Ok(EventDetailView {
             org: summary(&actor.org),
             event: event_row(&e),
             query: e.query.clone(),
             request_body: e.request_body.clone(),
+            member_names,
         })
     })
     .await

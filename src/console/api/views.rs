@@ -229,6 +229,8 @@ pub struct EventDetailView {
     pub event: EventRowView,
     pub query: Option<String>,
     pub request_body: Option<String>,
+    /// (id, userName) of the members the request added or removed that still exist.
+    pub member_names: Vec<(String, String)>,
 }
 
 /// Filters of the provisioning-log page, as they appear in its URL.
@@ -243,6 +245,7 @@ pub struct LogQuery {
     /// Hours back from now (time range).
     pub hours: Option<i64>,
     pub before: Option<String>,
+    pub after: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +253,7 @@ pub struct LogPageView {
     pub org: OrgSummary,
     pub events: Vec<EventRowView>,
     pub next: Option<String>,
+    pub newer: Option<String>,
     pub tokens: Vec<TokenView>,
 }
 

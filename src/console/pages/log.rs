@@ -28,12 +28,27 @@ const CLIENTS: [(&str, &str); 5] = [
     ("other", "Other"),
 ];
 
+/// The log's filters and page, as a query string (an event page's way back to this list).
+const LIST_KEYS: [&str; 9] = [
+    "hours", "status", "kind", "client", "token", "resource", "text", "before", "after",
+];
+
 #[component]
-pub fn EventTable(events: Vec<EventRowView>, #[prop(into)] org: String) -> impl IntoView {
+pub fn EventTable(
+    events: Vec<EventRowView>,
+    #[prop(into)] org: String,
+    /// The list's query string, carried to each event page for its link back.
+    #[prop(optional, into)]
+    back: Option<String>,
+) -> impl IntoView {
     if events.is_empty() {
         return view! { <p class="muted">"No SCIM request has touched this yet."</p> }.into_any();
     }
     let base = format!("/orgs/{org}/log");
+    let suffix = back
+        .filter(|b| !b.is_empty())
+        .map(|b| format!("?{b}"))
+        .unwrap_or_default();
     view! {
         <table class="table log" data-testid="events">
             // On a phone the request and its status stay; the `opt` columns are left out.
@@ -45,7 +60,7 @@ pub fn EventTable(events: Vec<EventRowView>, #[prop(into)] org: String) -> impl 
                     view! {
                         <tr class=row_class data-status=e.status>
                             <td><Time ms=e.occurred_at/></td>
-                            <td><A href=format!("{base}/{}", e.id)><code>{format!("{} {}", e.method, e.path.split("/scim/v2/").nth(1).map(|p| format!("/{}", p.split_once('/').map(|x| x.1).unwrap_or(""))).unwrap_or(e.path.clone()))}</code></A></td>
+                            <td><A href=format!("{base}/{}{suffix}", e.id)><code>{format!("{} {}", e.method, e.path.split("/scim/v2/").nth(1).map(|p| format!("/{}", p.split_once('/').map(|x| x.1).unwrap_or(""))).unwrap_or(e.path.clone()))}</code></A></td>
                             <td><StatusPill status=e.status/>{e.scim_type.clone().map(|t| view! { <span class="scim-type" data-testid="scim-type">{t}</span> })}</td>
                             <td class="small opt">{changes}</td>
                             <td class="opt">{e.client.clone()}{e.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}</td>
@@ -75,6 +90,7 @@ pub fn Log() -> impl IntoView {
         text: q("text"),
         hours: q("hours").and_then(|h| h.parse().ok()),
         before: q("before"),
+        after: q("after"),
     };
     let data = Resource::new(
         move || (org(), log_query(), tick.get()),
@@ -89,6 +105,7 @@ pub fn Log() -> impl IntoView {
                 lq.text,
                 lq.hours,
                 lq.before,
+                lq.after,
             )
         },
     );
@@ -96,7 +113,8 @@ pub fn Log() -> impl IntoView {
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(
             move || {
-                if query.read_untracked().get("before").is_none() {
+                let q = query.read_untracked();
+                if q.get("before").is_none() && q.get("after").is_none() {
                     tick.update(|t| *t += 1);
                 }
             },
@@ -150,14 +168,26 @@ pub fn Log() -> impl IntoView {
                             <Empty title="No requests match">"Every SCIM request shows up here within seconds. Clear the filters, or connect your identity provider."</Empty>
                         }.into_any(),
                         Ok(p) => {
-                            let next = p.next.clone().map(|n| {
-                                let mut qs: Vec<String> = ["hours", "status", "kind", "client", "token", "resource", "text"].iter().filter_map(|k| q(k).map(|v| format!("{k}={}", super::users::urlencode(&v)))).collect();
-                                qs.push(format!("before={n}"));
+                            let filters = || ["hours", "status", "kind", "client", "token", "resource", "text"].iter().filter_map(|k| q(k).map(|v| format!("{k}={}", super::users::urlencode(&v)))).collect::<Vec<String>>();
+                            let page_link = |cursor: String| {
+                                let mut qs = filters();
+                                qs.push(cursor);
                                 format!("/orgs/{}/log?{}", p.org.login, qs.join("&"))
-                            });
+                            };
+                            let next = p.next.clone().map(|n| page_link(format!("before={n}")));
+                            let newer = match p.newer.clone() {
+                                Some(n) => Some(page_link(format!("after={n}"))),
+                                // Back at the newest events: the live first page.
+                                None if q("after").is_some() => Some(format!("/orgs/{}/log?{}", p.org.login, filters().join("&"))),
+                                None => None,
+                            };
+                            let back = LIST_KEYS.iter().filter_map(|k| q(k).map(|v| format!("{k}={}", super::users::urlencode(&v)))).collect::<Vec<String>>().join("&");
                             view! {
-                                <EventTable events=p.events.clone() org=p.org.login.clone()/>
-                                {next.map(|href| view! { <A href=href attr:class="btn btn-ghost">"Older →"</A> })}
+                                <EventTable events=p.events.clone() org=p.org.login.clone() back=back/>
+                                <nav class="pager" aria-label="Log pages">
+                                    {newer.map(|href| view! { <A href=href attr:class="btn btn-ghost">"← Newer"</A> })}
+                                    {next.map(|href| view! { <A href=href attr:class="btn btn-ghost">"Older →"</A> })}
+                                </nav>
                             }.into_any()
                         }
                         Err(e) => view! { <LoadError error=e/> }.into_any(),
@@ -171,23 +201,94 @@ pub fn Log() -> impl IntoView {
 #[component]
 pub fn EventPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let org = move || params.read().get("org").unwrap_or_default();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(move || (org(), id()), |(o, i)| event_detail(o, i));
+    // Back to the list this page was opened from, with its filters and page.
+    let back = move || {
+        let q = query.read();
+        let qs = LIST_KEYS
+            .iter()
+            .filter_map(|k| {
+                q.get(k)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}={}", super::users::urlencode(&v)))
+            })
+            .collect::<Vec<String>>()
+            .join("&");
+        if qs.is_empty() {
+            format!("/orgs/{}/log", org())
+        } else {
+            format!("/orgs/{}/log?{qs}", org())
+        }
+    };
     view! {
         <Title text="Request"/>
         <OrgLayout login=org() active="log">
+            <p><A href=back attr:class="back-link">"← Back to the log"</A></p>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(d) => {
                             let e = d.event.clone();
-                            let card_class = if e.status >= 400 { "card card-failed" } else { "card" };
+                            let failed = e.status >= 400;
+                            let card_class = if failed { "card card-failed" } else { "card" };
+                            let base = format!("/orgs/{}", d.org.login);
+                            let names = d.member_names.clone();
+                            // The error body scimgate answered (RFC 7644 §3.12), as the client got it.
+                            let error_body = failed.then(|| {
+                                let mut body = serde_json::json!({
+                                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                                    "status": e.status.to_string(),
+                                });
+                                if let Some(t) = &e.scim_type { body["scimType"] = serde_json::json!(t); }
+                                if let Some(detail) = &e.summary { body["detail"] = serde_json::json!(detail); }
+                                serde_json::to_string_pretty(&body).unwrap_or_default()
+                            });
                             view! {
                                 <div class="page-head">
                                     <h1><code>{format!("{} {}", e.method, e.path)}</code></h1>
                                     <StatusPill status=e.status/>
                                 </div>
+                                {error_body.map(|b| view! {
+                                    <section class="card card-failed" aria-labelledby="error-heading">
+                                        <h2 id="error-heading">"Error returned to the client"</h2>
+                                        <pre class="code" tabindex="0" data-testid="error-body">{b}</pre>
+                                    </section>
+                                })}
+                                <section class="card" aria-labelledby="changed-heading">
+                                    <h2 id="changed-heading">"What changed"</h2>
+                                    {if e.changes.is_empty() {
+                                        let why = if failed { "Nothing changed: the request failed and was rolled back." } else { "Nothing changed." };
+                                        view! { <p class="muted">{why}</p> }.into_any()
+                                    } else {
+                                        e.changes.iter().map(|c| {
+                                            let page = match c.resource_type.as_str() {
+                                                "User" => Some(format!("{base}/users/{}", c.resource_id)),
+                                                "Group" => Some(format!("{base}/teams/{}", c.resource_id)),
+                                                _ => None,
+                                            };
+                                            let name = c.resource_name.clone().unwrap_or_else(|| c.resource_id.clone());
+                                            let title = match page {
+                                                Some(href) if c.kind != "deleted" => view! { <A href=href>{name}</A> }.into_any(),
+                                                _ => view! { <span>{name}</span> }.into_any(),
+                                            };
+                                            let is_members = c.kind == "member_added" || c.kind == "member_removed";
+                                            let body = if is_members {
+                                                view! { <Members json=c.detail_json.clone() names=names.clone() base=base.clone()/> }.into_any()
+                                            } else {
+                                                view! { <Diff json=c.detail_json.clone()/> }.into_any()
+                                            };
+                                            view! {
+                                                <div class="change">
+                                                    <h3>{format!("{} {} ", c.kind.replace('_', " "), c.resource_type)}{title}</h3>
+                                                    {body}
+                                                </div>
+                                            }
+                                        }).collect_view().into_any()
+                                    }}
+                                </section>
                                 <section class=card_class>
                                     <dl class="facts">
                                         <dt>"Time"</dt><dd><Time ms=e.occurred_at/></dd>
@@ -197,24 +298,13 @@ pub fn EventPage() -> impl IntoView {
                                         <dt>"Duration"</dt><dd>{format!("{:.2} ms", e.duration_us as f64 / 1000.0)}</dd>
                                         <dt>"Client"</dt><dd>{e.client.clone()}</dd>
                                         <dt>"Token"</dt><dd>{e.token_label.clone().unwrap_or_else(|| "none or invalid".into())}</dd>
-                                        <dt>"Summary"</dt><dd>{e.summary.clone().unwrap_or_else(|| "—".into())}</dd>
+                                        <dt>{if failed { "Detail" } else { "Summary" }}</dt><dd>{e.summary.clone().unwrap_or_else(|| "—".into())}</dd>
                                     </dl>
                                 </section>
                                 <section class="card">
                                     <h2>"Request body (secrets redacted)"</h2>
                                     // Focusable: a long body scrolls, and a keyboard must be able to scroll it.
                                     <pre class="code" tabindex="0">{d.request_body.clone().map(|b| serde_json::from_str::<serde_json::Value>(&b).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(b)).unwrap_or_else(|| "(none)".into())}</pre>
-                                </section>
-                                <section class="card">
-                                    <h2>"What changed"</h2>
-                                    {if e.changes.is_empty() { view! { <p class="muted">"Nothing changed."</p> }.into_any() } else {
-                                        e.changes.iter().map(|c| view! {
-                                            <div class="change">
-                                                <h3>{format!("{} {} {}", c.kind.replace('_', " "), c.resource_type, c.resource_name.clone().unwrap_or_else(|| c.resource_id.clone()))}</h3>
-                                                <Diff json=c.detail_json.clone()/>
-                                            </div>
-                                        }).collect_view().into_any()
-                                    }}
                                 </section>
                             }.into_any()
                         }
@@ -224,6 +314,35 @@ pub fn EventPage() -> impl IntoView {
             </Suspense>
         </OrgLayout>
     }
+}
+
+/// The members a group request added or removed, by userName with a link (by id when the
+/// user is gone).
+#[component]
+fn Members(json: Option<String>, names: Vec<(String, String)>, base: String) -> impl IntoView {
+    let value: serde_json::Value = json
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let ids: Vec<String> = value
+        .get("members")
+        .and_then(|m| m.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let items = ids
+        .into_iter()
+        .map(|id| {
+            let name = names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone());
+            match name {
+                Some(name) => view! { <li><A href=format!("{base}/users/{id}")>{name}</A></li> }.into_any(),
+                None => view! { <li><code>{id}</code>" "<span class="muted">"(no longer in the directory)"</span></li> }.into_any(),
+            }
+        })
+        .collect_view();
+    view! { <ul class="members" data-testid="members">{items}</ul> }
 }
 
 /// Before/after of each changed attribute, or the raw detail when it is not a diff.
