@@ -4,7 +4,7 @@
 
 use super::log::RequestLog;
 use super::schemas::REGISTRY;
-use super::{record_changes, store_error, ScimContext};
+use super::{feed_of, store_error, ScimContext};
 use crate::directory::feed::{self, EventType, NewChange};
 use crate::directory::{new_id, now_ms, scim_source, Change, ChangeKind, Group, Member};
 use crate::scim::list::ListParams;
@@ -199,7 +199,7 @@ pub async fn create_group(
     g.member_count = ch.added.len() as i64;
     let mut events = vec![feed::team_created(&g)];
     events.extend(ch.member_events(&mut tx, &g).await?);
-    record_changes(&mut tx, ctx, &events).await?;
+    let outbox = feed_of(&tx, ctx, &events);
     let members = groups::list_members(&mut tx, &g.id, None, 0)
         .await
         .map_err(store_error)?;
@@ -208,6 +208,7 @@ pub async fn create_group(
         201,
         Some(format!("created group {name}")),
         ch.into_vec(&g),
+        outbox,
     )
     .await
     .map_err(store_error)?;
@@ -392,16 +393,22 @@ async fn apply_changes(
         .into_iter()
         .collect();
     events.extend(ch.member_events(&mut tx, &g_after).await?);
-    record_changes(&mut tx, ctx, &events).await?;
+    let outbox = feed_of(&tx, ctx, &events);
     let summary = format!(
         "+{} -{} members, {} skipped",
         ch.added.len(),
         ch.removed.len(),
         ch.skipped.len()
     );
-    log.write_in(&mut tx, status, Some(summary), ch.into_vec(&g_after))
-        .await
-        .map_err(store_error)?;
+    log.write_in(
+        &mut tx,
+        status,
+        Some(summary),
+        ch.into_vec(&g_after),
+        outbox,
+    )
+    .await
+    .map_err(store_error)?;
     tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(g_after)
@@ -426,7 +433,7 @@ pub async fn delete_group(
         .await
         .map_err(store_error)?;
     // One event for the team, not one per member: its member count says how many left.
-    record_changes(&mut tx, ctx, &[feed::team_deleted(&g)]).await?;
+    let outbox = feed_of(&tx, ctx, &[feed::team_deleted(&g)]);
     let change = Change {
         resource_type: "Group".into(),
         resource_id: g.id.clone(),
@@ -439,6 +446,7 @@ pub async fn delete_group(
         204,
         Some(format!("deleted group {}", g.display_name)),
         vec![change],
+        outbox,
     )
     .await
     .map_err(store_error)?;

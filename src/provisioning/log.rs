@@ -53,14 +53,16 @@ impl RequestLog {
         self.with(|s| s.written)
     }
 
-    /// Inserts the event with `status` and `changes` into `tx`. Call right before commit;
-    /// then [`RequestLog::mark_written`] after a successful commit.
+    /// Inserts the event with `status` and `changes` into `tx`, with the write's change
+    /// events (`feed`) in the same call. Call right before commit; then
+    /// [`RequestLog::mark_written`] after a successful commit.
     pub async fn write_in(
         &self,
         tx: &mut Tx,
         status: u16,
         summary: Option<String>,
         changes: Vec<Change>,
+        feed: crate::store::feed::Append,
     ) -> crate::store::Result<()> {
         let event = self.with(|s| {
             s.event.status = i64::from(status);
@@ -69,7 +71,7 @@ impl RequestLog {
             s.event.changes.extend(changes);
             s.event.clone()
         });
-        events::insert_event(&mut *tx, &event).await
+        events::insert_event_with_feed(&mut *tx, &event, feed).await
     }
 
     /// The client's request, for its "last request" (see [`events::insert_event`]).

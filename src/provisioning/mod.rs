@@ -44,16 +44,20 @@ impl Default for Limits {
     }
 }
 
-/// Records a write's change events (the application's feed) in its transaction.
-pub(crate) async fn record_changes(
-    tx: &mut crate::store::Tx,
+/// A write's change events (the application's feed), to be written with its log entry in
+/// its transaction ([`log::RequestLog::write_in`]).
+pub(crate) fn feed_of(
+    tx: &crate::store::Tx,
     ctx: &ScimContext,
     events: &[crate::directory::feed::NewChange],
-) -> Result<(), ScimError> {
+) -> crate::store::feed::Append {
     let origin = crate::directory::scim_source(&ctx.client);
-    crate::store::feed::append(tx, &ctx.org.id, &origin, events)
-        .await
-        .map_err(store_error)
+    crate::store::feed::append_statements(
+        crate::store::Backend::of(tx),
+        &ctx.org.id,
+        &origin,
+        events,
+    )
 }
 
 /// Store failures as SCIM errors. Conflicts and version mismatches are the client's;

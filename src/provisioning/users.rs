@@ -3,7 +3,7 @@
 use super::log::RequestLog;
 use super::render::diff;
 use super::schemas::{role_of, REGISTRY};
-use super::{record_changes, store_error, ScimContext};
+use super::{feed_of, store_error, ScimContext};
 use crate::directory::{feed, new_id, now_ms, scim_source, Change, ChangeKind, Org, User};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{apply_patch, PatchOp};
@@ -96,12 +96,13 @@ pub async fn create_user(
         detail: Some(Value::Object(diff(&Map::new(), &user.attributes))),
     };
     let role = role_of(&user.attributes);
-    record_changes(&mut tx, ctx, &[feed::user_created(&user, role)]).await?;
+    let outbox = feed_of(&tx, ctx, &[feed::user_created(&user, role)]);
     log.write_in(
         &mut tx,
         201,
         Some(format!("created user {}", user.user_name)),
         vec![change],
+        outbox,
     )
     .await
     .map_err(store_error)?;
@@ -206,10 +207,10 @@ pub async fn write_user(
             &updated,
             role_of(&updated.attributes),
         );
-        record_changes(&mut tx, ctx, &events).await?;
+        let outbox = feed_of(&tx, ctx, &events);
         let change = change_for(&current, &updated);
         let summary = format!("{} user {}", change.kind.as_str(), updated.user_name);
-        log.write_in(&mut tx, 200, Some(summary), vec![change])
+        log.write_in(&mut tx, 200, Some(summary), vec![change], outbox)
             .await
             .map_err(store_error)?;
         tx.commit().await.map_err(store_error)?;
@@ -257,7 +258,7 @@ pub async fn delete_user(
         })
         .collect();
     events.push(feed::user_deleted(&current, role_of(&current.attributes)));
-    record_changes(&mut tx, ctx, &events).await?;
+    let outbox = feed_of(&tx, ctx, &events);
     let change = Change {
         resource_type: "User".into(),
         resource_id: id.to_string(),
@@ -270,6 +271,7 @@ pub async fn delete_user(
         204,
         Some(format!("deleted user {}", current.user_name)),
         vec![change],
+        outbox,
     )
     .await
     .map_err(store_error)?;

@@ -12,6 +12,18 @@ pub async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<()> {
     insert_events(conn, std::slice::from_ref(e), &[]).await
 }
 
+/// [`insert_event`] together with the write's change events (`feed`), in one call to the
+/// database where it allows.
+pub async fn insert_event_with_feed(
+    conn: &mut AnyConnection,
+    e: &Event,
+    feed: super::feed::Append,
+) -> Result<()> {
+    let statements = log_statements(std::slice::from_ref(e), &[]);
+    let statements: Vec<&Sql> = statements.iter().collect();
+    feed.run(conn, &statements).await
+}
+
 /// One request seen from a client, for the console's per-client "last request".
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientSeen {
@@ -49,6 +61,13 @@ pub async fn insert_events(
     events: &[Event],
     seen: &[ClientSeen],
 ) -> Result<()> {
+    let statements = log_statements(events, seen);
+    let statements: Vec<&Sql> = statements.iter().collect();
+    Ok(Sql::insert_all(conn, &statements).await?)
+}
+
+/// The INSERTs of [`insert_events`].
+fn log_statements(events: &[Event], seen: &[ClientSeen]) -> Vec<Sql> {
     let mut statements = Vec::new();
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
@@ -155,8 +174,7 @@ pub async fn insert_events(
         );
         statements.push(q);
     }
-    let statements: Vec<&Sql> = statements.iter().collect();
-    Ok(Sql::insert_all(conn, &statements).await?)
+    statements
 }
 
 #[derive(sqlx::FromRow)]

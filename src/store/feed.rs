@@ -18,13 +18,80 @@ pub async fn append(
     origin: &str,
     events: &[NewChange],
 ) -> Result<()> {
+    let backend = super::Backend::of(conn);
+    append_statements(backend, org_id, origin, events)
+        .run(conn, &[])
+        .await
+}
+
+/// The statements of an append, built but not yet run: a write runs them in the same call
+/// to the database as its provisioning-log entry ([`Append::run`]), because on SQLite every
+/// call is a round trip to its worker thread and a SCIM write makes only a handful.
+#[derive(Default)]
+pub struct Append {
+    statements: Vec<Sql>,
+    backend: Option<super::Backend>,
+}
+
+/// Statements of an [`Append`] that go into one SQLite call: the counter and two INSERTs of
+/// 500 rows (10,000 values), well below SQLite's 32,766 bound parameters per call.
+const SHARED_CALL: usize = 3;
+/// Values one shared call may bind in all.
+const SHARED_ARGS: usize = 30_000;
+
+impl Append {
+    /// Runs the append and then `with` (statements of the same transaction), in as few
+    /// calls as each database allows. On PostgreSQL each statement is its own call: the
+    /// rows read the counter the upsert just moved, which one combined statement's
+    /// snapshot would not show.
+    pub(crate) async fn run(self, conn: &mut AnyConnection, with: &[&Sql]) -> Result<()> {
+        let sqlite = self.backend == Some(super::Backend::Sqlite);
+        let args: usize = self
+            .statements
+            .iter()
+            .chain(with.iter().copied())
+            .map(Sql::arg_count)
+            .sum();
+        if sqlite && self.statements.len() <= SHARED_CALL && args <= SHARED_ARGS {
+            let mut all: Vec<&Sql> = self.statements.iter().collect();
+            all.extend_from_slice(with);
+            Sql::execute_all(conn, &all).await?;
+            return Ok(());
+        }
+        if sqlite {
+            let head: Vec<&Sql> = self.statements.iter().take(SHARED_CALL).collect();
+            Sql::execute_all(conn, &head).await?;
+            for rest in self.statements.iter().skip(SHARED_CALL) {
+                rest.query().execute(&mut *conn).await?;
+            }
+        } else {
+            for s in &self.statements {
+                s.query().execute(&mut *conn).await?;
+            }
+        }
+        if !with.is_empty() {
+            Sql::insert_all(conn, with).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the statements that append `events` for `org_id` (see [`append`]).
+pub fn append_statements(
+    backend: super::Backend,
+    org_id: &str,
+    origin: &str,
+    events: &[NewChange],
+) -> Append {
     if events.is_empty() {
-        return Ok(());
+        return Append {
+            statements: Vec::new(),
+            backend: Some(backend),
+        };
     }
     let n = events.len() as i64;
     // The org's counter moves by n; each row's sequence is read back from it in the same
-    // batch (`last - (n - 1 - k)`), so that on SQLite the whole append is one call to the
-    // database (every call is a round trip to its worker thread).
+    // batch (`last - (n - 1 - k)`), so that the counter and the rows need no read between.
     let mut upsert = Sql::new("INSERT INTO change_event_seq (org_id, last_seq) VALUES (");
     upsert
         .push_bind(org_id)
@@ -32,7 +99,7 @@ pub async fn append(
         .push_bind(n)
         .push(") ON CONFLICT (org_id) DO UPDATE SET last_seq = change_event_seq.last_seq + excluded.last_seq");
     let mut statements = vec![upsert];
-    if super::Backend::of(conn) == super::Backend::Postgres {
+    if backend == super::Backend::Postgres {
         // Delivered at commit, to every instance listening (see [`Listener`]).
         statements.push(Sql::new("SELECT pg_notify('scimgate_feed', '')"));
     }
@@ -70,15 +137,10 @@ pub async fn append(
         }
         statements.push(q);
     }
-    // The counter and the first rows in one call; the rest of a big append (a PATCH of
-    // thousands of members) after it, so that no call binds more than either database allows.
-    let head = statements.len().min(3);
-    let first: Vec<&Sql> = statements[..head].iter().collect();
-    Sql::execute_all(conn, &first).await?;
-    for rest in &statements[head..] {
-        rest.query().execute(&mut *conn).await?;
+    Append {
+        statements,
+        backend: Some(backend),
     }
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

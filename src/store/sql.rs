@@ -50,6 +50,11 @@ pub struct Sql {
 }
 
 impl Sql {
+    /// How many values are bound.
+    pub fn arg_count(&self) -> usize {
+        self.args.len()
+    }
+
     pub fn new(sql: impl Into<String>) -> Sql {
         Sql {
             sql: sql.into(),

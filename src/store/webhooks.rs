@@ -143,6 +143,18 @@ pub async fn anything_due(conn: &mut AnyConnection, now: i64) -> Result<bool> {
     Ok(due.is_some())
 }
 
+/// Whether the dispatcher has anything to follow: an enabled endpoint in any org, or a
+/// resend an admin asked for. With neither, commits need not wake it.
+pub async fn any_work(conn: &mut AnyConnection) -> Result<bool> {
+    let one: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL \
+         UNION ALL SELECT 1 FROM webhook_resends LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(one.is_some())
+}
+
 /// Extends `me`'s lease; false when it was lost (expired and taken by another instance).
 pub async fn renew(conn: &mut AnyConnection, id: &str, me: &str, lease_until: i64) -> Result<bool> {
     let done = sqlx::query(

@@ -85,21 +85,45 @@ pub fn start(store: Store, config: WebhookConfig) -> tokio::task::JoinHandle<()>
         let client = client::http_client(config.allow_private, config.timeout);
         let mut changes = store.feed_changes();
         let running = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_ENDPOINTS));
+        // Whether there is anything to deliver to (an enabled endpoint or a resend), looked
+        // up on every periodic tick: an installation with no endpoints then pays nothing
+        // per commit. A new endpoint's first events wait at most one tick.
+        let mut endpoints = true;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if let Err(e) = round(&store, &config, &client, &me, &running).await {
-                tracing::warn!(error = %e, "webhook dispatch round failed");
+            if endpoints {
+                if let Err(e) = round(&store, &config, &client, &me, &running).await {
+                    tracing::warn!(error = %e, "webhook dispatch round failed");
+                }
             }
             // New events wake it at once; retries and other instances' leases are found
             // by the periodic look.
             tokio::select! {
-                _ = changes.changed() => {
+                _ = changes.changed(), if endpoints => {
                     // A burst of commits is one round, not one each.
                     tokio::time::sleep(COALESCE).await;
                 }
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tick.tick() => {
+                    endpoints = match any_endpoint(&store).await {
+                        Ok(any) => any,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "webhook dispatcher cannot read endpoints");
+                            true
+                        }
+                    };
+                }
             }
         }
     })
+}
+
+/// The periodic look's interval.
+const TICK: Duration = Duration::from_millis(500);
+
+async fn any_endpoint(store: &Store) -> crate::store::Result<bool> {
+    let mut c = store.read().await?;
+    db::any_work(&mut c).await
 }
 
 async fn round(
