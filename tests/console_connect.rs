@@ -148,6 +148,12 @@ async fn the_connection_status_waits_for_an_accepted_request_then_counts() {
             )
             .await;
         assert_eq!(s, 201, "[{be}] {alice}");
+        w.app.flush_log().await;
+        let first = w
+            .ok(ConnectionStatus::PATH, &[("org", "acme")], "status")
+            .await["first_request_at"]
+            .clone();
+        assert!(first.is_i64(), "[{be}] {first}");
         let (s, g) = w
             .scim_post(
                 &token,
@@ -160,7 +166,10 @@ async fn the_connection_status_waits_for_an_accepted_request_then_counts() {
         let status = w
             .ok(ConnectionStatus::PATH, &[("org", "acme")], "status")
             .await;
-        assert!(status["first_request_at"].is_i64(), "[{be}] {status}");
+        assert_eq!(
+            status["first_request_at"], first,
+            "[{be}] later requests leave the first one where it was: {status}"
+        );
         assert_eq!(status["provider"], "Okta", "[{be}] {status}");
         assert_eq!(
             (status["users"].clone(), status["groups"].clone()),

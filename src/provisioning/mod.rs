@@ -51,6 +51,8 @@ pub(crate) fn feed_of(
     ctx: &ScimContext,
     events: &[crate::directory::feed::NewChange],
 ) -> crate::store::feed::Append {
+    #[cfg(feature = "bench")]
+    let events = if without_change_events() { &[] } else { events };
     let origin = crate::directory::scim_source(&ctx.client);
     crate::store::feed::append_statements(
         crate::store::Backend::of(tx),
@@ -58,6 +60,14 @@ pub(crate) fn feed_of(
         &origin,
         events,
     )
+}
+
+/// The B side of the benchmark's measure of what change events cost a SCIM write
+/// (`scimgate-bench --without-change-events`): compiled into `bench` builds only.
+#[cfg(feature = "bench")]
+fn without_change_events() -> bool {
+    static WITHOUT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WITHOUT.get_or_init(|| std::env::var_os("SCIMGATE_BENCH_WITHOUT_CHANGE_EVENTS").is_some())
 }
 
 /// Store failures as SCIM errors. Conflicts and version mismatches are the client's;

@@ -139,23 +139,32 @@ fn log_statements(events: &[Event], seen: &[ClientSeen]) -> Vec<Sql> {
         }
         statements.push(q);
     }
-    // The latest request of each (org, client); an upsert may not touch one row twice.
-    let mut latest: Vec<ClientSeen> = Vec::new();
+    // The latest request of each (org, client), and its first accepted one in this batch;
+    // an upsert may not touch one row twice.
+    let mut latest: Vec<(ClientSeen, Option<i64>)> = Vec::new();
     for e in seen.iter().cloned() {
+        let ok_at = (e.status != 401).then_some(e.at);
         match latest
             .iter_mut()
-            .find(|l| l.org_id == e.org_id && l.client == e.client)
+            .find(|(l, _)| l.org_id == e.org_id && l.client == e.client)
         {
-            Some(l) if l.at <= e.at => *l = e,
-            Some(_) => {}
-            None => latest.push(e),
+            Some((l, first)) => {
+                *first = match (*first, ok_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if l.at <= e.at {
+                    *l = e;
+                }
+            }
+            None => latest.push((e, ok_at)),
         }
     }
     for chunk in latest.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
-            "INSERT INTO client_activity (org_id, client, last_at, last_status, last_token_label) VALUES ",
+            "INSERT INTO client_activity (org_id, client, last_at, last_status, last_token_label, first_ok_at) VALUES ",
         );
-        for (i, e) in chunk.iter().enumerate() {
+        for (i, (e, first)) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
                 .push_bind(&e.org_id)
                 .push(", ")
@@ -166,11 +175,19 @@ fn log_statements(events: &[Event], seen: &[ClientSeen]) -> Vec<Sql> {
                 .push_bind(e.status)
                 .push(", ")
                 .push_bind(e.token_label.clone())
+                .push(", ")
+                .push_bind(first.map_or(super::sql::Arg::NullInt, super::sql::Arg::Int))
                 .push(")");
         }
+        // The update is two: `last_*` only moves forward; `first_ok_at` only back (log
+        // batches from several instances may arrive out of order).
         q.push(
-            " ON CONFLICT (org_id, client) DO UPDATE SET last_at = excluded.last_at, last_status = excluded.last_status, \
-             last_token_label = excluded.last_token_label WHERE client_activity.last_at <= excluded.last_at",
+            " ON CONFLICT (org_id, client) DO UPDATE SET \
+             last_at = CASE WHEN client_activity.last_at <= excluded.last_at THEN excluded.last_at ELSE client_activity.last_at END, \
+             last_status = CASE WHEN client_activity.last_at <= excluded.last_at THEN excluded.last_status ELSE client_activity.last_status END, \
+             last_token_label = CASE WHEN client_activity.last_at <= excluded.last_at THEN excluded.last_token_label ELSE client_activity.last_token_label END, \
+             first_ok_at = CASE WHEN client_activity.first_ok_at IS NULL OR excluded.first_ok_at < client_activity.first_ok_at \
+                 THEN COALESCE(excluded.first_ok_at, client_activity.first_ok_at) ELSE client_activity.first_ok_at END",
         );
         statements.push(q);
     }
@@ -524,8 +541,10 @@ pub async fn first_accepted(
     conn: &mut AnyConnection,
     org_id: &str,
 ) -> Result<Option<(i64, String)>> {
+    // One row per client the org has seen (see `client_activity`), not the log.
     Ok(sqlx::query_as(
-        "SELECT occurred_at, client FROM events WHERE org_id = $1 AND token_id IS NOT NULL AND status <> 401 ORDER BY id LIMIT 1",
+        "SELECT first_ok_at, client FROM client_activity WHERE org_id = $1 AND first_ok_at IS NOT NULL \
+         ORDER BY first_ok_at LIMIT 1",
     )
     .bind(org_id)
     .fetch_optional(conn)

@@ -10,7 +10,10 @@ use sqlx::{Any, FromRow};
 pub enum Arg {
     Str(String),
     Int(i64),
+    /// A text NULL (PostgreSQL takes a bound NULL's type from the binding).
     Null,
+    /// An integer NULL.
+    NullInt,
 }
 
 impl<T: Into<Arg>> From<Option<T>> for Arg {
@@ -240,6 +243,7 @@ impl Sql {
                 Arg::Str(s) => q.bind(s.as_str()),
                 Arg::Int(i) => q.bind(*i),
                 Arg::Null => q.bind(None::<String>),
+                Arg::NullInt => q.bind(None::<i64>),
             };
         }
         q
@@ -255,6 +259,7 @@ impl Sql {
                 Arg::Str(s) => q.bind(s.as_str()),
                 Arg::Int(i) => q.bind(*i),
                 Arg::Null => q.bind(None::<String>),
+                Arg::NullInt => q.bind(None::<i64>),
             };
         }
         q
@@ -270,6 +275,7 @@ impl Sql {
                 Arg::Str(s) => q.bind(s.as_str()),
                 Arg::Int(i) => q.bind(*i),
                 Arg::Null => q.bind(None::<String>),
+                Arg::NullInt => q.bind(None::<i64>),
             };
         }
         q

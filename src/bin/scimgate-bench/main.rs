@@ -47,6 +47,11 @@ struct Args {
     /// `--server-arg=--log-level=error`; by default it runs exactly as shipped
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// Start the server with SCIM writes recording no change events (the application's
+    /// feed): the B side of measuring what events cost a write. Needs a server built with
+    /// the `bench` feature; never a shipped configuration.
+    #[arg(long)]
+    without_change_events: bool,
     /// Database for the started server (default: a fresh SQLite file)
     #[arg(long)]
     database_url: Option<String>,
@@ -245,10 +250,17 @@ async fn main() {
                 eprintln!(
                     "server: {} serve {} on {db} (its log: {})",
                     a.server_bin,
-                    if a.server_args.is_empty() {
-                        "(shipped defaults)".to_string()
-                    } else {
-                        a.server_args.join(" ")
+                    match (a.server_args.is_empty(), a.without_change_events) {
+                        (true, false) => "(shipped defaults)".to_string(),
+                        (_, without) => format!(
+                            "{}{}",
+                            a.server_args.join(" "),
+                            if without {
+                                " [bench build: change events NOT recorded]"
+                            } else {
+                                ""
+                            }
+                        ),
                     },
                     s.log.display()
                 );

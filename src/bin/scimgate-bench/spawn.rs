@@ -135,7 +135,12 @@ pub fn start_server(a: &Args) -> Result<(Spawned, String, String, String), Strin
     let log = dir.join("server.log");
     let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
-    let child = Command::new(&a.server_bin)
+    let mut command = Command::new(&a.server_bin);
+    if a.without_change_events {
+        // Only a server built with the `bench` feature reads this (see provisioning::feed_of).
+        command.env("SCIMGATE_BENCH_WITHOUT_CHANGE_EVENTS", "1");
+    }
+    let child = command
         .args(&serve)
         .stdout(out)
         .stderr(err)
