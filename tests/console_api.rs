@@ -8,18 +8,17 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request};
+use axum::http::header;
+use common::console::{backend_name, form, post_form, sign_in, Resp};
 use common::{backends, Backend, TestApp};
 use leptos::server_fn::ServerFn;
 use scimgate::console::api::{
     AddTeamMember, AdminsPage, ConnectInfo, CreateConsoleUser, CreateTeam, CreateToken, Dashboard,
     DeleteTeam, EventDetail, InviteAdmin, ListTeams, ListTokens, ListUsers, ProvisioningLog,
-    RegenerateToken, RemoveAdmin, RemoveTeamMember, RenameTeam, RevokeToken, SignIn, TeamDetail,
+    RegenerateToken, RemoveAdmin, RemoveTeamMember, RenameTeam, RevokeToken, TeamDetail,
     UpdateConsoleUser, UpdateSettings, UserDetail,
 };
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const PW: &str = "a long enough password";
 const OPS: &str = "ops@acme.test";
@@ -27,27 +26,6 @@ const OPS2: &str = "ops2@acme.test";
 const BETA_OPS: &str = "b@beta.test";
 const BETA_OPS2: &str = "b2@beta.test";
 const OKTA_UA: &str = "Okta SCIM Client 1.0.0";
-
-/// What a failing assertion calls the backend.
-fn backend_name(b: &Backend) -> &'static str {
-    match b {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
-    }
-}
-
-/// A form body (server-function arguments are form fields).
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-struct Resp {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
 
 /// The router of one test on one backend; every assertion message names the backend.
 struct World {
@@ -90,33 +68,7 @@ impl World {
     }
 
     async fn call(&self, path: &str, body: String, cookie: Option<&str>) -> Resp {
-        let mut b = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", "console.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json");
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        let resp = self
-            .app
-            .app
-            .clone()
-            .oneshot(b.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        post_form(&self.app, path, body, cookie).await
     }
 
     /// Calls and asserts the status; `what` says which call in a failure.
@@ -150,27 +102,7 @@ impl World {
     }
 
     async fn sign_in(&self, email: &str) -> String {
-        let r = self
-            .call(
-                SignIn::PATH,
-                form(&[("email", email), ("password", PW)]),
-                None,
-            )
-            .await;
-        assert!(
-            r.status < 400,
-            "[{}] sign in {email}: {} {}",
-            self.be,
-            r.status,
-            r.body
-        );
-        let cookie = r
-            .headers
-            .get(header::SET_COOKIE)
-            .unwrap_or_else(|| panic!("[{}] sign in {email}: no session cookie", self.be))
-            .to_str()
-            .unwrap();
-        cookie.split(';').next().unwrap().to_string()
+        sign_in(&self.app, self.be, email, PW).await
     }
 
     /// The org's audit trail as admins_page shows it, newest first.

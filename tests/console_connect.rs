@@ -6,98 +6,20 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Request};
-use common::{backends, Backend, TestApp};
+use common::console::{form, Console as World};
+use common::{backends, Backend};
 use leptos::server_fn::ServerFn;
 use scimgate::console::api::{
     AdminsPage, ConnectionStatus, CreateTeam, ListTeams, ListTokens, RemoveAdmin, RenameTeam,
-    SignIn,
 };
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const PW: &str = "a long enough password";
 const OPS: &str = "ops@acme.test";
 
-fn backend_name(b: &Backend) -> &'static str {
-    match b {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
-    }
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-struct World {
-    app: TestApp,
-    be: &'static str,
-    cookie: String,
-}
-
-impl World {
-    async fn new(b: &Backend) -> World {
-        let app = TestApp::new(b).await;
-        scimgate::management::create_admin(&app.db.store, "acme", OPS, PW.into())
-            .await
-            .expect("admin");
-        let mut w = World {
-            app,
-            be: backend_name(b),
-            cookie: String::new(),
-        };
-        let (status, headers, body) = w
-            .call(SignIn::PATH, form(&[("email", OPS), ("password", PW)]))
-            .await;
-        assert!(status < 400, "[{}] sign in: {status} {body}", w.be);
-        w.cookie = headers
-            .get(header::SET_COOKIE)
-            .and_then(|c| c.to_str().ok())
-            .and_then(|c| c.split(';').next())
-            .unwrap_or_else(|| panic!("[{}] no session cookie", w.be))
-            .to_string();
-        w
-    }
-
-    async fn call(&self, path: &str, body: String) -> (u16, axum::http::HeaderMap, String) {
-        let mut b = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", "console.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json");
-        if !self.cookie.is_empty() {
-            b = b.header(header::COOKIE, &self.cookie);
-        }
-        let resp = self
-            .app
-            .app
-            .clone()
-            .oneshot(b.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        (
-            status,
-            headers,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
-    }
-
-    async fn ok(&self, path: &str, pairs: &[(&str, &str)], what: &str) -> Value {
-        let (status, _, body) = self.call(path, form(pairs)).await;
-        assert_eq!(status, 200, "[{}] {what}: {body}", self.be);
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("[{}] {what}: {e}: {body}", self.be))
-    }
+/// ops@acme.test, an admin of acme, signed in.
+async fn world(b: &Backend) -> World {
+    World::new(b, OPS, PW).await
 }
 
 const OKTA_UA: &str = "Okta SCIM Client 1.0.0";
@@ -121,7 +43,7 @@ impl World {
 #[tokio::test]
 async fn the_connection_status_waits_for_an_accepted_request_then_counts() {
     for b in backends() {
-        let w = World::new(&b).await;
+        let w = world(&b).await;
         let be = w.be;
         let status = w
             .ok(ConnectionStatus::PATH, &[("org", "acme")], "status")
@@ -194,7 +116,7 @@ async fn the_connection_status_waits_for_an_accepted_request_then_counts() {
 #[tokio::test]
 async fn a_console_team_named_like_a_managed_team_needs_confirmation() {
     for b in backends() {
-        let w = World::new(&b).await;
+        let w = world(&b).await;
         let be = w.be;
         let token = w.app.token.clone();
         let (s, g) = w
@@ -286,7 +208,7 @@ async fn a_console_team_named_like_a_managed_team_needs_confirmation() {
 #[tokio::test]
 async fn an_admin_who_removes_themselves_loses_the_org() {
     for b in backends() {
-        let w = World::new(&b).await;
+        let w = world(&b).await;
         let be = w.be;
         scimgate::management::create_admin(&w.app.db.store, "acme", "second@acme.test", PW.into())
             .await

@@ -7,35 +7,22 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request};
+use axum::http::{header, HeaderMap};
+use common::console::{form, post_form, sign_in, Resp};
 use common::{backends, Backend, TestApp};
 use leptos::server_fn::ServerFn;
 use scimgate::config::ServeArgs;
 use scimgate::console::api::{
     AddWebhookEndpoint, AdminsPage, CreateAppKey, Dashboard, EnableWebhookEndpoint, ListAppKeys,
     ListWebhookEndpoints, RecentChangeEvents, RemoveWebhookEndpoint, ResendWebhookEvent,
-    RevokeAppKey, SignIn,
+    RevokeAppKey,
 };
 use scimgate::management::{app_keys, ManagementError};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const PW: &str = "a long enough password";
 const OPS: &str = "ops@acme.test";
 const BETA_OPS: &str = "b@beta.test";
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-struct Resp {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
 
 /// acme (the TestApp's org) with ops@acme.test, beta with b@beta.test; both signed in.
 struct World {
@@ -84,33 +71,7 @@ impl World {
     }
 
     async fn call(&self, path: &str, body: String, cookie: Option<&str>) -> Resp {
-        let mut b = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", "console.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json");
-        if let Some(c) = cookie {
-            b = b.header(header::COOKIE, c);
-        }
-        let resp = self
-            .app
-            .app
-            .clone()
-            .oneshot(b.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
-        Resp {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        post_form(&self.app, path, body, cookie).await
     }
 
     async fn expect(
@@ -142,27 +103,7 @@ impl World {
     }
 
     async fn sign_in(&self, email: &str) -> String {
-        let r = self
-            .call(
-                SignIn::PATH,
-                form(&[("email", email), ("password", PW)]),
-                None,
-            )
-            .await;
-        assert!(
-            r.status < 400,
-            "[{}] sign in {email}: {} {}",
-            self.be,
-            r.status,
-            r.body
-        );
-        let cookie = r
-            .headers
-            .get(header::SET_COOKIE)
-            .unwrap_or_else(|| panic!("[{}] sign in {email}: no session cookie", self.be))
-            .to_str()
-            .unwrap();
-        cookie.split(';').next().unwrap().to_string()
+        sign_in(&self.app, self.be, email, PW).await
     }
 
     /// acme's audit trail as admins_page shows it, newest first.

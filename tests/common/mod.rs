@@ -10,6 +10,8 @@ use scimgate::store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod console;
+
 /// The database a test runs on: the store's own name for it.
 pub use scimgate::store::Backend;
 
