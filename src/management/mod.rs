@@ -58,6 +58,13 @@ impl From<StoreError> for ManagementError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => ManagementError::Conflict(what),
+            StoreError::TooComplex(why) => {
+                tracing::info!(error = %why, "database refused a request's content");
+                ManagementError::Invalid(
+                    "The request is too long or holds characters the directory cannot store (such as NUL)."
+                        .into(),
+                )
+            }
             other => ManagementError::Store(other),
         }
     }

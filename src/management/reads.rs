@@ -236,7 +236,8 @@ impl LogSearch {
             from: self
                 .hours
                 .filter(|h| *h > 0)
-                .map(|h| now_ms() - h * 3_600_000),
+                // Any count of hours a URL carries: past the epoch is "everything".
+                .map(|h| now_ms().saturating_sub(h.saturating_mul(3_600_000))),
             to: None,
             status_class: clean(self.status),
             kind: clean(self.kind),

@@ -75,7 +75,8 @@ impl From<sqlx::Error> for StoreError {
 
 /// Database errors that a statement's content causes, on either database: SQLite's
 /// compile-time limits (LIKE pattern length, expression depth, bound variables, string
-/// size) and PostgreSQL's program-limit and data-exception classes for sizes and patterns.
+/// size) and PostgreSQL's program-limit and data-exception classes for sizes, patterns and
+/// characters.
 fn too_complex(e: &sqlx::Error) -> Option<String> {
     let sqlx::Error::Database(d) = e else {
         return None;
@@ -94,7 +95,8 @@ fn too_complex(e: &sqlx::Error) -> Option<String> {
     .any(|m| msg.contains(m));
     let pg_limit = matches!(
         code.as_deref(),
-        Some("54000" | "54001" | "2201B" | "22001" | "2200T" | "22P05")
+        // 22021: a NUL character, which PostgreSQL text cannot hold.
+        Some("54000" | "54001" | "2201B" | "22001" | "2200T" | "22P05" | "22021")
     );
     (sqlite_limit || pg_limit).then(|| msg.to_string())
 }
