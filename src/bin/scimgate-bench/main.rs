@@ -10,6 +10,7 @@
 
 mod console;
 mod feed;
+mod outside;
 mod spawn;
 
 use bytes::Bytes;
@@ -79,6 +80,35 @@ struct Args {
     /// Scenarios to run, e.g. a,b,c
     #[arg(long, default_value = "a,b,c,d,e,f,g")]
     scenarios: String,
+    /// Load generator: `own` (this binary's client, every scenario) or `wrk` (the external
+    /// wrk for a, b, c, e, with a static nginx and scim2-server as references)
+    #[arg(long, value_enum, default_value_t = outside::Generator::Own)]
+    generator: outside::Generator,
+    /// wrk: open connections (-c)
+    #[arg(long, default_value_t = 16)]
+    wrk_connections: u32,
+    /// wrk: threads (-t)
+    #[arg(long, default_value_t = 2)]
+    wrk_threads: u32,
+    /// wrk: duration of each run (-d), e.g. 10s
+    #[arg(long, default_value = "10s")]
+    wrk_duration: String,
+    /// wrk binary
+    #[arg(long, default_value = "wrk")]
+    wrk_bin: String,
+    /// nginx binary for the static reference under wrk
+    #[arg(long, default_value = "/usr/sbin/nginx")]
+    nginx_bin: String,
+    /// scim2-server reference for POST /Users under wrk: `auto` (start one with the peer
+    /// scripts in --peers-dir), `off`, or the base URL of a running one
+    #[arg(long, default_value = "auto")]
+    peer_scim2: String,
+    /// Bearer token of the scim2-server reference
+    #[arg(long, default_value = "peer-token")]
+    peer_token: String,
+    /// Directory of the peer scripts (start-scim2-server.sh, stop-peer.sh)
+    #[arg(long, default_value = "../shared/peers")]
+    peers_dir: String,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -294,16 +324,22 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!(
-        "scimgate-bench: {} clients, {} requests per scenario, {url}",
-        a.concurrency, a.requests
-    );
-    let want = |s: &str| a.scenarios.split(',').any(|x| x.trim() == s);
+    let server_pid = spawned.as_ref().map(|s: &spawn::Spawned| s.child.id());
+    let own = a.generator == outside::Generator::Own;
+    if own {
+        println!(
+            "scimgate-bench: {} clients, {} requests per scenario, {url}",
+            a.concurrency, a.requests
+        );
+    } else {
+        outside::run(&t, &a, server_pid).await;
+    }
+    // With --generator wrk every scenario ran above (or was reported as skipped).
+    let want = |s: &str| own && a.scenarios.split(',').any(|x| x.trim() == s);
     let run_id = std::process::id();
     let (n, c) = (a.requests, a.concurrency);
     let created: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
 
-    let server_pid = spawned.as_ref().map(|s: &spawn::Spawned| s.child.id());
     if let Some(pid) = server_pid {
         let _ = SERVER_PID.set(pid);
     }
@@ -333,7 +369,7 @@ async fn main() {
         }
     }
     // Ids to read and patch: created above, or the first pages of the directory.
-    if created.lock().map(|c| c.is_empty()).unwrap_or(true) {
+    if own && created.lock().map(|c| c.is_empty()).unwrap_or(true) {
         let ids = first_user_ids(&t, 2000).await;
         if let Ok(mut c) = created.lock() {
             *c = ids;
