@@ -199,6 +199,14 @@ pub struct ServeArgs {
     )]
     pub unauthenticated_per_minute: u32,
 
+    /// How long a verified SCIM token is trusted without reading it again, in ms (0: read on
+    /// every request). Default: 1000 on SQLite (one instance: revocations and setting
+    /// changes made in the console apply at once), 0 on PostgreSQL (several instances: a
+    /// revocation on one must hold on all at once). Set on PostgreSQL, a change made through
+    /// another instance applies within this time
+    #[arg(long, env = "SCIMGATE_TOKEN_CACHE_MS")]
+    pub token_cache_ms: Option<u64>,
+
     /// Password verifications (argon2, ~19 MiB each) run at once; others wait up to 2 s,
     /// then get 429 (default: the number of CPUs)
     #[arg(long, env = "SCIMGATE_PASSWORD_CONCURRENCY")]
@@ -274,6 +282,7 @@ impl Default for ServeArgs {
             max_filter_depth: 16,
             max_filter_string_bytes: 4_096,
             unauthenticated_per_minute: 30,
+            token_cache_ms: None,
             password_concurrency: None,
             trusted_proxy: Vec::new(),
             header_timeout_secs: 10,

@@ -111,6 +111,12 @@ pub async fn build(
         }),
         log: log.clone(),
         unauthenticated: crate::net::AddrLimiter::new(args.unauthenticated_per_minute),
+        verified: Arc::new(crate::auth::verified::VerifiedTokens::new(
+            Duration::from_millis(args.token_cache_ms.unwrap_or(match store.backend() {
+                crate::store::Backend::Sqlite => 1000,
+                crate::store::Backend::Postgres => 0,
+            })),
+        )),
     };
     let proxies = crate::net::TrustedProxies::parse(&args.trusted_proxy)?;
     let state = AppState {

@@ -101,6 +101,9 @@ async fn authentication_and_org_isolation() {
             .await
             .unwrap();
         drop(c);
+        // As every path that changes tokens does (management::tokens): the SCIM API's cache
+        // of verified tokens must read this one again.
+        app.db.store.credentials_changed();
         let (s, _) = app.scim("GET", "/Users", None).await;
         assert_eq!(s, 401);
         // Expired tokens are refused too.

@@ -51,7 +51,9 @@ impl World {
             .unwrap_or(Value::Null)
     }
 
-    /// Ends the overlap: the old token's expiry moves one second into the past.
+    /// Ends the overlap: the old token's expiry moves one second into the past, in the
+    /// database, as another instance would see it; then the SCIM API's cache of verified
+    /// tokens (`--token-cache-ms`, 1 s by default on SQLite) must let it go within that second.
     async fn end_overlap(&self, id: &str) {
         let past = scimgate::directory::now_ms() - 1000;
         let mut tx = self.app.db.store.begin().await.unwrap();
@@ -62,6 +64,7 @@ impl World {
             .await
             .unwrap();
         tx.commit().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     }
 }
 

@@ -6,3 +6,4 @@ pub mod password;
 pub mod sealing;
 pub mod throttle;
 pub mod token;
+pub mod verified;

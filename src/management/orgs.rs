@@ -81,5 +81,7 @@ pub async fn update_settings(
         .audit(&mut tx, "settings updated", None, Some(&detail))
         .await?;
     tx.commit().await?;
+    // The SCIM API keeps the org with each verified token: it must read the new settings.
+    store.credentials_changed();
     Ok(org)
 }

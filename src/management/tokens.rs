@@ -206,6 +206,8 @@ pub async fn regenerate(
         )
         .await?;
     tx.commit().await?;
+    // The old token's expiry moved: verified copies of it must be read again.
+    store.credentials_changed();
     Ok(Regenerated {
         issued: IssuedToken {
             token: t,
@@ -225,6 +227,7 @@ pub async fn revoke(store: &Store, actor: &Actor, token_id: &str) -> Result<()> 
         .audit(&mut tx, "token revoked", Some(&t.label), Some(&t.hint))
         .await?;
     tx.commit().await?;
+    store.credentials_changed();
     Ok(())
 }
 

@@ -69,11 +69,21 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
             return too_many(wait);
         }
     }
-    let found = match st.store.read().await {
-        Ok(mut c) => {
-            orgs::find_org_with_token(&mut c, &org_login, hash.as_deref().unwrap_or("")).await
-        }
-        Err(e) => Err(e),
+    // A token that verified a moment ago is not read again (see `auth::verified`); the
+    // generation is taken before the read, so a change committed meanwhile spoils the entry.
+    let generation = st.store.credentials_generation();
+    let cached = hash
+        .as_deref()
+        .and_then(|h| st.verified.get(&org_login, h, generation));
+    let from_cache = cached.is_some();
+    let found = match (cached, &hash) {
+        (Some((org, token)), Some(h)) => Ok(Some((org, Some((token, h.clone()))))),
+        _ => match st.store.read().await {
+            Ok(mut c) => {
+                orgs::find_org_with_token(&mut c, &org_login, hash.as_deref().unwrap_or("")).await
+            }
+            Err(e) => Err(e),
+        },
     };
     let (org, found) = match found {
         Ok(Some((org, token))) => (Some(org), token),
@@ -88,6 +98,9 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         (Some((t, stored)), Some(hash)) if token::hashes_equal(&stored, hash) => Some(t),
         _ => None,
     };
+    if let (false, Some(org), Some(t), Some(h)) = (from_cache, &org, &known, &hash) {
+        st.verified.put(&org_login, h, generation, org, t);
+    }
     let (Some(org), Some(token)) = (org.clone(), known.clone().filter(|t| t.usable_at(now))) else {
         // Same answer for an unknown org, a missing, wrong, expired or revoked token, and a
         // token of another org: nothing about this URL's org is revealed. The body is never
@@ -165,6 +178,9 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
     }
     if token.last_used_at.is_none_or(|t| t < now - 60_000) {
         st.log.touch_token(token.id.clone(), now).await;
+        if let Some(h) = &hash {
+            st.verified.touched(&org_login, h, now);
+        }
     }
 
     let base = match &st.config.public_url {

@@ -49,6 +49,8 @@ pub struct ScimState {
     pub log: LogWriter,
     /// Requests with a missing or unknown token, per client address.
     pub unauthenticated: crate::net::AddrLimiter,
+    /// Tokens that verified lately (see [`crate::auth::verified`]).
+    pub verified: Arc<crate::auth::verified::VerifiedTokens>,
 }
 
 /// The `/scim/v2/{org}/…` routes.

@@ -183,6 +183,9 @@ pub struct Store {
     sqlite_path: Option<std::path::PathBuf>,
     /// SQLite: the file's identity (device, inode) when the store opened it.
     sqlite_file: Option<(u64, u64)>,
+    /// Bumped after every committed change to an org or a SCIM token made through this
+    /// store: what the SCIM API's cache of verified tokens checks its entries against.
+    credentials: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Why the store is not ready (see [`Store::ready`]).
@@ -360,6 +363,7 @@ impl Store {
             feed_listener,
             sqlite_path,
             sqlite_file,
+            credentials: Arc::default(),
         };
         fold::backfill(&store).await?;
         search::backfill(&store).await?;
@@ -377,6 +381,18 @@ impl Store {
             None => Tx::begin_pooled(self.pool.acquire().await?).await,
         }?;
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
+    }
+
+    /// Call after committing a change to an org's settings or its SCIM tokens: a token
+    /// verified before it is verified again.
+    pub fn credentials_changed(&self) {
+        self.credentials
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Where [`Store::credentials_changed`] stands; read before looking credentials up.
+    pub fn credentials_generation(&self) -> u64 {
+        self.credentials.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Changes whenever a directory write commits (here, or on PostgreSQL anywhere): what
