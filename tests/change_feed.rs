@@ -469,3 +469,50 @@ async fn each_persons_story_and_retention() {
         );
     }
 }
+
+/// An append too big for one statement (thousands of member events from one PATCH) still
+/// takes contiguous sequence numbers after the ones before it, in one transaction, on every
+/// backend; so does the small one after it.
+#[tokio::test]
+async fn a_big_append_takes_contiguous_sequence_numbers() {
+    use scimgate::directory::feed::{EventType, NewChange};
+    for b in backends() {
+        let name = b.name();
+        let app = TestApp::new(&b).await;
+        let org = app.org.id.clone();
+        let made = |n: usize, tag: &str| -> Vec<NewChange> {
+            (0..n)
+                .map(|i| NewChange {
+                    event_type: EventType::UserUpdated,
+                    resource_id: format!("{tag}-{i}"),
+                    data: json!({"i": i}),
+                })
+                .collect()
+        };
+        for (n, tag) in [(3_500, "big"), (2, "small")] {
+            let before = events_after(&app, &org, 0)
+                .await
+                .last()
+                .map_or(0, |e| e.seq);
+            let mut tx = app.db.store.begin().await.unwrap();
+            feed::append(&mut tx, &org, "scim:test", &made(n, tag))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: append {n}: {e}"));
+            tx.commit().await.unwrap();
+            let evs = events_after(&app, &org, before).await;
+            let seqs: Vec<i64> = evs.iter().map(|e| e.seq).collect();
+            assert_eq!(
+                seqs,
+                ((before + 1)..=(before + n as i64)).collect::<Vec<_>>(),
+                "{name}: {n} events, contiguous"
+            );
+            assert_eq!(evs[0].resource_id, format!("{tag}-0"), "{name}: in order");
+            assert_eq!(
+                evs[n - 1].resource_id,
+                format!("{tag}-{}", n - 1),
+                "{name}: in order"
+            );
+        }
+        app.finish().await;
+    }
+}

@@ -31,6 +31,7 @@ pub async fn append(
 pub struct Append {
     statements: Vec<Sql>,
     backend: Option<super::Backend>,
+    org_id: String,
 }
 
 /// Statements of an [`Append`] that go into one SQLite call: the counter and two INSERTs of
@@ -41,33 +42,66 @@ const SHARED_ARGS: usize = 30_000;
 
 impl Append {
     /// Runs the append and then `with` (statements of the same transaction), in as few
-    /// calls as each database allows. On PostgreSQL each statement is its own call: the
-    /// rows read the counter the upsert just moved, which one combined statement's
-    /// snapshot would not show.
+    /// calls as each database allows: on SQLite one call; on PostgreSQL one statement (the
+    /// counter's upsert `RETURNING` the new value feeds the rows' INSERTs through `WITH`),
+    /// because the org's counter row stays locked from its upsert to COMMIT and every round
+    /// trip in between is time the org's other writers wait.
     pub(crate) async fn run(self, conn: &mut AnyConnection, with: &[&Sql]) -> Result<()> {
-        let sqlite = self.backend == Some(super::Backend::Sqlite);
         let args: usize = self
             .statements
             .iter()
             .chain(with.iter().copied())
             .map(Sql::arg_count)
             .sum();
-        if sqlite && self.statements.len() <= SHARED_CALL && args <= SHARED_ARGS {
-            let mut all: Vec<&Sql> = self.statements.iter().collect();
-            all.extend_from_slice(with);
-            Sql::execute_all(conn, &all).await?;
-            return Ok(());
-        }
-        if sqlite {
-            let head: Vec<&Sql> = self.statements.iter().take(SHARED_CALL).collect();
-            Sql::execute_all(conn, &head).await?;
-            for rest in self.statements.iter().skip(SHARED_CALL) {
-                rest.query().execute(&mut *conn).await?;
+        match self.backend {
+            Some(super::Backend::Sqlite) => {
+                if self.statements.len() <= SHARED_CALL && args <= SHARED_ARGS {
+                    let mut all: Vec<&Sql> = self.statements.iter().collect();
+                    all.extend_from_slice(with);
+                    Sql::execute_all(conn, &all).await?;
+                    return Ok(());
+                }
+                let head: Vec<&Sql> = self.statements.iter().take(SHARED_CALL).collect();
+                Sql::execute_all(conn, &head).await?;
+                for rest in self.statements.iter().skip(SHARED_CALL) {
+                    rest.query().execute(&mut *conn).await?;
+                }
             }
-        } else {
-            for s in &self.statements {
-                s.query().execute(&mut *conn).await?;
+            Some(super::Backend::Postgres) if !self.statements.is_empty() => {
+                // statements: [upsert RETURNING last_seq, pg_notify, INSERT rows…], the rows
+                // reading the counter as `feed_seq`.
+                let names: Vec<String> = (0..self.statements.len() + with.len())
+                    .map(|i| match i {
+                        0 => "feed_seq".to_string(),
+                        1 => "feed_note".to_string(),
+                        i => format!("feed_w{i}"),
+                    })
+                    .collect();
+                if args <= SHARED_ARGS {
+                    let ctes: Vec<(&str, &Sql)> = names
+                        .iter()
+                        .map(String::as_str)
+                        .zip(self.statements.iter().chain(with.iter().copied()))
+                        .collect();
+                    let one = Sql::with_ctes(&ctes, &Sql::new("SELECT 1 FROM feed_note"));
+                    one.query().execute(&mut *conn).await?;
+                    return Ok(());
+                }
+                // Too many values for one statement (a PATCH of thousands of members): the
+                // counter first, then each INSERT reading it back from the table.
+                for s in self.statements.iter().take(2) {
+                    s.query().execute(&mut *conn).await?;
+                }
+                let mut seq = Sql::new("SELECT last_seq FROM change_event_seq WHERE org_id = ");
+                seq.push_bind(self.org_id.as_str());
+                for rows in self.statements.iter().skip(2) {
+                    Sql::with_ctes(&[("feed_seq", &seq)], rows)
+                        .query()
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
+            _ => {}
         }
         if !with.is_empty() {
             Sql::insert_all(conn, with).await?;
@@ -87,6 +121,7 @@ pub fn append_statements(
         return Append {
             statements: Vec::new(),
             backend: Some(backend),
+            org_id: org_id.to_string(),
         };
     }
     let n = events.len() as i64;
@@ -98,8 +133,12 @@ pub fn append_statements(
         .push(", ")
         .push_bind(n)
         .push(") ON CONFLICT (org_id) DO UPDATE SET last_seq = change_event_seq.last_seq + excluded.last_seq");
+    let postgres = backend == super::Backend::Postgres;
+    if postgres {
+        upsert.push(" RETURNING last_seq");
+    }
     let mut statements = vec![upsert];
-    if backend == super::Backend::Postgres {
+    if postgres {
         // Delivered at commit, to every instance listening (see [`Listener`]).
         statements.push(Sql::new("SELECT pg_notify('scimgate_feed', '')"));
     }
@@ -117,10 +156,16 @@ pub fn append_statements(
                 .push_bind(new_id())
                 .push(", ")
                 .push_bind(org_id)
-                .push(", (SELECT last_seq FROM change_event_seq WHERE org_id = ")
-                .push_bind(org_id)
-                .push(") - ")
-                .push_bind(back)
+                .push(", ");
+            if postgres {
+                // The counter as the upsert returned it (see [`Append::run`]).
+                q.push("(SELECT last_seq FROM feed_seq) - ");
+            } else {
+                q.push("(SELECT last_seq FROM change_event_seq WHERE org_id = ")
+                    .push_bind(org_id)
+                    .push(") - ");
+            }
+            q.push_bind(back)
                 .push(", ")
                 .push_bind(e.event_type.as_str())
                 .push(", ")
@@ -140,6 +185,7 @@ pub fn append_statements(
     Append {
         statements,
         backend: Some(backend),
+        org_id: org_id.to_string(),
     }
 }
 

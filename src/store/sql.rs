@@ -173,6 +173,23 @@ impl Sql {
         Ok(())
     }
 
+    /// One PostgreSQL statement: each of `ctes` as `WITH name AS (…)`, in order, then `main`.
+    /// Data-modifying CTEs run exactly once whether or not anything reads them.
+    pub fn with_ctes(ctes: &[(&str, &Sql)], main: &Sql) -> Sql {
+        let mut out = Sql::default();
+        for (i, (name, s)) in ctes.iter().enumerate() {
+            out.push(if i == 0 { "WITH " } else { ", " });
+            out.push(format!("{name} AS ("));
+            out.append_renumbered(s);
+            out.push(")");
+        }
+        if !ctes.is_empty() {
+            out.push(" ");
+        }
+        out.append_renumbered(main);
+        out
+    }
+
     /// Joins `statements` into data-modifying CTEs, each result under PostgreSQL's limit of
     /// 65,535 parameters per statement (with room to spare).
     fn ctes(statements: &[&Sql]) -> Vec<Sql> {
