@@ -23,6 +23,12 @@ use std::time::{Duration, Instant};
 /// (real installations have a few tokens per org).
 pub const MAX_ENTRIES: usize = 4096;
 
+/// The org login as the database matches it (case-insensitively): every spelling of one
+/// org's login is one entry, so spellings cannot crowd the cache.
+fn key(login: &str, hash: &str) -> (String, String) {
+    (login.to_lowercase(), hash.to_string())
+}
+
 struct Entry {
     read_at: Instant,
     generation: u64,
@@ -53,7 +59,7 @@ impl VerifiedTokens {
         if self.ttl.is_zero() {
             return None;
         }
-        let key = (login.to_string(), hash.to_string());
+        let key = key(login, hash);
         let mut entries = self.lock();
         let fresh = entries
             .get(&key)
@@ -65,9 +71,17 @@ impl VerifiedTokens {
         entries.get(&key).map(|e| (e.org.clone(), e.token.clone()))
     }
 
-    /// Keeps a token that verified. `generation` is the one read *before* the database
-    /// read: a change committed meanwhile makes the entry stale at once.
-    pub fn put(&self, login: &str, hash: &str, generation: u64, org: &Org, token: &ScimToken) {
+    /// Keeps a token that verified. `generation` and `read_at` are taken *before* the
+    /// database read: a change committed meanwhile makes the entry stale at once, and the
+    /// TTL counts from before the read.
+    pub fn put(
+        &self,
+        login: &str,
+        hash: &str,
+        (generation, read_at): (u64, Instant),
+        org: &Org,
+        token: &ScimToken,
+    ) {
         if self.ttl.is_zero() {
             return;
         }
@@ -76,9 +90,9 @@ impl VerifiedTokens {
             entries.clear();
         }
         entries.insert(
-            (login.to_string(), hash.to_string()),
+            key(login, hash),
             Entry {
-                read_at: Instant::now(),
+                read_at,
                 generation,
                 org: org.clone(),
                 token: token.clone(),
@@ -137,10 +151,13 @@ mod tests {
     #[test]
     fn entries_live_for_the_ttl_and_one_generation() {
         let c = VerifiedTokens::new(Duration::from_millis(50));
-        c.put("acme", "h", 1, &org(), &token());
+        c.put("acme", "h", (1, Instant::now()), &org(), &token());
         assert!(c.get("acme", "h", 1).is_some());
         assert!(c.get("acme", "other", 1).is_none(), "keyed by the hash");
-        assert!(c.get("ACME", "h", 1).is_none(), "and by the login as sent");
+        assert!(
+            c.get("ACME", "h", 1).is_some(),
+            "the login in any case, as looked up"
+        );
         assert!(
             c.get("acme", "h", 2).is_none(),
             "a change since: read again"
@@ -149,7 +166,7 @@ mod tests {
             c.get("acme", "h", 1).is_none(),
             "and the stale entry is gone"
         );
-        c.put("acme", "h", 1, &org(), &token());
+        c.put("acme", "h", (1, Instant::now()), &org(), &token());
         std::thread::sleep(Duration::from_millis(60));
         assert!(c.get("acme", "h", 1).is_none(), "older than the TTL");
     }
@@ -157,11 +174,17 @@ mod tests {
     #[test]
     fn zero_ttl_keeps_nothing_and_size_is_bounded() {
         let off = VerifiedTokens::new(Duration::ZERO);
-        off.put("acme", "h", 0, &org(), &token());
+        off.put("acme", "h", (0, Instant::now()), &org(), &token());
         assert!(off.is_empty());
         let c = VerifiedTokens::new(Duration::from_secs(60));
         for i in 0..MAX_ENTRIES + 10 {
-            c.put("acme", &i.to_string(), 0, &org(), &token());
+            c.put(
+                "acme",
+                &i.to_string(),
+                (0, Instant::now()),
+                &org(),
+                &token(),
+            );
         }
         assert!(c.len() <= MAX_ENTRIES, "{}", c.len());
         c.touched("acme", &(MAX_ENTRIES + 9).to_string(), 42);

@@ -80,8 +80,10 @@ pub async fn update_settings(
     actor
         .audit(&mut tx, "settings updated", None, Some(&detail))
         .await?;
-    tx.commit().await?;
-    // The SCIM API keeps the org with each verified token: it must read the new settings.
+    // The SCIM API keeps the org with each verified token: it must read the new settings
+    // (told even when COMMIT reports a failure: it may have committed).
+    let committed = tx.commit().await;
     store.credentials_changed();
+    committed?;
     Ok(org)
 }

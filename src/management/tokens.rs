@@ -205,9 +205,11 @@ pub async fn regenerate(
             Some(&detail),
         )
         .await?;
-    tx.commit().await?;
-    // The old token's expiry moved: verified copies of it must be read again.
+    // The old token's expiry moved: verified copies of it must be read again. Told even
+    // when COMMIT reports a failure: it may have committed before the connection broke.
+    let committed = tx.commit().await;
     store.credentials_changed();
+    committed?;
     Ok(Regenerated {
         issued: IssuedToken {
             token: t,
@@ -226,8 +228,9 @@ pub async fn revoke(store: &Store, actor: &Actor, token_id: &str) -> Result<()> 
     actor
         .audit(&mut tx, "token revoked", Some(&t.label), Some(&t.hint))
         .await?;
-    tx.commit().await?;
+    let committed = tx.commit().await;
     store.credentials_changed();
+    committed?;
     Ok(())
 }
 

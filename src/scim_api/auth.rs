@@ -71,10 +71,10 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
     }
     // A token that verified a moment ago is not read again (see `auth::verified`); the
     // generation is taken before the read, so a change committed meanwhile spoils the entry.
-    let generation = st.store.credentials_generation();
+    let generation = (st.store.credentials_generation(), std::time::Instant::now());
     let cached = hash
         .as_deref()
-        .and_then(|h| st.verified.get(&org_login, h, generation));
+        .and_then(|h| st.verified.get(&org_login, h, generation.0));
     let from_cache = cached.is_some();
     let found = match (cached, &hash) {
         (Some((org, token)), Some(h)) => Ok(Some((org, Some((token, h.clone()))))),
@@ -98,8 +98,11 @@ pub async fn authenticate(State(st): State<ScimState>, req: Request, next: Next)
         (Some((t, stored)), Some(hash)) if token::hashes_equal(&stored, hash) => Some(t),
         _ => None,
     };
+    // Only tokens that work now are kept: a revoked or expired one is read every time.
     if let (false, Some(org), Some(t), Some(h)) = (from_cache, &org, &known, &hash) {
-        st.verified.put(&org_login, h, generation, org, t);
+        if t.usable_at(now) {
+            st.verified.put(&org_login, h, generation, org, t);
+        }
     }
     let (Some(org), Some(token)) = (org.clone(), known.clone().filter(|t| t.usable_at(now))) else {
         // Same answer for an unknown org, a missing, wrong, expired or revoked token, and a

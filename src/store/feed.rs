@@ -7,7 +7,7 @@ use crate::directory::feed::{ChangeEvent, NewChange};
 use crate::directory::{new_id, now_ms};
 use sqlx::AnyConnection;
 
-/// Rows per INSERT statement (10 binds each, well under either database's limit).
+/// Rows per INSERT statement (9 or 10 values each, well under either database's limit).
 const ROWS_PER_INSERT: usize = 500;
 
 /// Appends `events` for `org_id` in the caller's transaction. The org's sequence row is

@@ -116,9 +116,12 @@ impl Sql {
             let digits = rest[i + 1..]
                 .find(|c: char| !c.is_ascii_digit())
                 .map_or(rest.len() - i - 1, |n| n);
-            let n: usize = rest[i + 1..i + 1 + digits].parse().unwrap_or(0);
             self.sql.push('$');
-            self.sql.push_str(&(n + base).to_string());
+            if digits > 0 {
+                let n: usize = rest[i + 1..i + 1 + digits].parse().unwrap_or(0);
+                self.sql.push_str(&(n + base).to_string());
+            }
+            // A `$` that is not a placeholder (none is written today) is left as it is.
             rest = &rest[i + 1 + digits..];
         }
         self.sql.push_str(rest);
@@ -302,6 +305,20 @@ impl Sql {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctes_renumber_their_placeholders_and_leave_other_dollars() {
+        let mut a = Sql::new("INSERT INTO t VALUES (");
+        a.push_bind("x").push(") RETURNING n");
+        let mut b = Sql::new("SELECT '$.path', n FROM a WHERE k = ");
+        b.push_bind(7i64);
+        let one = Sql::with_ctes(&[("a", &a)], &b);
+        assert_eq!(
+            one.sql(),
+            "WITH a AS (INSERT INTO t VALUES ($1) RETURNING n) SELECT '$.path', n FROM a WHERE k = $2"
+        );
+        assert_eq!(one.arg_count(), 2);
+    }
 
     #[test]
     fn numbered_placeholders() {
