@@ -219,18 +219,13 @@ impl Sql {
         let Some((last, first)) = group.split_last() else {
             return Sql::default();
         };
-        let mut out = Sql::default();
-        for (i, s) in first.iter().enumerate() {
-            out.push(if i == 0 { "WITH " } else { ", " });
-            out.push(format!("s{i} AS ("));
-            out.append_renumbered(s);
-            out.push(")");
-        }
-        if !first.is_empty() {
-            out.push(" ");
-        }
-        out.append_renumbered(last);
-        out
+        let names: Vec<String> = (0..first.len()).map(|i| format!("s{i}")).collect();
+        let ctes: Vec<(&str, &Sql)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(first.iter().copied())
+            .collect();
+        Self::with_ctes(&ctes, last)
     }
 
     /// Runs `statements` in order: on SQLite in one call (each call is a round trip to its
