@@ -73,6 +73,17 @@ async fn concurrent_changes_to_one_group_stay_consistent() {
                             )
                             .await
                         }
+                        // A stale version: fails inside a batch of others that succeed.
+                        (2, 2) => {
+                            app.request(
+                                "PATCH",
+                                &format!("/scim/v2/acme{path}"),
+                                Some(&app.token),
+                                Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": u}]}]))),
+                                &[("if-match", "W/\"1\"")],
+                            )
+                            .await
+                        }
                         (_, 1) => {
                             app.request(
                                 "PATCH",
@@ -99,14 +110,47 @@ async fn concurrent_changes_to_one_group_stay_consistent() {
                 statuses
             }));
         }
+        let mut stale = 0;
         for t in tasks {
             for (s, body) in t.await.unwrap() {
                 assert!(
                     (200..300).contains(&s) || s == 409 || s == 412,
                     "{name}: {s} {body}"
                 );
+                stale += usize::from(s == 412);
             }
         }
+        assert!(
+            stale >= 4,
+            "{name}: the stale If-Match PATCHes failed ({stale})"
+        );
+        if app.db.store.backend() == scimgate::store::Backend::Postgres {
+            // Concurrent writes to one group share a transaction on PostgreSQL (a lane):
+            // none may leave its pooled connection inside a transaction.
+            let mut c = app.db.store.read().await.unwrap();
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+            )
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+            assert_eq!(open, 0, "{name}: connections left inside a transaction");
+        }
+        // Every change got its own event number, in one unbroken run.
+        let mut c = app.db.store.read().await.unwrap();
+        let (n, lo, hi): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM change_events WHERE org_id = $1",
+        )
+        .bind(&app.org.id)
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+        drop(c);
+        assert_eq!(
+            Some(n),
+            hi.zip(lo).map(|(h, l)| h - l + 1),
+            "{name}: event numbers"
+        );
         let (s, g) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
         assert_eq!(s, 200, "{name}: {g}");
         let members = g["members"].as_array().map_or(0, Vec::len);

@@ -326,7 +326,7 @@ async fn apply_changes(
     if_match: Option<i64>,
     status: u16,
 ) -> Result<Group, ScimError> {
-    let mut tx = store.begin().await.map_err(store_error)?;
+    let mut tx = store.begin_on(&ctx.org.id, id).await.map_err(store_error)?;
     let mut g = match groups::lock_group(&mut tx, &ctx.org.id, id, if_match).await {
         Ok(g) => g,
         Err(StoreError::NotFound) => return Err(not_found(id)),
@@ -421,7 +421,7 @@ pub async fn delete_group(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), ScimError> {
-    let mut tx = store.begin().await.map_err(store_error)?;
+    let mut tx = store.begin_on(&ctx.org.id, id).await.map_err(store_error)?;
     let g = groups::find_group(&mut tx, &ctx.org.id, id)
         .await
         .map_err(store_error)?

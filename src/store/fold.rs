@@ -47,7 +47,17 @@ pub async fn backfill(store: &Store) -> Result<u64> {
         .bind(BATCH)
         .fetch_all(&mut *c)
         .await?;
+        // Nothing pending (every start after the first): no write, so that a command run
+        // beside a serving instance does not queue for its write lock.
+        let leftovers = users.is_empty()
+            && sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM unicode_fold_pending")
+                .fetch_one(&mut *c)
+                .await?
+                > 0;
         drop(c);
+        if users.is_empty() && !leftovers {
+            return Ok(done);
+        }
         let mut tx = store.begin().await?;
         if users.is_empty() {
             // Whatever is left names deleted users.

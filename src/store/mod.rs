@@ -171,6 +171,8 @@ pub struct Store {
     pool: Arc<pool::ConnPool>,
     /// SQLite only: the write connection, shared by group commit.
     group: Option<write::GroupCommit>,
+    /// PostgreSQL only: group commit for writes to one contended resource.
+    lanes: Option<Arc<write::Lanes>>,
     /// Where earlier `startIndex` pages ended (SQLite only, see [`pages`]).
     cursors: Arc<pages::PageCursors>,
     typed: TypedPool,
@@ -353,9 +355,13 @@ impl Store {
             })?),
             None => None,
         };
+        let pool = Arc::new(pool);
+        let lanes =
+            (dialect == Backend::Postgres).then(|| Arc::new(write::Lanes::new(pool.clone())));
         let store = Store {
-            pool: Arc::new(pool),
+            pool,
             group,
+            lanes,
             cursors,
             typed,
             backend: dialect,
@@ -379,6 +385,20 @@ impl Store {
         let tx = match &self.group {
             Some(g) => g.begin(true).await,
             None => Tx::begin_pooled(self.pool.acquire().await?).await,
+        }?;
+        Ok(tx.signal_on_commit(self.feed_signal.clone()))
+    }
+
+    /// [`Store::begin`] for a write to one resource that many requests may change at once
+    /// (a group: identity providers PATCH its members from many connections). On PostgreSQL
+    /// the concurrent writes to `resource` made through this instance share one transaction
+    /// and one COMMIT, each in a savepoint of its own, as every write does on SQLite (see
+    /// [`write`]); a request's commit still returns only once its change is durable.
+    pub async fn begin_on(&self, org_id: &str, resource: &str) -> Result<Tx> {
+        let tx = match (&self.group, &self.lanes) {
+            (Some(g), _) => g.begin(true).await,
+            (None, Some(l)) => l.lane(&format!("{org_id}/{resource}")).begin(true).await,
+            (None, None) => Tx::begin_pooled(self.pool.acquire().await?).await,
         }?;
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }

@@ -9,23 +9,44 @@
 //! 2xx still means its change and its log entry are on disk. If the group's COMMIT fails,
 //! every request in it gets the error and nothing of it is kept.
 //!
-//! On PostgreSQL a [`WriteTx`] is a plain transaction on a pooled connection: the server
-//! does its own group commit across connections.
+//! On PostgreSQL a [`WriteTx`] is usually a plain transaction on a pooled connection: the
+//! server does its own group commit across connections. Writes to one contended resource
+//! (a group that an identity provider PATCHes from many connections at once) are the
+//! exception. Each of them must hold the resource's row (and the org's event counter) from
+//! its first change until its COMMIT's WAL flush, so one at a time would get through: the
+//! flush, not the work, set their rate. [`Lanes`] gives each such resource a lane: the same
+//! group commit as SQLite's, on a pooled connection leased while a transaction is open, so
+//! the requests queued for one group on this instance share one transaction and one flush.
+//! A lane only ever carries writes to its own resource, so it holds no lock that another
+//! lane's writes take first (apart from the org's event counter, which every write takes
+//! last): batching adds no lock-order cycle that single transactions did not have.
 
-use super::pool::Conn;
+use super::pool::{Conn, ConnPool};
 use super::{Result, StoreError};
 use sqlx::{AnyConnection, Executor};
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
 type Waiter = oneshot::Sender<std::result::Result<(), String>>;
 
-/// The SQLite write connection and the group being built on it.
+/// Where a group's connection comes from.
+enum Link {
+    /// SQLite: the one write connection, for the store's life; taken out when it closes.
+    Owned(Option<AnyConnection>),
+    /// A PostgreSQL lane: a pooled connection, held only while a transaction is open.
+    Leased {
+        pool: Arc<ConnPool>,
+        conn: Option<Conn>,
+    },
+}
+
+/// The write connection and the group being built on it.
 pub(crate) struct Group {
-    /// Taken out when the store closes.
-    conn: Option<AnyConnection>,
+    link: Link,
     /// A transaction is open on `conn`.
     open: bool,
     /// Requests in the open transaction waiting for its COMMIT.
@@ -43,6 +64,8 @@ pub(crate) struct GroupCommit {
     /// Waits for the write connection (held by another request's statements or by the
     /// committer's COMMIT), for `/metrics`.
     waits: Arc<super::pool::WaitStats>,
+    /// What opens a group: the transaction and the first request's savepoint.
+    begin: &'static str,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -53,13 +76,33 @@ impl std::fmt::Debug for GroupCommit {
 
 const SAVEPOINT: &str = "SAVEPOINT request";
 
+/// A committer with nothing to do checks this often whether its group still exists.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
 impl GroupCommit {
-    /// Takes the write connection and starts the committer task, which ends when the last
+    /// Takes the write connection and starts the committer task, which ends once the last
     /// `GroupCommit` clone is dropped.
     pub(crate) fn start(conn: AnyConnection, generation: Arc<AtomicU64>) -> GroupCommit {
+        Self::with_link(
+            Link::Owned(Some(conn)),
+            generation,
+            "BEGIN IMMEDIATE; SAVEPOINT request",
+        )
+    }
+
+    /// A PostgreSQL lane (see [`Lanes`]).
+    fn leased(pool: Arc<ConnPool>, generation: Arc<AtomicU64>) -> GroupCommit {
+        Self::with_link(
+            Link::Leased { pool, conn: None },
+            generation,
+            "BEGIN; SAVEPOINT request",
+        )
+    }
+
+    fn with_link(link: Link, generation: Arc<AtomicU64>, begin: &'static str) -> GroupCommit {
         let gc = GroupCommit {
             group: Arc::new(Mutex::new(Group {
-                conn: Some(conn),
+                link,
                 open: false,
                 waiters: Vec::new(),
                 broken: false,
@@ -67,13 +110,17 @@ impl GroupCommit {
             ready: Arc::new(Notify::new()),
             generation,
             waits: Arc::default(),
+            begin,
         };
         let weak = Arc::downgrade(&gc.group);
         let ready = gc.ready.clone();
         tokio::spawn(async move {
             loop {
-                ready.notified().await;
+                let woken = tokio::time::timeout(IDLE_CHECK, ready.notified()).await;
                 let Some(group) = weak.upgrade() else { return };
+                if woken.is_err() {
+                    continue;
+                }
                 // The mutex is fair: requests already queued for the connection join this
                 // group before the COMMIT below runs.
                 let mut g = group.lock_owned().await;
@@ -98,13 +145,12 @@ impl GroupCommit {
             }
         };
         if !g.open {
-            // One call for both: every call is a round trip to SQLite's worker thread.
-            if let Err(e) = g
-                .conn()?
-                .execute("BEGIN IMMEDIATE; SAVEPOINT request")
-                .await
-            {
+            g.lease().await?;
+            // One call for both: every call is a round trip to SQLite's worker thread (or
+            // to PostgreSQL).
+            if let Err(e) = g.conn()?.execute(self.begin).await {
                 let _ = g.conn()?.execute("ROLLBACK").await;
+                g.end(false).await;
                 return Err(e.into());
             }
             g.open = true;
@@ -117,6 +163,7 @@ impl GroupCommit {
                 guard: Some(g),
                 ready: self.ready.clone(),
                 generation: directory.then(|| self.generation.clone()),
+                _lane: self.clone(),
             },
             on_commit: None,
         })
@@ -131,17 +178,72 @@ impl GroupCommit {
     pub(crate) async fn close(&self) {
         let mut g = self.group.lock().await;
         commit_group(&mut g).await;
-        if let Some(c) = g.conn.take() {
-            let _ = sqlx::Connection::close(c).await;
+        if let Link::Owned(c) = &mut g.link {
+            if let Some(c) = c.take() {
+                let _ = sqlx::Connection::close(c).await;
+            }
         }
     }
 }
 
 impl Group {
     fn conn(&mut self) -> Result<&mut AnyConnection> {
-        self.conn
-            .as_mut()
-            .ok_or_else(|| StoreError::Commit("the store is closed".into()))
+        match &mut self.link {
+            Link::Owned(c) => c.as_mut(),
+            Link::Leased { conn, .. } => conn.as_deref_mut(),
+        }
+        .ok_or_else(|| StoreError::Commit("the store is closed".into()))
+    }
+
+    fn conn_ref(&self) -> Option<&AnyConnection> {
+        match &self.link {
+            Link::Owned(c) => c.as_ref(),
+            Link::Leased { conn, .. } => conn.as_deref(),
+        }
+    }
+
+    /// A lane takes a pooled connection for the transaction it is about to open.
+    async fn lease(&mut self) -> Result<()> {
+        if let Link::Leased {
+            pool,
+            conn: c @ None,
+        } = &mut self.link
+        {
+            *c = Some(pool.acquire().await?);
+        }
+        Ok(())
+    }
+
+    /// The transaction has ended (`clean`: with a COMMIT or ROLLBACK that succeeded): a lane
+    /// gives its connection back, or closes it when its state is in doubt.
+    async fn end(&mut self, clean: bool) {
+        self.open = false;
+        self.broken = false;
+        if let Link::Leased { conn, .. } = &mut self.link {
+            if let Some(c) = conn.take() {
+                if !clean {
+                    c.discard().await;
+                }
+            }
+        }
+    }
+
+    fn is_lane(&self) -> bool {
+        matches!(self.link, Link::Leased { .. })
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // A lane dropped with its transaction open (only if a task was cancelled midway):
+        // its connection must not go back to the pool inside that transaction.
+        if let Link::Leased { conn, .. } = &mut self.link {
+            if let Some(c) = conn.take() {
+                if self.open {
+                    c.abandon();
+                }
+            }
+        }
     }
 }
 
@@ -149,22 +251,27 @@ async fn commit_group(g: &mut Group) {
     if !g.open {
         return;
     }
-    let Some(conn) = g.conn.as_mut() else { return };
     let outcome = if g.broken {
         Err("the write connection failed; the group was rolled back".to_string())
     } else {
-        conn.execute("COMMIT")
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        match g.conn() {
+            Ok(conn) => conn
+                .execute("COMMIT")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
     };
+    let mut clean = outcome.is_ok();
     if outcome.is_err() {
         // Whatever the failure, end the transaction so the next group starts clean.
-        let _ = conn.execute("ROLLBACK").await;
+        if let Ok(conn) = g.conn() {
+            clean = conn.execute("ROLLBACK").await.is_ok();
+        }
         tracing::error!(error = ?outcome, requests = g.waiters.len(), "group commit failed");
     }
-    g.open = false;
-    g.broken = false;
+    g.end(clean).await;
     for w in g.waiters.drain(..) {
         let _ = w.send(outcome.clone());
     }
@@ -175,6 +282,8 @@ enum Inner {
         guard: Option<OwnedMutexGuard<Group>>,
         ready: Arc<Notify>,
         generation: Option<Arc<AtomicU64>>,
+        /// Keeps the group (a lane may otherwise be forgotten) until the COMMIT is told.
+        _lane: GroupCommit,
     },
     /// PostgreSQL: BEGIN has run on the connection; dropped without COMMIT, it is rolled
     /// back before the connection goes back to the pool.
@@ -227,6 +336,7 @@ impl WriteTx {
                 guard,
                 ready,
                 generation,
+                ..
             } => {
                 let Some(mut g) = guard.take() else {
                     return Ok(());
@@ -277,9 +387,18 @@ impl WriteTx {
 }
 
 /// Undoes the request's savepoint and hands the connection on; wakes the committer if the
-/// group has requests waiting (or must be rolled back).
+/// group has requests waiting (or must be rolled back). A lane with no request waiting ends
+/// its (now empty) transaction at once and gives its connection back.
 async fn undo(mut g: OwnedMutexGuard<Group>, ready: &Notify) {
     rollback_savepoint(&mut g).await;
+    if g.is_lane() && g.waiters.is_empty() {
+        let clean = match g.conn() {
+            Ok(c) => c.execute("ROLLBACK").await.is_ok(),
+            Err(_) => false,
+        };
+        g.end(clean).await;
+        return;
+    }
     let pending = !g.waiters.is_empty() || g.broken;
     drop(g);
     if pending {
@@ -288,7 +407,7 @@ async fn undo(mut g: OwnedMutexGuard<Group>, ready: &Notify) {
 }
 
 async fn rollback_savepoint(g: &mut Group) {
-    let Some(conn) = g.conn.as_mut() else { return };
+    let Ok(conn) = g.conn() else { return };
     if conn
         .execute("ROLLBACK TO request; RELEASE request")
         .await
@@ -345,7 +464,7 @@ impl Deref for WriteTx {
         match &self.inner {
             Inner::Grouped { guard, .. } => guard
                 .as_ref()
-                .and_then(|g| g.conn.as_ref())
+                .and_then(|g| g.conn_ref())
                 .expect("live transaction"),
             Inner::Pooled(c) => c.as_deref().expect("live transaction"),
         }
@@ -357,9 +476,60 @@ impl DerefMut for WriteTx {
         match &mut self.inner {
             Inner::Grouped { guard, .. } => guard
                 .as_mut()
-                .and_then(|g| g.conn.as_mut())
+                .and_then(|g| g.conn().ok())
                 .expect("live transaction"),
             Inner::Pooled(c) => c.as_deref_mut().expect("live transaction"),
         }
+    }
+}
+
+/// PostgreSQL's lanes, one per contended resource being written to (see the module's
+/// comment). A lane lives while requests use it: idle ones are forgotten when the map
+/// grows, so the map holds about as many lanes as resources are being written at once.
+pub(crate) struct Lanes {
+    pool: Arc<ConnPool>,
+    /// Unused on PostgreSQL (its page positions are not remembered), but lanes share the
+    /// group commit's shape.
+    generation: Arc<AtomicU64>,
+    map: std::sync::Mutex<HashMap<String, GroupCommit>>,
+}
+
+impl std::fmt::Debug for Lanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lanes")
+    }
+}
+
+/// Past this many lanes, idle ones are dropped before another is added.
+const LANES_KEPT: usize = 64;
+
+impl Lanes {
+    pub(crate) fn new(pool: Arc<ConnPool>) -> Lanes {
+        Lanes {
+            pool,
+            generation: Arc::default(),
+            map: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The lane of the resource `key`.
+    pub(crate) fn lane(&self, key: &str) -> GroupCommit {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = map.get(key) {
+            return l.clone();
+        }
+        if map.len() >= LANES_KEPT {
+            // Idle: nobody but the map holds it (a request in it holds a clone, and so does
+            // a transaction waiting for its COMMIT).
+            map.retain(|_, l| Arc::strong_count(&l.group) > 1);
+        }
+        let l = GroupCommit::leased(self.pool.clone(), self.generation.clone());
+        map.insert(key.to_string(), l.clone());
+        l
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
     }
 }
