@@ -533,3 +533,37 @@ impl Lanes {
         self.map.lock().unwrap().len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn lanes() -> Lanes {
+        sqlx::any::install_default_drivers();
+        // Never connected: a lane leases a connection only when a transaction begins.
+        let opts =
+            sqlx::any::AnyConnectOptions::from_str("postgres://nobody@127.0.0.1:1/none").unwrap();
+        Lanes::new(Arc::new(ConnPool::new(
+            opts,
+            super::super::Backend::Postgres,
+            4,
+            Duration::from_secs(1),
+        )))
+    }
+
+    #[tokio::test]
+    async fn one_lane_per_resource_and_idle_lanes_are_forgotten() {
+        let l = lanes();
+        let a = l.lane("org/a");
+        assert!(Arc::ptr_eq(&a.group, &l.lane("org/a").group));
+        assert!(!Arc::ptr_eq(&a.group, &l.lane("org/b").group));
+        // A client naming endless resources cannot grow the map: idle lanes go first.
+        for i in 0..1000 {
+            drop(l.lane(&format!("org/x{i}")));
+        }
+        assert!(l.len() <= LANES_KEPT, "{} lanes", l.len());
+        // A lane in use is kept, and handed out again.
+        assert!(Arc::ptr_eq(&a.group, &l.lane("org/a").group));
+    }
+}
