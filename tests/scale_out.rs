@@ -260,3 +260,117 @@ async fn two_instances_share_one_postgres() {
     assert_eq!(s, 401, "no instance caches a revoked token");
     db.finish().await;
 }
+
+/// `startIndex` pages resume where earlier ones ended (an importer's walk would otherwise
+/// re-read every earlier row on each page); a write through another instance must make
+/// what one instance remembered stale at once, so every page is what OFFSET gives.
+#[tokio::test]
+async fn remembered_pages_stay_exact_when_another_instance_writes() {
+    if common::postgres_url().is_none() {
+        eprintln!("skipped: SCIMGATE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let db = TestDb::new(&Backend::Postgres).await;
+    let org = scimgate::management::create_org(&db.store, "acme", None)
+        .await
+        .unwrap();
+    let issued = scimgate::management::create_token(&db.store, &org, "okta", None, None)
+        .await
+        .unwrap();
+    let (a, b) = (start(&db.url).await, start(&db.url).await);
+    let http: Http = Client::builder(TokioExecutor::new()).build_http();
+    let auth = vec![
+        ("authorization", format!("Bearer {}", issued.secret)),
+        ("content-type", "application/scim+json".to_string()),
+    ];
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let page = |base: String, start: usize| {
+        let (http, auth) = (http.clone(), auth.clone());
+        async move {
+            let (s, _, v) = call(
+                &http,
+                "GET",
+                format!("{base}/scim/v2/acme/Users?startIndex={start}&count=5"),
+                &auth,
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{v}");
+            v
+        }
+    };
+    let truth = || async {
+        let (_, _, v) = call(
+            &http,
+            "GET",
+            format!("{}/scim/v2/acme/Users?count=1000", b.url),
+            &auth,
+            None,
+        )
+        .await;
+        ids_of(&v)
+    };
+    for i in 0..30 {
+        let (s, _, _) = call(
+            &http,
+            "POST",
+            format!("{}/scim/v2/acme/Users", a.url),
+            &auth,
+            Some(json!({"userName": format!("p{i}@acme.test")}).to_string()),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    // A walk through A: every user once, in id order; the totals agree.
+    let all = truth().await;
+    let mut walked = Vec::new();
+    for start in (1..=30).step_by(5) {
+        let v = page(a.url.clone(), start).await;
+        assert_eq!(v["totalResults"], 30);
+        walked.extend(ids_of(&v));
+    }
+    assert_eq!(walked, all);
+
+    // Through B: one user from the first page goes, another comes. A's next pages, which
+    // it would otherwise resume after the ids it remembers, must shift as OFFSET does.
+    let (s, _, _) = call(
+        &http,
+        "DELETE",
+        format!("{}/scim/v2/acme/Users/{}", b.url, all[2]),
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let now = truth().await;
+    assert_eq!(now.len(), 29);
+    for start in [11, 16, 26] {
+        let v = page(a.url.clone(), start).await;
+        assert_eq!(v["totalResults"], 29, "the remembered total is stale too");
+        let want: Vec<String> = now.iter().skip(start - 1).take(5).cloned().collect();
+        assert_eq!(ids_of(&v), want, "page at {start} after B's delete");
+    }
+    let (s, _, _) = call(
+        &http,
+        "POST",
+        format!("{}/scim/v2/acme/Users", b.url),
+        &auth,
+        Some(json!({"userName": "late@acme.test"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let now = truth().await;
+    for start in [16, 21, 26] {
+        let v = page(a.url.clone(), start).await;
+        assert_eq!(v["totalResults"], 30);
+        let want: Vec<String> = now.iter().skip(start - 1).take(5).cloned().collect();
+        assert_eq!(ids_of(&v), want, "page at {start} after B's create");
+    }
+}

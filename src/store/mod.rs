@@ -190,6 +190,14 @@ pub struct Store {
     credentials: Arc<std::sync::atomic::AtomicU64>,
 }
 
+/// Benchmark builds only: `SCIMGATE_BENCH_WITHOUT_LANES` turns PostgreSQL's lanes off, so
+/// that one binary measures both (see [`write::Lanes`]).
+#[cfg(feature = "bench")]
+fn without_lanes() -> bool {
+    static WITHOUT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WITHOUT.get_or_init(|| std::env::var_os("SCIMGATE_BENCH_WITHOUT_LANES").is_some())
+}
+
 /// Why the store is not ready (see [`Store::ready`]).
 #[derive(Debug)]
 pub struct NotReady {
@@ -395,6 +403,10 @@ impl Store {
     /// and one COMMIT, each in a savepoint of its own, as every write does on SQLite (see
     /// [`write`]); a request's commit still returns only once its change is durable.
     pub async fn begin_on(&self, org_id: &str, resource: &str) -> Result<Tx> {
+        #[cfg(feature = "bench")]
+        if without_lanes() {
+            return self.begin().await;
+        }
         let tx = match (&self.group, &self.lanes) {
             (Some(g), _) => g.begin(true).await,
             (None, Some(l)) => l.lane(&format!("{org_id}/{resource}")).begin(true).await,

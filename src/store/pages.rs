@@ -7,15 +7,21 @@
 //! page ended on and the number of matches. The next page resumes after that id and the
 //! count is reused.
 //!
-//! The answer is exactly what OFFSET would give: what is remembered is tagged with the
-//! store's write generation, bumped by every directory write this process commits, and is
-//! used only while the generation is unchanged. That is sound only where this process sees
-//! every write, so it is on for SQLite (one file, one server) and off for PostgreSQL, where
-//! other instances write too.
+//! The answer is exactly what OFFSET would give: what is remembered is tagged with a write
+//! generation and used only while the generation is unchanged.
+//! - SQLite: the store's generation, bumped by every directory write this process commits
+//!   (it sees every write: one file, one server).
+//! - PostgreSQL, where other instances write too: the org's change-event counter, which
+//!   every write that adds, removes or changes a user or group moves forward in its own
+//!   transaction. The page is read in one REPEATABLE READ snapshot with the counter, so an
+//!   unchanged counter proves that no write committed between the page that was remembered
+//!   and this one, on any instance. Only listings of everything qualify: a filter may test
+//!   `meta.lastModified`, which a write that changes nothing else can move without an event.
 
 use super::{groups, users, Backend, Conn, Result, Store};
 use crate::directory::query::{Cond, ListQuery, Op, SortKey, Target, Val};
 use crate::directory::{Group, User};
+use sqlx::{AnyConnection, Connection};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,8 +78,23 @@ impl PageCursors {
         self.generation.clone()
     }
 
-    /// Plans the page `q` of the listing of `kind` in `org_id`.
+    /// Plans the page `q` of the listing of `kind` in `org_id`, at this process's write
+    /// generation (SQLite) or with remembering off.
     pub fn plan(&self, enabled: bool, org_id: &str, kind: &str, q: &ListQuery) -> PagePlan {
+        // Read before the query runs: a write committed meanwhile makes what this page
+        // records stale at once.
+        let generation = enabled.then(|| self.generation.load(Ordering::Acquire));
+        self.plan_at(generation, org_id, kind, q)
+    }
+
+    /// Plans the page `q` with what was remembered at `generation` (None: remembering off).
+    pub fn plan_at(
+        &self,
+        generation: Option<u64>,
+        org_id: &str,
+        kind: &str,
+        q: &ListQuery,
+    ) -> PagePlan {
         let mut plan = PagePlan {
             key: None,
             generation: 0,
@@ -82,12 +103,13 @@ impl PageCursors {
             query: q.clone(),
             known_total: None,
         };
-        if !enabled || q.sort != SortKey::Id || q.limit == 0 || q.after.is_some() {
+        let Some(generation) = generation else {
+            return plan;
+        };
+        if q.sort != SortKey::Id || q.limit == 0 || q.after.is_some() {
             return plan;
         }
-        // Read before the query runs: a write committed meanwhile makes what this page
-        // records stale at once.
-        plan.generation = self.generation.load(Ordering::Acquire);
+        plan.generation = generation;
         let key = format!("{org_id}\u{1}{kind}\u{1}{}\u{1}{:?}", q.descending, q.cond);
         let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = listings
@@ -235,27 +257,63 @@ impl Store {
         org_id: &str,
         kind: &str,
         q: &ListQuery,
-        page: impl AsyncFnOnce(&mut Conn, &ListQuery) -> Result<Vec<T>>,
-        count: impl AsyncFnOnce(&mut Conn, &Cond) -> Result<i64>,
+        page: impl AsyncFnOnce(&mut AnyConnection, &ListQuery) -> Result<Vec<T>>,
+        count: impl AsyncFnOnce(&mut AnyConnection, &Cond) -> Result<i64>,
         id: impl Fn(&T) -> &str,
     ) -> Result<(i64, Vec<T>, Conn)> {
-        let plan = self
-            .cursors
-            .plan(self.backend == Backend::Sqlite, org_id, kind, q);
         let mut c = self.read().await?;
+        if self.backend == Backend::Sqlite || !remembered_on_postgres(q) {
+            let plan = self
+                .cursors
+                .plan(self.backend == Backend::Sqlite, org_id, kind, q);
+            let (total, rows) = self.fetch(&mut c, &plan, q, page, count, id).await?;
+            return Ok((total, rows, c));
+        }
+        // One snapshot for the counter, the page and the count (see the module's comment).
+        // Dropped midway (a client hung up), sqlx rolls the transaction back before the
+        // connection's next statement.
+        let mut tx = c
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM change_event_seq WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let generation = u64::try_from(seq.unwrap_or(0)).unwrap_or(0);
+        let plan = self.cursors.plan_at(Some(generation), org_id, kind, q);
+        let (total, rows) = self.fetch(&mut tx, &plan, q, page, count, id).await?;
+        tx.commit().await?;
+        Ok((total, rows, c))
+    }
+
+    async fn fetch<T>(
+        &self,
+        c: &mut AnyConnection,
+        plan: &PagePlan,
+        q: &ListQuery,
+        page: impl AsyncFnOnce(&mut AnyConnection, &ListQuery) -> Result<Vec<T>>,
+        count: impl AsyncFnOnce(&mut AnyConnection, &Cond) -> Result<i64>,
+        id: impl Fn(&T) -> &str,
+    ) -> Result<(i64, Vec<T>)> {
         let rows = if q.limit == 0 {
             Vec::new()
         } else {
-            page(&mut c, &plan.query).await?
+            page(&mut *c, &plan.query).await?
         };
         let total = self
             .cursors
-            .total_or_count(&plan, rows.len(), count(&mut c, &q.cond))
+            .total_or_count(plan, rows.len(), count(c, &q.cond))
             .await?;
         self.cursors
-            .record(&plan, rows.len(), rows.last().map(&id), total);
-        Ok((total, rows, c))
+            .record(plan, rows.len(), rows.last().map(&id), total);
+        Ok((total, rows))
     }
+}
+
+/// Whether a listing's pages are remembered on PostgreSQL (see the module's comment).
+fn remembered_on_postgres(q: &ListQuery) -> bool {
+    q.cond == Cond::All && q.sort == SortKey::Id && q.limit > 0 && q.after.is_none()
 }
 
 #[cfg(test)]
