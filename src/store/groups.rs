@@ -179,11 +179,13 @@ pub async fn add_members(
     let mut added = Vec::new();
     let mut skipped = Vec::new();
     let now = now_ms();
+    let counted = Backend::of(conn) == Backend::Postgres;
     for chunk in ids.chunks(CHUNK) {
         // Only users of this org are added; the ids that are neither added nor already
         // members are looked up afterwards, and only when some id was not added.
-        let mut ins = Sql::new("INSERT INTO group_members (group_id, user_id, created_at) SELECT ");
-        ins.push_bind(group_id)
+        let mut ins = Sql::new(if counted { "WITH ins AS (" } else { "" });
+        ins.push("INSERT INTO group_members (group_id, user_id, created_at) SELECT ")
+            .push_bind(group_id)
             .push(", u.id, ")
             .push_bind(now)
             .push(" FROM users u WHERE u.org_id = ")
@@ -191,6 +193,9 @@ pub async fn add_members(
             .push(" AND u.id IN (")
             .push_list(chunk)
             .push(") ON CONFLICT (group_id, user_id) DO NOTHING RETURNING user_id");
+        if counted {
+            count_in_same_statement(&mut ins, "ins", "+", group_id);
+        }
         let inserted: HashSet<String> = ins
             .query_scalar::<String>()
             .fetch_all(&mut *conn)
@@ -214,8 +219,23 @@ pub async fn add_members(
         // In the order asked for, which the log shows.
         added.extend(chunk.iter().filter(|i| inserted.contains(*i)).cloned());
     }
-    adjust_count(conn, group_id, added.len() as i64).await?;
+    if !counted {
+        adjust_count(conn, group_id, added.len() as i64).await?;
+    }
     Ok((added, skipped))
+}
+
+/// PostgreSQL: the member rows and the group's count change in one statement (a
+/// data-modifying `WITH`), a round trip less while the group's row is locked against its
+/// other writers. `rows` names the CTE returning the changed members' `user_id`.
+fn count_in_same_statement(q: &mut Sql, rows: &str, sign: &str, group_id: &str) {
+    q.push(format!(
+        "), counted AS (UPDATE groups SET member_count = member_count {sign} (SELECT COUNT(*) FROM {rows}) WHERE id = "
+    ))
+    .push_bind(group_id)
+    .push(&format!(
+        " AND EXISTS (SELECT 1 FROM {rows})) SELECT user_id FROM {rows}"
+    ));
 }
 
 /// Removes users from a group; returns those that were members.
@@ -226,15 +246,22 @@ pub async fn remove_members(
 ) -> Result<Vec<String>> {
     let ids = dedup(ids);
     let mut removed = Vec::new();
+    let counted = Backend::of(conn) == Backend::Postgres;
     for chunk in ids.chunks(CHUNK) {
-        let mut qb = Sql::new("DELETE FROM group_members WHERE group_id = ");
-        qb.push_bind(group_id)
+        let mut qb = Sql::new(if counted { "WITH del AS (" } else { "" });
+        qb.push("DELETE FROM group_members WHERE group_id = ")
+            .push_bind(group_id)
             .push(" AND user_id IN (")
             .push_list(chunk)
             .push(") RETURNING user_id");
+        if counted {
+            count_in_same_statement(&mut qb, "del", "-", group_id);
+        }
         removed.extend(qb.query_scalar::<String>().fetch_all(&mut *conn).await?);
     }
-    adjust_count(conn, group_id, -(removed.len() as i64)).await?;
+    if !counted {
+        adjust_count(conn, group_id, -(removed.len() as i64)).await?;
+    }
     Ok(removed)
 }
 

@@ -53,6 +53,10 @@ pub(crate) struct Group {
     waiters: Vec<Waiter>,
     /// The connection is in an unknown state (a ROLLBACK TO failed): roll the group back.
     broken: bool,
+    /// The last request's savepoint is done but not yet released: the next request releases
+    /// it in the same call that opens its own, and COMMIT releases it anyway. A call saved
+    /// per request, and calls are what a request in a group waits for.
+    unreleased: bool,
 }
 
 #[derive(Clone)]
@@ -106,6 +110,7 @@ impl GroupCommit {
                 open: false,
                 waiters: Vec::new(),
                 broken: false,
+                unreleased: false,
             })),
             ready: Arc::new(Notify::new()),
             generation,
@@ -154,6 +159,21 @@ impl GroupCommit {
                 return Err(e.into());
             }
             g.open = true;
+        } else if g.unreleased {
+            if let Err(e) = g
+                .conn()?
+                .execute("RELEASE request; SAVEPOINT request")
+                .await
+            {
+                // Which of the two ran is unknown, and a later ROLLBACK TO could reach the
+                // previous request's savepoint: the group is rolled back (its requests get
+                // the error) rather than risk undoing one of them alone.
+                g.broken = true;
+                drop(g);
+                self.ready.notify_one();
+                return Err(e.into());
+            }
+            g.unreleased = false;
         } else if let Err(e) = g.conn()?.execute(SAVEPOINT).await {
             // Leave the group intact for the others; this request just fails.
             return Err(e.into());
@@ -219,6 +239,7 @@ impl Group {
     async fn end(&mut self, clean: bool) {
         self.open = false;
         self.broken = false;
+        self.unreleased = false;
         if let Link::Leased { conn, .. } = &mut self.link {
             if let Some(c) = conn.take() {
                 if !clean {
@@ -341,14 +362,11 @@ impl WriteTx {
                 let Some(mut g) = guard.take() else {
                     return Ok(());
                 };
-                let released = match g.conn() {
-                    Ok(c) => c.execute("RELEASE request").await.map_err(StoreError::from),
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = released {
+                if g.broken {
                     undo(g, ready).await;
-                    return Err(e);
+                    return Err(StoreError::Commit("the write connection failed".into()));
                 }
+                g.unreleased = true;
                 let (tx, rx) = oneshot::channel();
                 g.waiters.push(tx);
                 drop(g);
