@@ -233,7 +233,7 @@ fn count_in_same_statement(q: &mut Sql, rows: &str, sign: &str, group_id: &str) 
         "), counted AS (UPDATE groups SET member_count = member_count {sign} (SELECT COUNT(*) FROM {rows}) WHERE id = "
     ))
     .push_bind(group_id)
-    .push(&format!(
+    .push(format!(
         " AND EXISTS (SELECT 1 FROM {rows})) SELECT user_id FROM {rows}"
     ));
 }
