@@ -168,3 +168,77 @@ async fn concurrent_changes_to_one_group_stay_consistent() {
         }
     }
 }
+
+/// Adding a member takes a share lock on the user's row, and renaming a user (a new
+/// userName) locks that row before the org's event counter. On PostgreSQL, concurrent
+/// writes to one group share a transaction (a lane), which holds the counter once a write in
+/// it has appended its events: a member add joining such a transaction while the user is
+/// being renamed would deadlock. Every request here must get an answer that is not a 5xx.
+#[tokio::test]
+async fn member_adds_racing_user_renames_do_not_deadlock() {
+    for b in backends() {
+        let name = b.name();
+        let app = Arc::new(TestApp::new(&b).await);
+        let mut users = Vec::new();
+        for i in 0..8 {
+            let (s, u) = app
+                .scim(
+                    "POST",
+                    "/Users",
+                    Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("r{i}@example.com")})),
+                )
+                .await;
+            assert_eq!(s, 201, "{name}: {u}");
+            users.push(u["id"].as_str().unwrap().to_string());
+        }
+        let (s, g) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Racing"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {g}");
+        let gid = g["id"].as_str().unwrap().to_string();
+        let users = Arc::new(users);
+        let mut tasks = Vec::new();
+        for w in 0..12usize {
+            let (app, users, gid) = (app.clone(), users.clone(), gid.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for k in 0..10usize {
+                    let u = &users[(w + k) % users.len()];
+                    let (path, ops) = if w % 3 == 0 {
+                        (
+                            format!("/scim/v2/acme/Users/{u}"),
+                            json!([{"op": "replace", "path": "userName", "value": format!("r{w}-{k}-{u}@example.com")}]),
+                        )
+                    } else if k % 2 == 0 {
+                        (
+                            format!("/scim/v2/acme/Groups/{gid}"),
+                            json!([{"op": "add", "path": "members", "value": [{"value": u}]}]),
+                        )
+                    } else {
+                        (
+                            format!("/scim/v2/acme/Groups/{gid}"),
+                            json!([{"op": "remove", "path": format!("members[value eq \"{u}\"]")}]),
+                        )
+                    };
+                    let (s, _, body) = app
+                        .request("PATCH", &path, Some(&app.token), Some(patch(ops)), &[])
+                        .await;
+                    out.push((s.as_u16(), body));
+                }
+                out
+            }));
+        }
+        for t in tasks {
+            for (s, body) in t.await.unwrap() {
+                assert!((200..300).contains(&s) || s == 409, "{name}: {s} {body}");
+            }
+        }
+        if let Ok(app) = Arc::try_unwrap(app) {
+            app.finish().await;
+        }
+    }
+}

@@ -326,7 +326,17 @@ async fn apply_changes(
     if_match: Option<i64>,
     status: u16,
 ) -> Result<Group, ScimError> {
-    let mut tx = store.begin_on(&ctx.org.id, id).await.map_err(store_error)?;
+    // Adding members takes share locks on their users' rows.
+    let adds = changes.iter().any(|c| {
+        matches!(
+            c,
+            GroupChange::AddMembers(_) | GroupChange::ReplaceMembers(_)
+        )
+    });
+    let mut tx = store
+        .begin_on(&ctx.org.id, id, adds)
+        .await
+        .map_err(store_error)?;
     let mut g = match groups::lock_group(&mut tx, &ctx.org.id, id, if_match).await {
         Ok(g) => g,
         Err(StoreError::NotFound) => return Err(not_found(id)),
@@ -421,7 +431,10 @@ pub async fn delete_group(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), ScimError> {
-    let mut tx = store.begin_on(&ctx.org.id, id).await.map_err(store_error)?;
+    let mut tx = store
+        .begin_on(&ctx.org.id, id, false)
+        .await
+        .map_err(store_error)?;
     let g = groups::find_group(&mut tx, &ctx.org.id, id)
         .await
         .map_err(store_error)?

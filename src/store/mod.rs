@@ -402,14 +402,21 @@ impl Store {
     /// the concurrent writes to `resource` made through this instance share one transaction
     /// and one COMMIT, each in a savepoint of its own, as every write does on SQLite (see
     /// [`write`]); a request's commit still returns only once its change is durable.
-    pub async fn begin_on(&self, org_id: &str, resource: &str) -> Result<Tx> {
+    ///
+    /// `locks_others`: the write also locks rows of other resources (adding members locks
+    /// their users' rows): it then starts a transaction of its own (see [`write`]).
+    pub async fn begin_on(&self, org_id: &str, resource: &str, locks_others: bool) -> Result<Tx> {
         #[cfg(feature = "bench")]
         if without_lanes() {
             return self.begin().await;
         }
         let tx = match (&self.group, &self.lanes) {
             (Some(g), _) => g.begin(true).await,
-            (None, Some(l)) => l.lane(&format!("{org_id}/{resource}")).begin(true).await,
+            (None, Some(l)) => {
+                l.lane(&format!("{org_id}/{resource}"))
+                    .begin_in(true, locks_others)
+                    .await
+            }
             (None, None) => Tx::begin_pooled(self.pool.acquire().await?).await,
         }?;
         Ok(tx.signal_on_commit(self.feed_signal.clone()))

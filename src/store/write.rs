@@ -17,9 +17,13 @@
 //! flush, not the work, set their rate. [`Lanes`] gives each such resource a lane: the same
 //! group commit as SQLite's, on a pooled connection leased while a transaction is open, so
 //! the requests queued for one group on this instance share one transaction and one flush.
-//! A lane only ever carries writes to its own resource, so it holds no lock that another
-//! lane's writes take first (apart from the org's event counter, which every write takes
-//! last): batching adds no lock-order cycle that single transactions did not have.
+//! A lane only ever carries writes to its own resource. Once a request in it has appended
+//! its change events, the lane's transaction holds the org's event counter, which every
+//! other write takes last; a later request that locked rows of other resources (adding a
+//! member takes a share lock on the user's row) could then wait for a write that waits for
+//! the counter: a deadlock single transactions never had. Such requests begin `alone`: the
+//! lane commits what it holds first, so they take their locks before the counter, as a
+//! single transaction does, and only requests that lock nothing else join them.
 
 use super::pool::{Conn, ConnPool};
 use super::{Result, StoreError};
@@ -137,6 +141,12 @@ impl GroupCommit {
 
     /// `directory`: the transaction may change users or groups (anything but the log).
     pub(crate) async fn begin(&self, directory: bool) -> Result<WriteTx> {
+        self.begin_in(directory, false).await
+    }
+
+    /// `alone`: a lane commits what it holds first, so that this request starts a
+    /// transaction of its own (see [`Lanes`]).
+    pub(crate) async fn begin_in(&self, directory: bool, alone: bool) -> Result<WriteTx> {
         let mut g = match self.group.clone().try_lock_owned() {
             Ok(g) => {
                 self.waits.acquired_at_once();
@@ -149,6 +159,9 @@ impl GroupCommit {
                 g
             }
         };
+        if alone && g.open && g.is_lane() {
+            commit_group(&mut g).await;
+        }
         if !g.open {
             g.lease().await?;
             // One call for both: every call is a round trip to SQLite's worker thread (or
@@ -175,7 +188,15 @@ impl GroupCommit {
             }
             g.unreleased = false;
         } else if let Err(e) = g.conn()?.execute(SAVEPOINT).await {
-            // Leave the group intact for the others; this request just fails.
+            if g.is_lane() {
+                // On PostgreSQL a failed statement outside a savepoint aborts the whole
+                // transaction, whose COMMIT would then roll back without an error: roll the
+                // group back and tell its requests so.
+                g.broken = true;
+                drop(g);
+                self.ready.notify_one();
+            }
+            // SQLite: leave the group intact for the others; this request just fails.
             return Err(e.into());
         }
         Ok(WriteTx {
@@ -222,14 +243,15 @@ impl Group {
         }
     }
 
-    /// A lane takes a pooled connection for the transaction it is about to open.
+    /// A lane takes a pooled connection for the transaction it is about to open. One still
+    /// held here with no transaction open is left from a BEGIN that was cancelled midway: its
+    /// state is unknown, so it is closed rather than reused.
     async fn lease(&mut self) -> Result<()> {
-        if let Link::Leased {
-            pool,
-            conn: c @ None,
-        } = &mut self.link
-        {
-            *c = Some(pool.acquire().await?);
+        if let Link::Leased { pool, conn } = &mut self.link {
+            if let Some(stale) = conn.take() {
+                stale.discard().await;
+            }
+            *conn = Some(pool.acquire().await?);
         }
         Ok(())
     }
@@ -256,13 +278,11 @@ impl Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        // A lane dropped with its transaction open (only if a task was cancelled midway):
-        // its connection must not go back to the pool inside that transaction.
+        // A lane holds a connection only while a transaction is open or in doubt (a task
+        // cancelled midway): it must not go back to the pool inside that transaction.
         if let Link::Leased { conn, .. } = &mut self.link {
             if let Some(c) = conn.take() {
-                if self.open {
-                    c.abandon();
-                }
+                c.abandon();
             }
         }
     }
@@ -506,8 +526,8 @@ impl DerefMut for WriteTx {
 /// grows, so the map holds about as many lanes as resources are being written at once.
 pub(crate) struct Lanes {
     pool: Arc<ConnPool>,
-    /// Unused on PostgreSQL (its page positions are not remembered), but lanes share the
-    /// group commit's shape.
+    /// Unused on PostgreSQL (remembered page positions are checked against the org's event
+    /// counter instead), but lanes share the group commit's shape.
     generation: Arc<AtomicU64>,
     map: std::sync::Mutex<HashMap<String, GroupCommit>>,
 }
