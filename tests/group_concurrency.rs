@@ -127,13 +127,23 @@ async fn concurrent_changes_to_one_group_stay_consistent() {
         if app.db.store.backend() == scimgate::store::Backend::Postgres {
             // Concurrent writes to one group share a transaction on PostgreSQL (a lane):
             // none may leave its pooled connection inside a transaction.
-            let mut c = app.db.store.read().await.unwrap();
-            let open: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
-            )
-            .fetch_one(&mut *c)
-            .await
-            .unwrap();
+            // A transaction still running (a 412's rollback, the log writer's batch) ends
+            // within moments; a leaked one would stay.
+            let mut open = -1;
+            for _ in 0..50 {
+                let mut c = app.db.store.read().await.unwrap();
+                open = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+                )
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+                if open == 0 {
+                    break;
+                }
+                drop(c);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             assert_eq!(open, 0, "{name}: connections left inside a transaction");
         }
         // Every change got its own event number, in one unbroken run.

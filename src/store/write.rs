@@ -61,6 +61,11 @@ pub(crate) struct Group {
     /// it in the same call that opens its own, and COMMIT releases it anyway. A call saved
     /// per request, and calls are what a request in a group waits for.
     unreleased: bool,
+    /// A request waiting for the COMMIT changed users or groups: the COMMIT bumps
+    /// `generation` (see [`super::pages`]) before telling anyone, so that no request can
+    /// answer (or be cancelled) between its change becoming durable and the bump.
+    directory: bool,
+    generation: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -115,6 +120,8 @@ impl GroupCommit {
                 waiters: Vec::new(),
                 broken: false,
                 unreleased: false,
+                directory: false,
+                generation: generation.clone(),
             })),
             ready: Arc::new(Notify::new()),
             generation,
@@ -262,6 +269,7 @@ impl Group {
         self.open = false;
         self.broken = false;
         self.unreleased = false;
+        self.directory = false;
         if let Link::Leased { conn, .. } = &mut self.link {
             if let Some(c) = conn.take() {
                 if !clean {
@@ -304,6 +312,9 @@ async fn commit_group(g: &mut Group) {
             Err(e) => Err(e.to_string()),
         }
     };
+    if outcome.is_ok() && g.directory {
+        g.generation.fetch_add(1, Ordering::Release);
+    }
     let mut clean = outcome.is_ok();
     if outcome.is_err() {
         // Whatever the failure, end the transaction so the next group starts clean.
@@ -387,17 +398,13 @@ impl WriteTx {
                     return Err(StoreError::Commit("the write connection failed".into()));
                 }
                 g.unreleased = true;
+                g.directory |= generation.is_some();
                 let (tx, rx) = oneshot::channel();
                 g.waiters.push(tx);
                 drop(g);
                 ready.notify_one();
                 match rx.await {
-                    Ok(Ok(())) => {
-                        if let Some(gen) = generation {
-                            gen.fetch_add(1, Ordering::Release);
-                        }
-                        Ok(())
-                    }
+                    Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(StoreError::Commit(e)),
                     Err(_) => Err(StoreError::Commit("the committer stopped".into())),
                 }
