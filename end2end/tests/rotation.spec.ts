@@ -33,11 +33,13 @@ test('regenerate with an overlap: both secrets work, the page says when the old 
   // Revoking the replaced token ends the overlap at once; then it is hidden by default.
   await replaced.getByRole('button', { name: 'Revoke' }).click();
   await replaced.getByRole('button', { name: 'Confirm revoke' }).click();
+  // The count of hidden tokens appears once the revoke has committed (no row says
+  // "revoked" before it either, so that alone would not wait for it).
+  const toggle = page.getByTestId('show-dead-tokens');
+  await expect(toggle).toContainText('Show revoked and expired tokens (1)');
   await expect(tokens.locator('tr', { hasText: 'revoked' })).toHaveCount(0);
   expect((await server.scim(seed, 'GET', '/Users')).status).toBe(401);
   expect((await server.scim(fresh, 'GET', '/Users')).status).toBe(200);
-  const toggle = page.getByTestId('show-dead-tokens');
-  await expect(toggle).toContainText('Show revoked and expired tokens (1)');
   await shot(page, 'rotation-dead-hidden');
   await toggle.getByRole('checkbox').check();
   await expect(tokens.locator('tr', { hasText: 'revoked' })).toHaveCount(1);
