@@ -290,20 +290,26 @@ pub async fn list_for_user(
     rows.into_iter().map(Row::into_event).collect()
 }
 
-/// The org's last sequence number (0 before its first event), and the lowest one still
-/// kept (`None` when none is): a cursor below that has expired.
-pub async fn bounds(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, Option<i64>)> {
+/// The org's last sequence number (0 before its first event).
+pub async fn last_seq(conn: &mut AnyConnection, org_id: &str) -> Result<i64> {
     let last: Option<i64> =
         sqlx::query_scalar("SELECT last_seq FROM change_event_seq WHERE org_id = $1")
             .bind(org_id)
             .fetch_optional(&mut *conn)
             .await?;
+    Ok(last.unwrap_or(0))
+}
+
+/// The org's last sequence number (0 before its first event), and the lowest one still
+/// kept (`None` when none is): a cursor below that has expired.
+pub async fn bounds(conn: &mut AnyConnection, org_id: &str) -> Result<(i64, Option<i64>)> {
+    let last = last_seq(conn, org_id).await?;
     let oldest: Option<i64> =
         sqlx::query_scalar("SELECT MIN(seq) FROM change_events WHERE org_id = $1")
             .bind(org_id)
             .fetch_one(&mut *conn)
             .await?;
-    Ok((last.unwrap_or(0), oldest))
+    Ok((last, oldest))
 }
 
 /// Deletes events that occurred before `before` (retention). There is no index on time

@@ -275,12 +275,8 @@ impl Store {
         let mut tx = c
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM change_event_seq WHERE org_id = $1")
-                .bind(org_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let generation = u64::try_from(seq.unwrap_or(0)).unwrap_or(0);
+        let seq = super::feed::last_seq(&mut tx, org_id).await?;
+        let generation = u64::try_from(seq).unwrap_or(0);
         let plan = self.cursors.plan_at(Some(generation), org_id, kind, q);
         let (total, rows) = self.fetch(&mut tx, &plan, q, page, count, id).await?;
         tx.commit().await?;
