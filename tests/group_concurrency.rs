@@ -180,10 +180,11 @@ async fn concurrent_changes_to_one_group_stay_consistent() {
 }
 
 /// Adding a member takes a share lock on the user's row, and renaming a user (a new
-/// userName) locks that row before the org's event counter. On PostgreSQL, concurrent
-/// writes to one group share a transaction (a lane), which holds the counter once a write in
-/// it has appended its events: a member add joining such a transaction while the user is
-/// being renamed would deadlock. Every request here must get an answer that is not a 5xx.
+/// userName) locks that row. On PostgreSQL, concurrent writes of an org share a transaction
+/// (a lane), which holds the org's event counter once a write in it has appended its events:
+/// a member add joining it while another transaction renamed the user and waited for the
+/// counter deadlocked, until every directory write took the org's lock first. Every request
+/// here must get an answer that is not a 5xx.
 #[tokio::test]
 async fn member_adds_racing_user_renames_do_not_deadlock() {
     for b in backends() {
@@ -247,6 +248,87 @@ async fn member_adds_racing_user_renames_do_not_deadlock() {
                 assert!((200..300).contains(&s) || s == 409, "{name}: {s} {body}");
             }
         }
+        if let Ok(app) = Arc::try_unwrap(app) {
+            app.finish().await;
+        }
+    }
+}
+
+/// User deletes racing PATCHes that remove the same users from a group. A delete locks the
+/// user, then its membership rows and the group; a removal locks the group, then the
+/// membership row: without one lock order for the org's writes, PostgreSQL broke the cycle
+/// by failing one of them (a 500). Every answer must be a success or a 404, and the group's
+/// count must match its members afterwards.
+#[tokio::test]
+async fn user_deletes_racing_member_removals_do_not_deadlock() {
+    for b in backends() {
+        let name = b.name();
+        let app = Arc::new(TestApp::new(&b).await);
+        let mut users = Vec::new();
+        for i in 0..24 {
+            let (s, u) = app
+                .scim(
+                    "POST",
+                    "/Users",
+                    Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("d{i}@example.com")})),
+                )
+                .await;
+            assert_eq!(s, 201, "{name}: {u}");
+            users.push(u["id"].as_str().unwrap().to_string());
+        }
+        let members: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
+        let (s, g) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Leaving", "members": members})),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {g}");
+        let gid = g["id"].as_str().unwrap().to_string();
+        let users = Arc::new(users);
+        let mut tasks = Vec::new();
+        for w in 0..8usize {
+            let (app, users, gid) = (app.clone(), users.clone(), gid.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                // Workers come in pairs over the same users, in opposite orders.
+                let mine: Vec<&String> = users.iter().skip(w / 2).step_by(4).collect();
+                let order: Vec<&&String> = if w % 2 == 0 {
+                    mine.iter().collect()
+                } else {
+                    mine.iter().rev().collect()
+                };
+                for u in order {
+                    let (method, path, body) = if w % 2 == 0 {
+                        ("DELETE", format!("/scim/v2/acme/Users/{u}"), None)
+                    } else {
+                        (
+                            "PATCH",
+                            format!("/scim/v2/acme/Groups/{gid}"),
+                            Some(patch(json!([{"op": "remove", "path": format!("members[value eq \"{u}\"]")}]))),
+                        )
+                    };
+                    let (s, _, body) = app
+                        .request(method, &path, Some(&app.token), body, &[])
+                        .await;
+                    out.push((s.as_u16(), body));
+                }
+                out
+            }));
+        }
+        for t in tasks {
+            for (s, body) in t.await.unwrap() {
+                assert!((200..300).contains(&s) || s == 404, "{name}: {s} {body}");
+            }
+        }
+        let (s, g) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
+        assert_eq!(s, 200, "{name}: {g}");
+        let listed = g["members"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            listed, 0,
+            "{name}: every member was removed or deleted: {g}"
+        );
         if let Ok(app) = Arc::try_unwrap(app) {
             app.finish().await;
         }

@@ -75,7 +75,7 @@ pub async fn create_team(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_org(&actor.org.id).await?;
     check_managed_name(&mut tx, actor, &name, confirmed).await?;
     groups::insert_group(&mut tx, &g).await?;
     actor.record(&mut tx, &[feed::team_created(&g)]).await?;
@@ -94,7 +94,7 @@ pub async fn rename_team(
     confirmed: bool,
 ) -> Result<()> {
     let name = team_name(name)?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_org(&actor.org.id).await?;
     let g = editable_team(&mut tx, actor, id).await?;
     // Keeping its own name (a no-op rename) asks nothing.
     if crate::store::fold::fold(&g.display_name) != crate::store::fold::fold(&name) {
@@ -122,7 +122,7 @@ pub async fn rename_team(
 }
 
 pub async fn add_member(store: &Store, actor: &Actor, id: &str, user_name: &str) -> Result<()> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_org(&actor.org.id).await?;
     let g = editable_team(&mut tx, actor, id).await?;
     let u = users::find_user_by_user_name(&mut tx, &actor.org.id, user_name.trim())
         .await?
@@ -156,7 +156,7 @@ pub async fn add_member(store: &Store, actor: &Actor, id: &str, user_name: &str)
 }
 
 pub async fn remove_member(store: &Store, actor: &Actor, id: &str, user_id: &str) -> Result<()> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_org(&actor.org.id).await?;
     let g = editable_team(&mut tx, actor, id).await?;
     // Someone not in the team (or another org's user) is not found, and nothing is audited.
     let member = users::members_by_id(&mut tx, &actor.org.id, &[user_id.to_string()]).await?;
@@ -187,7 +187,7 @@ pub async fn remove_member(store: &Store, actor: &Actor, id: &str, user_id: &str
 }
 
 pub async fn delete_team(store: &Store, actor: &Actor, id: &str) -> Result<()> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_org(&actor.org.id).await?;
     let g = editable_team(&mut tx, actor, id).await?;
     groups::delete_group(&mut tx, &actor.org.id, &g.id).await?;
     actor.record(&mut tx, &[feed::team_deleted(&g)]).await?;

@@ -59,22 +59,36 @@ struct Changes {
     removed: Vec<String>,
     skipped: Vec<String>,
     other: Vec<Change>,
+    /// Names of added and removed users the store returned with the change itself
+    /// (PostgreSQL), saving a read for their events.
+    names: Vec<crate::directory::Member>,
 }
 
 impl Changes {
     /// One feed event per member added or removed, naming the user and the team.
     async fn member_events(&self, tx: &mut Tx, g: &Group) -> Result<Vec<NewChange>, ScimError> {
         let mut out = Vec::new();
+        let named: std::collections::HashMap<&str, &crate::directory::Member> =
+            self.names.iter().map(|m| (m.user_id.as_str(), m)).collect();
         for (kind, ids) in [
             (EventType::TeamMemberRemoved, &self.removed),
             (EventType::TeamMemberAdded, &self.added),
         ] {
-            if !ids.is_empty() {
-                let members = users::members_by_id(&mut *tx, &g.org_id, ids)
-                    .await
-                    .map_err(store_error)?;
-                out.extend(feed::membership(kind, &g.id, &g.display_name, &members));
+            if ids.is_empty() {
+                continue;
             }
+            let known: Vec<crate::directory::Member> = ids
+                .iter()
+                .filter_map(|id| named.get(id.as_str()).map(|m| (*m).clone()))
+                .collect();
+            let members = if known.len() == ids.len() {
+                known
+            } else {
+                users::members_by_id(&mut *tx, &g.org_id, ids)
+                    .await
+                    .map_err(store_error)?
+            };
+            out.extend(feed::membership(kind, &g.id, &g.display_name, &members));
         }
         Ok(out)
     }
@@ -117,16 +131,17 @@ impl Changes {
 }
 
 async fn add(tx: &mut Tx, g: &Group, ids: &[String], ch: &mut Changes) -> Result<(), ScimError> {
-    let (added, skipped) = groups::add_members(&mut *tx, &g.org_id, &g.id, ids)
-        .await
-        .map_err(store_error)?;
+    let (added, skipped) =
+        groups::add_members_named(&mut *tx, &g.org_id, &g.id, ids, &mut ch.names)
+            .await
+            .map_err(store_error)?;
     ch.added.extend(added);
     ch.skipped.extend(skipped);
     Ok(())
 }
 
 async fn remove(tx: &mut Tx, g: &Group, ids: &[String], ch: &mut Changes) -> Result<(), ScimError> {
-    let removed = groups::remove_members(&mut *tx, &g.id, ids)
+    let removed = groups::remove_members_named(&mut *tx, &g.id, ids, &mut ch.names)
         .await
         .map_err(store_error)?;
     ch.removed.extend(removed);
@@ -183,7 +198,7 @@ pub async fn create_group(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = store.begin().await.map_err(store_error)?;
+    let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
     groups::insert_group(&mut tx, &g)
         .await
         .map_err(|e| conflict(e, &name))?;
@@ -326,17 +341,7 @@ async fn apply_changes(
     if_match: Option<i64>,
     status: u16,
 ) -> Result<Group, ScimError> {
-    // Adding members takes share locks on their users' rows.
-    let adds = changes.iter().any(|c| {
-        matches!(
-            c,
-            GroupChange::AddMembers(_) | GroupChange::ReplaceMembers(_)
-        )
-    });
-    let mut tx = store
-        .begin_on(&ctx.org.id, id, adds)
-        .await
-        .map_err(store_error)?;
+    let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
     let mut g = match groups::lock_group(&mut tx, &ctx.org.id, id, if_match).await {
         Ok(g) => g,
         Err(StoreError::NotFound) => return Err(not_found(id)),
@@ -431,10 +436,7 @@ pub async fn delete_group(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), ScimError> {
-    let mut tx = store
-        .begin_on(&ctx.org.id, id, false)
-        .await
-        .map_err(store_error)?;
+    let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
     let g = groups::find_group(&mut tx, &ctx.org.id, id)
         .await
         .map_err(store_error)?

@@ -175,6 +175,18 @@ pub async fn add_members(
     group_id: &str,
     ids: &[String],
 ) -> Result<(Vec<String>, Vec<String>)> {
+    add_members_named(conn, org_id, group_id, ids, &mut Vec::new()).await
+}
+
+/// [`add_members`]; on PostgreSQL also appends the added users' names to `names` (read in
+/// the same statement, for their change events), in no particular order.
+pub async fn add_members_named(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    group_id: &str,
+    ids: &[String],
+    names: &mut Vec<Member>,
+) -> Result<(Vec<String>, Vec<String>)> {
     let ids = dedup(ids);
     let mut added = Vec::new();
     let mut skipped = Vec::new();
@@ -193,15 +205,16 @@ pub async fn add_members(
             .push(" AND u.id IN (")
             .push_list(chunk)
             .push(") ON CONFLICT (group_id, user_id) DO NOTHING RETURNING user_id");
-        if counted {
+        let inserted: HashSet<String> = if counted {
             count_in_same_statement(&mut ins, "ins", "+", group_id);
-        }
-        let inserted: HashSet<String> = ins
-            .query_scalar::<String>()
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
+            fetch_named(conn, &ins, names).await?
+        } else {
+            ins.query_scalar::<String>()
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect()
+        };
         if inserted.len() < chunk.len() {
             let mut qb = Sql::new("SELECT id FROM users WHERE org_id = ");
             qb.push_bind(org_id)
@@ -226,16 +239,37 @@ pub async fn add_members(
 }
 
 /// PostgreSQL: the member rows and the group's count change in one statement (a
-/// data-modifying `WITH`), a round trip less while the group's row is locked against its
-/// other writers. `rows` names the CTE returning the changed members' `user_id`.
+/// data-modifying `WITH`), which also returns the changed members' names for their change
+/// events: two round trips less while the group's row is locked against its other writers.
+/// `rows` names the CTE returning the changed members' `user_id`.
 fn count_in_same_statement(q: &mut Sql, rows: &str, sign: &str, group_id: &str) {
     q.push(format!(
         "), counted AS (UPDATE groups SET member_count = member_count {sign} (SELECT COUNT(*) FROM {rows}) WHERE id = "
     ))
     .push_bind(group_id)
     .push(format!(
-        " AND EXISTS (SELECT 1 FROM {rows})) SELECT user_id FROM {rows}"
+        " AND EXISTS (SELECT 1 FROM {rows})) SELECT r.user_id, u.user_name, u.display_name FROM {rows} r JOIN users u ON u.id = r.user_id"
     ));
+}
+
+/// Runs a statement of [`count_in_same_statement`]: the changed ids, their names appended
+/// to `names`.
+async fn fetch_named(
+    conn: &mut AnyConnection,
+    q: &Sql,
+    names: &mut Vec<Member>,
+) -> Result<HashSet<String>> {
+    let rows: Vec<(String, String, Option<String>)> = q.query_as().fetch_all(&mut *conn).await?;
+    let mut ids = HashSet::with_capacity(rows.len());
+    for (user_id, user_name, display_name) in rows {
+        ids.insert(user_id.clone());
+        names.push(Member {
+            user_id,
+            user_name,
+            display_name,
+        });
+    }
+    Ok(ids)
 }
 
 /// Removes users from a group; returns those that were members.
@@ -243,6 +277,17 @@ pub async fn remove_members(
     conn: &mut AnyConnection,
     group_id: &str,
     ids: &[String],
+) -> Result<Vec<String>> {
+    remove_members_named(conn, group_id, ids, &mut Vec::new()).await
+}
+
+/// [`remove_members`]; on PostgreSQL also appends the removed users' names to `names` (see
+/// [`add_members_named`]).
+pub async fn remove_members_named(
+    conn: &mut AnyConnection,
+    group_id: &str,
+    ids: &[String],
+    names: &mut Vec<Member>,
 ) -> Result<Vec<String>> {
     let ids = dedup(ids);
     let mut removed = Vec::new();
@@ -256,8 +301,12 @@ pub async fn remove_members(
             .push(") RETURNING user_id");
         if counted {
             count_in_same_statement(&mut qb, "del", "-", group_id);
+            let gone = fetch_named(conn, &qb, names).await?;
+            // In the order asked for, which the log shows.
+            removed.extend(chunk.iter().filter(|i| gone.contains(*i)).cloned());
+        } else {
+            removed.extend(qb.query_scalar::<String>().fetch_all(&mut *conn).await?);
         }
-        removed.extend(qb.query_scalar::<String>().fetch_all(&mut *conn).await?);
     }
     if !counted {
         adjust_count(conn, group_id, -(removed.len() as i64)).await?;

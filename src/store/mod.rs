@@ -198,6 +198,11 @@ fn without_lanes() -> bool {
     *WITHOUT.get_or_init(|| std::env::var_os("SCIMGATE_BENCH_WITHOUT_LANES").is_some())
 }
 
+#[cfg(not(feature = "bench"))]
+fn without_lanes() -> bool {
+    false
+}
+
 /// Why the store is not ready (see [`Store::ready`]).
 #[derive(Debug)]
 pub struct NotReady {
@@ -392,32 +397,22 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx> {
         let tx = match &self.group {
             Some(g) => g.begin(true).await,
-            None => Tx::begin_pooled(self.pool.acquire().await?).await,
+            None => Tx::begin_pooled(self.pool.acquire().await?, None).await,
         }?;
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }
 
-    /// [`Store::begin`] for a write to one resource that many requests may change at once
-    /// (a group: identity providers PATCH its members from many connections). On PostgreSQL
-    /// the concurrent writes to `resource` made through this instance share one transaction
-    /// and one COMMIT, each in a savepoint of its own, as every write does on SQLite (see
-    /// [`write`]); a request's commit still returns only once its change is durable.
-    ///
-    /// `locks_others`: the write also locks rows of other resources (adding members locks
-    /// their users' rows): it then starts a transaction of its own (see [`write`]).
-    pub async fn begin_on(&self, org_id: &str, resource: &str, locks_others: bool) -> Result<Tx> {
-        #[cfg(feature = "bench")]
-        if without_lanes() {
-            return self.begin().await;
-        }
+    /// [`Store::begin`] for a write to the org's directory: users, groups, memberships,
+    /// anything that appends change events. On PostgreSQL the transaction first takes the
+    /// org's write lock, and concurrent directory writes of the org made through this
+    /// instance share one transaction and one COMMIT, each in a savepoint of its own, as
+    /// every write does on SQLite (see [`write`]); a request's commit still returns only
+    /// once its change is durable.
+    pub async fn begin_org(&self, org_id: &str) -> Result<Tx> {
         let tx = match (&self.group, &self.lanes) {
             (Some(g), _) => g.begin(true).await,
-            (None, Some(l)) => {
-                l.lane(&format!("{org_id}/{resource}"))
-                    .begin_in(true, locks_others)
-                    .await
-            }
-            (None, None) => Tx::begin_pooled(self.pool.acquire().await?).await,
+            (None, Some(l)) if !without_lanes() => l.lane(org_id).begin(true).await,
+            (None, _) => Tx::begin_pooled(self.pool.acquire().await?, Some(org_id)).await,
         }?;
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }
@@ -445,7 +440,7 @@ impl Store {
     pub async fn begin_log(&self) -> Result<Tx> {
         match &self.group {
             Some(g) => g.begin(false).await,
-            None => Tx::begin_pooled(self.pool.acquire().await?).await,
+            None => Tx::begin_pooled(self.pool.acquire().await?, None).await,
         }
     }
 

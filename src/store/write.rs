@@ -10,20 +10,21 @@
 //! every request in it gets the error and nothing of it is kept.
 //!
 //! On PostgreSQL a [`WriteTx`] is usually a plain transaction on a pooled connection: the
-//! server does its own group commit across connections. Writes to one contended resource
-//! (a group that an identity provider PATCHes from many connections at once) are the
-//! exception. Each of them must hold the resource's row (and the org's event counter) from
-//! its first change until its COMMIT's WAL flush, so one at a time would get through: the
-//! flush, not the work, set their rate. [`Lanes`] gives each such resource a lane: the same
-//! group commit as SQLite's, on a pooled connection leased while a transaction is open, so
-//! the requests queued for one group on this instance share one transaction and one flush.
-//! A lane only ever carries writes to its own resource. Once a request in it has appended
-//! its change events, the lane's transaction holds the org's event counter, which every
-//! other write takes last; a later request that locked rows of other resources (adding a
-//! member takes a share lock on the user's row) could then wait for a write that waits for
-//! the counter: a deadlock single transactions never had. Such requests begin `alone`: the
-//! lane commits what it holds first, so they take their locks before the counter, as a
-//! single transaction does, and only requests that lock nothing else join them.
+//! server does its own group commit across connections. An org's directory writes (users,
+//! groups, memberships: everything that appends change events) are the exception. Each of
+//! them holds the org's event counter from its events to its COMMIT's WAL flush, and a
+//! group's row from its first change, so one at a time got through: the flush, not the
+//! work, set their rate. [`Lanes`] gives each org a lane: the same group commit as SQLite's,
+//! on a pooled connection leased while a transaction is open, so the requests queued for
+//! one org on this instance share one transaction and one flush.
+//!
+//! Every directory write of an org, in a lane or not, on any instance, first takes the
+//! org's transaction-scoped advisory lock ([`org_lock`]), before any row. Without that
+//! order a lane deadlocked: its transaction, holding the event counter after one request,
+//! took a share lock on a user's row for the next request's member add while a userName
+//! rename held that row and waited for the counter. With it, a transaction waiting for an
+//! org holds nothing of that org, so no cycle can form (user deletes racing member removals
+//! deadlocked the same way before lanes existed).
 
 use super::pool::{Conn, ConnPool};
 use super::{Result, StoreError};
@@ -77,8 +78,9 @@ pub(crate) struct GroupCommit {
     /// Waits for the write connection (held by another request's statements or by the
     /// committer's COMMIT), for `/metrics`.
     waits: Arc<super::pool::WaitStats>,
-    /// What opens a group: the transaction and the first request's savepoint.
-    begin: &'static str,
+    /// What opens a group: the transaction (and on PostgreSQL the org's lock) and the first
+    /// request's savepoint.
+    begin: Arc<str>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -99,20 +101,20 @@ impl GroupCommit {
         Self::with_link(
             Link::Owned(Some(conn)),
             generation,
-            "BEGIN IMMEDIATE; SAVEPOINT request",
+            "BEGIN IMMEDIATE; SAVEPOINT request".into(),
         )
     }
 
-    /// A PostgreSQL lane (see [`Lanes`]).
-    fn leased(pool: Arc<ConnPool>, generation: Arc<AtomicU64>) -> GroupCommit {
+    /// The PostgreSQL lane of the org `org_id` (see [`Lanes`]).
+    fn leased(pool: Arc<ConnPool>, generation: Arc<AtomicU64>, org_id: &str) -> GroupCommit {
         Self::with_link(
             Link::Leased { pool, conn: None },
             generation,
-            "BEGIN; SAVEPOINT request",
+            format!("BEGIN; {}; SAVEPOINT request", org_lock(org_id)).into(),
         )
     }
 
-    fn with_link(link: Link, generation: Arc<AtomicU64>, begin: &'static str) -> GroupCommit {
+    fn with_link(link: Link, generation: Arc<AtomicU64>, begin: Arc<str>) -> GroupCommit {
         let gc = GroupCommit {
             group: Arc::new(Mutex::new(Group {
                 link,
@@ -148,12 +150,6 @@ impl GroupCommit {
 
     /// `directory`: the transaction may change users or groups (anything but the log).
     pub(crate) async fn begin(&self, directory: bool) -> Result<WriteTx> {
-        self.begin_in(directory, false).await
-    }
-
-    /// `alone`: a lane commits what it holds first, so that this request starts a
-    /// transaction of its own (see [`Lanes`]).
-    pub(crate) async fn begin_in(&self, directory: bool, alone: bool) -> Result<WriteTx> {
         let mut g = match self.group.clone().try_lock_owned() {
             Ok(g) => {
                 self.waits.acquired_at_once();
@@ -166,14 +162,11 @@ impl GroupCommit {
                 g
             }
         };
-        if alone && g.open && g.is_lane() {
-            commit_group(&mut g).await;
-        }
         if !g.open {
             g.lease().await?;
             // One call for both: every call is a round trip to SQLite's worker thread (or
             // to PostgreSQL).
-            if let Err(e) = g.conn()?.execute(self.begin).await {
+            if let Err(e) = g.conn()?.execute(&*self.begin).await {
                 let _ = g.conn()?.execute("ROLLBACK").await;
                 g.end(false).await;
                 return Err(e.into());
@@ -351,8 +344,13 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
-    pub(crate) async fn begin_pooled(mut conn: Conn) -> Result<WriteTx> {
-        if let Err(e) = conn.execute("BEGIN").await {
+    /// A plain transaction; with `org`, one that first takes that org's lock ([`org_lock`]).
+    pub(crate) async fn begin_pooled(mut conn: Conn, org: Option<&str>) -> Result<WriteTx> {
+        let begin = match org {
+            Some(o) => format!("BEGIN; {}", org_lock(o)),
+            None => "BEGIN".to_string(),
+        };
+        if let Err(e) = conn.execute(begin.as_str()).await {
             conn.discard().await;
             return Err(e.into());
         }
@@ -528,9 +526,30 @@ impl DerefMut for WriteTx {
     }
 }
 
-/// PostgreSQL's lanes, one per contended resource being written to (see the module's
-/// comment). A lane lives while requests use it: idle ones are forgotten when the map
-/// grows, so the map holds about as many lanes as resources are being written at once.
+/// Advisory locks in this class are scimgate's per-org write locks; the two-key form keeps
+/// them apart from single-key locks (sqlx's migration lock is one).
+const ORG_LOCK_CLASS: i32 = 0x5C16_0001;
+
+/// The statement that takes the org's write lock on PostgreSQL for the rest of the
+/// transaction (see the module's comment). Both keys are integers computed here, so the
+/// statement can go in the same call as the BEGIN (a simple query, which takes no bound
+/// values). FNV-1a: the same on every instance and every build; two orgs that share a hash
+/// only share a lock.
+pub(crate) fn org_lock(org_id: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in org_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!(
+        "SELECT pg_advisory_xact_lock({ORG_LOCK_CLASS}, {})",
+        h as i32
+    )
+}
+
+/// PostgreSQL's lanes, one per org being written to (see the module's comment). A lane
+/// lives while requests use it: idle ones are forgotten when the map grows, so the map
+/// holds about as many lanes as orgs are being written at once.
 pub(crate) struct Lanes {
     pool: Arc<ConnPool>,
     /// Unused on PostgreSQL (remembered page positions are checked against the org's event
@@ -557,7 +576,7 @@ impl Lanes {
         }
     }
 
-    /// The lane of the resource `key`.
+    /// The lane of the org `key`.
     pub(crate) fn lane(&self, key: &str) -> GroupCommit {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(l) = map.get(key) {
@@ -568,7 +587,7 @@ impl Lanes {
             // a transaction waiting for its COMMIT).
             map.retain(|_, l| Arc::strong_count(&l.group) > 1);
         }
-        let l = GroupCommit::leased(self.pool.clone(), self.generation.clone());
+        let l = GroupCommit::leased(self.pool.clone(), self.generation.clone(), key);
         map.insert(key.to_string(), l.clone());
         l
     }
