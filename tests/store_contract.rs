@@ -1197,3 +1197,40 @@ async fn people_search_finds_any_word_and_follows_changes() {
         assert!(find("lovelace").await.is_empty(), "{name}");
     }
 }
+
+/// PostgreSQL breaking a deadlock is a `Busy` error (a 503 with `Retry-After` on the SCIM
+/// API: the same request may well succeed again), not a database failure (a 500).
+#[tokio::test]
+async fn a_deadlock_postgres_breaks_is_busy() {
+    use sqlx::{Connection, Executor};
+    if common::postgres_url().is_none() {
+        return;
+    }
+    let db = TestDb::new(&scimgate::store::Backend::Postgres).await;
+    sqlx::any::install_default_drivers();
+    let mut a = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let mut b = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    a.execute("CREATE TABLE busy_probe (id INT PRIMARY KEY, n INT); INSERT INTO busy_probe VALUES (1, 0), (2, 0)")
+        .await
+        .unwrap();
+    a.execute("BEGIN; UPDATE busy_probe SET n = 1 WHERE id = 1")
+        .await
+        .unwrap();
+    b.execute("BEGIN; UPDATE busy_probe SET n = 1 WHERE id = 2")
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(
+        a.execute("UPDATE busy_probe SET n = 2 WHERE id = 2"),
+        b.execute("UPDATE busy_probe SET n = 2 WHERE id = 1"),
+    );
+    let lost = match (ra, rb) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("expected exactly one side to lose: {other:?}"),
+    };
+    let e = StoreError::from(lost);
+    assert!(matches!(e, StoreError::Busy(_)), "{e:?}");
+    let _ = a.execute("ROLLBACK").await;
+    let _ = b.execute("ROLLBACK").await;
+    drop((a, b));
+    db.finish().await;
+}

@@ -85,6 +85,10 @@ pub fn store_error(e: StoreError) -> ScimError {
                 "The request is too large or complex for the directory to evaluate; simplify the filter or values",
             )
         }
+        StoreError::Busy(why) => {
+            tracing::warn!(error = %why, "SCIM request lost to a concurrent transaction");
+            ScimError::busy()
+        }
         other => {
             tracing::error!(error = %other, "store failure during SCIM request");
             ScimError::internal()

@@ -121,6 +121,16 @@ impl ScimError {
     pub fn not_implemented(detail: impl Into<String>) -> Self {
         Self::new(501, None, detail)
     }
+    /// The database gave up on the request for a concurrent one's sake; nothing was kept.
+    /// Sent with `Retry-After`.
+    pub fn busy() -> Self {
+        Self::new(
+            503,
+            None,
+            "The directory was busy with a conflicting change and kept nothing of this request; retry it",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(
             500,

@@ -97,6 +97,11 @@ impl IntoResponse for ApiError {
 pub fn error_response(e: &ScimError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = json_response(status, &e.body());
+    if e.status == 503 {
+        // A transaction lost to a concurrent one (see `ScimError::busy`): soon is fine.
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if e.status == 401 {
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,

@@ -60,12 +60,23 @@ pub enum StoreError {
     /// caused it (a client's mistake, not a server failure).
     #[error("request too complex for the database: {0}")]
     TooComplex(String),
+    /// PostgreSQL gave up on the transaction because of other transactions (a deadlock it
+    /// broke, a serialization failure): nothing of it was kept, and the same request may
+    /// well succeed if sent again.
+    #[error("transaction lost to a concurrent one: {0}")]
+    Busy(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> StoreError {
         if let Some(what) = too_complex(&e) {
             return StoreError::TooComplex(what);
+        }
+        if let sqlx::Error::Database(d) = &e {
+            // deadlock_detected, serialization_failure
+            if matches!(d.code().as_deref(), Some("40P01" | "40001")) {
+                return StoreError::Busy(d.message().to_string());
+            }
         }
         // A broken connection makes the pool check the others before handing them out.
         pool::note_error(&e);
