@@ -1234,3 +1234,126 @@ async fn a_deadlock_postgres_breaks_is_busy() {
     drop((a, b));
     db.finish().await;
 }
+
+/// `Store::find_user` and a first page of `userName eq` / `id eq` read one user by a unique
+/// key; on SQLite they run on the calling thread, outside sqlx (see `store::point_reads`).
+/// Either way they must answer exactly what the general paths do: the same user, case
+/// folded, within its org only, and a change committed through the write connection is
+/// seen at once.
+#[tokio::test]
+async fn point_reads_answer_what_the_general_paths_do() {
+    for b in backends() {
+        let name = b.name();
+        let db = TestDb::new(&b).await;
+        let (org, other) = {
+            let mut c = db.store.read().await.unwrap();
+            let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+            let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
+            (org, other)
+        };
+        let u = user(
+            &org.id,
+            "Zoë@Example.com",
+            json!({"displayName": "Zoë", "emails": [{"value": "z@example.com"}]}),
+        );
+        let mut tx = db.store.begin_org(&org.id).await.unwrap();
+        users::insert_user(&mut tx, &u).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut c = db.store.read().await.unwrap();
+        let general = users::find_user(&mut c, &org.id, &u.id).await.unwrap();
+        drop(c);
+        assert_eq!(general.as_ref(), Some(&u), "{name}");
+        assert_eq!(
+            db.store.find_user(&org.id, &u.id).await.unwrap(),
+            general,
+            "{name}"
+        );
+        assert_eq!(
+            db.store.find_user(&other.id, &u.id).await.unwrap(),
+            None,
+            "{name}: orgs are isolated"
+        );
+        assert_eq!(
+            db.store.find_user(&org.id, "no-such-id").await.unwrap(),
+            None,
+            "{name}"
+        );
+
+        let lookup = |f: &str| {
+            let cond = to_cond(ResourceKind::User, &parse_filter(f).unwrap()).unwrap();
+            ListQuery {
+                cond,
+                limit: 100,
+                ..ListQuery::default()
+            }
+        };
+        let (n, page) = db
+            .store
+            .page_users(&org.id, &lookup("userName eq \"ZOË@example.COM\""))
+            .await
+            .unwrap();
+        assert_eq!(
+            (n, page),
+            (1, vec![u.clone()]),
+            "{name}: userName is case-insensitive"
+        );
+        let (n, page) = db
+            .store
+            .page_users(&other.id, &lookup("userName eq \"zoë@example.com\""))
+            .await
+            .unwrap();
+        assert_eq!((n, page.len()), (0, 0), "{name}: orgs are isolated");
+        let (n, page) = db
+            .store
+            .page_users(&org.id, &lookup(&format!("id eq \"{}\"", u.id)))
+            .await
+            .unwrap();
+        assert_eq!((n, page), (1, vec![u.clone()]), "{name}");
+        let count_only = ListQuery {
+            limit: 0,
+            ..lookup("userName eq \"zoë@example.com\"")
+        };
+        assert_eq!(
+            db.store.page_users(&org.id, &count_only).await.unwrap(),
+            (1, vec![]),
+            "{name}: count=0 still counts"
+        );
+
+        // A committed change is seen by the next read.
+        let mut changed = u.clone();
+        changed
+            .attributes
+            .insert("userName".into(), json!("zoe@example.com"));
+        let cols = scimgate::directory::UserColumns::from_attributes(&changed.attributes);
+        changed.user_name = cols.user_name;
+        let mut tx = db.store.begin_org(&org.id).await.unwrap();
+        users::update_user(&mut tx, &changed, u.version, Some(&u))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let (n, _) = db
+            .store
+            .page_users(&org.id, &lookup("userName eq \"zoë@example.com\""))
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{name}: the old userName is gone");
+        let (n, page) = db
+            .store
+            .page_users(&org.id, &lookup("userName eq \"ZOE@example.com\""))
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "{name}");
+        assert_eq!(page[0].user_name, "zoe@example.com", "{name}");
+        assert_eq!(
+            db.store
+                .find_user(&org.id, &u.id)
+                .await
+                .unwrap()
+                .map(|x| x.user_name),
+            Some("zoe@example.com".to_string()),
+            "{name}"
+        );
+        db.finish().await;
+    }
+}

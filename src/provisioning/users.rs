@@ -112,8 +112,8 @@ pub async fn create_user(
 }
 
 pub async fn get_user(store: &Store, ctx: &ScimContext, id: &str) -> Result<User, ScimError> {
-    let mut c = store.read().await.map_err(store_error)?;
-    users::find_user(&mut c, &ctx.org.id, id)
+    store
+        .find_user(&ctx.org.id, id)
         .await
         .map_err(store_error)?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))

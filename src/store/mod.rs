@@ -17,6 +17,7 @@ pub mod groups;
 pub mod invitations;
 pub mod orgs;
 pub mod pages;
+pub mod point_reads;
 pub mod pool;
 pub mod query_sql;
 pub mod search;
@@ -194,6 +195,9 @@ pub struct Store {
     feed_listener: Option<Arc<feed::Listener>>,
     /// SQLite: the database file.
     sqlite_path: Option<std::path::PathBuf>,
+    /// SQLite: reads of one user by a unique key, on the calling thread (see
+    /// [`point_reads`]).
+    point: Option<Arc<point_reads::PointReads>>,
     /// SQLite: the file's identity (device, inode) when the store opened it.
     sqlite_file: Option<(u64, u64)>,
     /// Bumped after every committed change to an org or a SCIM token made through this
@@ -382,7 +386,11 @@ impl Store {
         let pool = Arc::new(pool);
         let lanes =
             (dialect == Backend::Postgres).then(|| Arc::new(write::Lanes::new(pool.clone())));
+        let point = sqlite_path
+            .clone()
+            .map(|p| Arc::new(point_reads::PointReads::new(p)));
         let store = Store {
+            point,
             pool,
             group,
             lanes,
@@ -402,6 +410,23 @@ impl Store {
 
     pub async fn read(&self) -> Result<Conn> {
         self.pool.acquire().await
+    }
+
+    /// The org's user with this id.
+    pub async fn find_user(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> Result<Option<crate::directory::User>> {
+        if let Some(found) = self
+            .point
+            .as_ref()
+            .and_then(|p| p.user(org_id, point_reads::UserKey::Id, id))
+        {
+            return Ok(found);
+        }
+        let mut c = self.read().await?;
+        users::find_user(&mut c, org_id, id).await
     }
 
     /// Starts a write transaction (see [`write`] for how SQLite commits groups of them).

@@ -221,6 +221,10 @@ impl Store {
     /// when the page does not tell it), resuming where an earlier page ended when this
     /// store remembers it.
     pub async fn page_users(&self, org_id: &str, q: &ListQuery) -> Result<(i64, Vec<User>)> {
+        if let Some(found) = self.point_lookup(org_id, q) {
+            let page: Vec<User> = found.into_iter().collect();
+            return Ok((page.len() as i64, page));
+        }
         let (total, rows, _) = self
             .page(
                 org_id,
@@ -250,6 +254,28 @@ impl Store {
             |g| g.id.as_str(),
         )
         .await
+    }
+
+    /// A first page of `userName eq "…"` or `id eq "…"` (what identity providers send
+    /// before every create, and for every import) is at most one user, read through a
+    /// unique index (see [`super::point_reads`]). `None`: not such a query, or read it
+    /// through sqlx.
+    fn point_lookup(&self, org_id: &str, q: &ListQuery) -> Option<Option<User>> {
+        let point = self.point.as_ref()?;
+        if q.offset != 0 || q.limit == 0 || q.after.is_some() {
+            return None;
+        }
+        match &q.cond {
+            Cond::Test(Target::UserName, Op::Eq, Val::Str(v)) => point.user(
+                org_id,
+                super::point_reads::UserKey::UserNameKey,
+                &super::fold::fold(v),
+            ),
+            Cond::Test(Target::Id, Op::Eq, Val::Str(v)) => {
+                point.user(org_id, super::point_reads::UserKey::Id, v)
+            }
+            _ => None,
+        }
     }
 
     async fn page<T>(
