@@ -342,7 +342,78 @@ async fn apply_changes(
     status: u16,
 ) -> Result<Group, ScimError> {
     let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
-    let mut g = match groups::lock_group(&mut tx, &ctx.org.id, id, if_match).await {
+    let (g_before, g_after, ch) = match at_once(store, &changes) {
+        Some((add, ids)) => {
+            match groups::change_members_at_once(&mut tx, &ctx.org.id, id, if_match, ids, add).await
+            {
+                Ok(d) => {
+                    let mut ch = Changes {
+                        skipped: d.skipped,
+                        names: d.names,
+                        ..Changes::default()
+                    };
+                    if add {
+                        ch.added = d.changed;
+                    } else {
+                        ch.removed = d.changed;
+                    }
+                    (d.group.clone(), d.group, ch)
+                }
+                Err(StoreError::NotFound) => return Err(not_found(id)),
+                Err(StoreError::VersionMismatch) => return Err(ScimError::precondition_failed()),
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        None => change_in_steps(&mut tx, ctx, id, changes, if_match).await?,
+    };
+    let mut events: Vec<NewChange> = feed::team_updated(&g_before, &g_after)
+        .into_iter()
+        .collect();
+    events.extend(ch.member_events(&mut tx, &g_after).await?);
+    let outbox = feed_of(&tx, ctx, &events);
+    let summary = format!(
+        "+{} -{} members, {} skipped",
+        ch.added.len(),
+        ch.removed.len(),
+        ch.skipped.len()
+    );
+    log.write_in(
+        &mut tx,
+        status,
+        Some(summary),
+        ch.into_vec(&g_after),
+        outbox,
+    )
+    .await
+    .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)?;
+    log.mark_written();
+    Ok(g_after)
+}
+
+/// A change that [`groups::change_members_at_once`] makes in one statement: only adds or
+/// only removes (PostgreSQL; on SQLite a statement is no round trip over a network).
+fn at_once<'a>(store: &Store, changes: &'a [GroupChange]) -> Option<(bool, &'a [String])> {
+    if store.backend() != crate::store::Backend::Postgres {
+        return None;
+    }
+    match changes {
+        [GroupChange::AddMembers(ids)] if ids.len() <= groups::AT_ONCE_MAX => Some((true, ids)),
+        [GroupChange::RemoveMembers(ids)] if ids.len() <= groups::AT_ONCE_MAX => Some((false, ids)),
+        _ => None,
+    }
+}
+
+/// The general case: the group locked, then each change in turn. Returns the group before
+/// and after, and what changed.
+async fn change_in_steps(
+    tx: &mut Tx,
+    ctx: &ScimContext,
+    id: &str,
+    changes: Vec<GroupChange>,
+    if_match: Option<i64>,
+) -> Result<(Group, Group, Changes), ScimError> {
+    let mut g = match groups::lock_group(tx, &ctx.org.id, id, if_match).await {
         Ok(g) => g,
         Err(StoreError::NotFound) => return Err(not_found(id)),
         Err(StoreError::VersionMismatch) => return Err(ScimError::precondition_failed()),
@@ -355,21 +426,21 @@ async fn apply_changes(
         match change {
             GroupChange::SetDisplayName(n) => g.display_name = n,
             GroupChange::SetExternalId(e) => g.external_id = e,
-            GroupChange::AddMembers(ids) => add(&mut tx, &g, &ids, &mut ch).await?,
-            GroupChange::RemoveMembers(ids) => remove(&mut tx, &g, &ids, &mut ch).await?,
+            GroupChange::AddMembers(ids) => add(tx, &g, &ids, &mut ch).await?,
+            GroupChange::RemoveMembers(ids) => remove(tx, &g, &ids, &mut ch).await?,
             GroupChange::RemoveAllMembers => ch.removed.extend(
-                groups::remove_all_members(&mut tx, &g.id)
+                groups::remove_all_members(tx, &g.id)
                     .await
                     .map_err(store_error)?,
             ),
-            GroupChange::ReplaceMembers(ids) => replace_members(&mut tx, &g, &ids, &mut ch).await?,
+            GroupChange::ReplaceMembers(ids) => replace_members(tx, &g, &ids, &mut ch).await?,
         }
     }
     let after = json!({"displayName": g.display_name, "externalId": g.external_id});
     let renamed = before != after;
     if renamed {
         groups::update_group(
-            &mut tx,
+            tx,
             &g.org_id,
             &g.id,
             &g.display_name,
@@ -395,7 +466,7 @@ async fn apply_changes(
     // known without reading it back (a round trip while the row is locked); a rename bumps
     // the version again, so that rarer case reads it.
     let g_after = if renamed {
-        groups::get_group(&mut tx, &ctx.org.id, id)
+        groups::get_group(tx, &ctx.org.id, id)
             .await
             .map_err(store_error)?
     } else {
@@ -404,29 +475,7 @@ async fn apply_changes(
             ..g
         }
     };
-    let mut events: Vec<NewChange> = feed::team_updated(&g_before, &g_after)
-        .into_iter()
-        .collect();
-    events.extend(ch.member_events(&mut tx, &g_after).await?);
-    let outbox = feed_of(&tx, ctx, &events);
-    let summary = format!(
-        "+{} -{} members, {} skipped",
-        ch.added.len(),
-        ch.removed.len(),
-        ch.skipped.len()
-    );
-    log.write_in(
-        &mut tx,
-        status,
-        Some(summary),
-        ch.into_vec(&g_after),
-        outbox,
-    )
-    .await
-    .map_err(store_error)?;
-    tx.commit().await.map_err(store_error)?;
-    log.mark_written();
-    Ok(g_after)
+    Ok((g_before, g_after, ch))
 }
 
 pub async fn delete_group(
