@@ -334,3 +334,134 @@ async fn user_deletes_racing_member_removals_do_not_deadlock() {
         }
     }
 }
+
+/// The member-only PATCHes that PostgreSQL makes in one statement answer what the general
+/// path answers, edge cases included: an empty list, ids repeated, ids of no user, a stale
+/// If-Match (nothing written), a group that does not exist, a member removed twice.
+#[tokio::test]
+async fn member_only_patches_answer_like_the_general_path() {
+    for b in backends() {
+        let name = b.name();
+        let app = TestApp::new(&b).await;
+        let mut users = Vec::new();
+        for i in 0..3 {
+            let (s, u) = app
+                .scim(
+                    "POST",
+                    "/Users",
+                    Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("e{i}@example.com")})),
+                )
+                .await;
+            assert_eq!(s, 201, "{name}: {u}");
+            users.push(u["id"].as_str().unwrap().to_string());
+        }
+        let (s, g) = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Edges"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{name}: {g}");
+        let gid = g["id"].as_str().unwrap().to_string();
+        let path = format!("/scim/v2/acme/Groups/{gid}");
+        let send = |ops: Value, headers: Vec<(&'static str, String)>| {
+            let (app, path) = (&app, path.clone());
+            async move {
+                let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let (s, _, body) = app
+                    .request("PATCH", &path, Some(&app.token), Some(patch(ops)), &h)
+                    .await;
+                (s.as_u16(), body)
+            }
+        };
+        let members = |body: &Value| -> Vec<String> {
+            let mut m: Vec<String> = body["members"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|m| m["value"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            m.sort();
+            m
+        };
+        // An empty list changes nothing.
+        let (s, body) = send(
+            json!([{"op": "add", "path": "members", "value": []}]),
+            vec![],
+        )
+        .await;
+        assert!((200..300).contains(&s), "{name}: {s} {body}");
+        // Repeated ids and an id of no user: the user is added once, the stranger skipped.
+        let (s, body) = send(
+            json!([{"op": "add", "path": "members", "value": [{"value": users[0]}, {"value": users[0]}, {"value": "no-such-user"}]}]),
+            vec![],
+        )
+        .await;
+        assert!((200..300).contains(&s), "{name}: {s} {body}");
+        let (s, body) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
+        assert_eq!(s, 200);
+        assert_eq!(members(&body), vec![users[0].clone()], "{name}: {body}");
+        let version = body["meta"]["version"].as_str().unwrap().to_string();
+        // A stale If-Match writes nothing.
+        let (s, body) = send(
+            json!([{"op": "add", "path": "members", "value": [{"value": users[1]}]}]),
+            vec![("if-match", "W/\"1\"".to_string())],
+        )
+        .await;
+        assert_eq!(s, 412, "{name}: {body}");
+        // The current one does.
+        let (s, body) = send(
+            json!([{"op": "add", "path": "members", "value": [{"value": users[1]}, {"value": users[2]}]}]),
+            vec![("if-match", version.clone())],
+        )
+        .await;
+        assert!((200..300).contains(&s), "{name}: {s} {body}");
+        let (_, body) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
+        let mut all = users.clone();
+        all.sort();
+        assert_eq!(members(&body), all, "{name}: {body}");
+        assert_ne!(
+            body["meta"]["version"].as_str().unwrap(),
+            version,
+            "{name}: the version moved"
+        );
+        // Removed twice: the second is a no-op, not an error.
+        for _ in 0..2 {
+            let (s, body) = send(
+                json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[2])}]),
+                vec![],
+            )
+            .await;
+            assert!((200..300).contains(&s), "{name}: {s} {body}");
+        }
+        let (_, body) = app.scim("GET", &format!("/Groups/{gid}"), None).await;
+        assert_eq!(members(&body).len(), 2, "{name}: {body}");
+        // No such group.
+        let (s, _, body) = app
+            .request(
+                "PATCH",
+                "/scim/v2/acme/Groups/no-such-group",
+                Some(&app.token),
+                Some(patch(
+                    json!([{"op": "add", "path": "members", "value": [{"value": users[0]}]}]),
+                )),
+                &[],
+            )
+            .await;
+        assert_eq!(s.as_u16(), 404, "{name}: {body}");
+        // The log tells what happened: the stranger was skipped, not added.
+        app.flush_log().await;
+        let events = app.events().await;
+        assert!(
+            events.iter().any(|e| e.changes.iter().any(|c| c
+                .detail
+                .as_ref()
+                .is_some_and(|d| d.to_string().contains("no-such-user")))),
+            "{name}: the skipped id is in the log"
+        );
+        app.finish().await;
+    }
+}

@@ -1280,6 +1280,7 @@ async fn point_reads_answer_what_the_general_paths_do() {
             "{name}"
         );
 
+        let served = db.store.point_reads_served();
         let lookup = |f: &str| {
             let cond = to_cond(ResourceKind::User, &parse_filter(f).unwrap()).unwrap();
             ListQuery {
@@ -1354,6 +1355,12 @@ async fn point_reads_answer_what_the_general_paths_do() {
             Some("zoe@example.com".to_string()),
             "{name}"
         );
+        // Not a fallback in disguise: on SQLite these were answered outside sqlx.
+        let outside = db.store.point_reads_served() - served;
+        match b {
+            scimgate::store::Backend::Sqlite => assert_eq!(outside, 6, "{name}"),
+            scimgate::store::Backend::Postgres => assert_eq!(outside, 0, "{name}"),
+        }
         db.finish().await;
     }
 }

@@ -398,8 +398,13 @@ fn at_once<'a>(store: &Store, changes: &'a [GroupChange]) -> Option<(bool, &'a [
         return None;
     }
     match changes {
-        [GroupChange::AddMembers(ids)] if ids.len() <= groups::AT_ONCE_MAX => Some((true, ids)),
-        [GroupChange::RemoveMembers(ids)] if ids.len() <= groups::AT_ONCE_MAX => Some((false, ids)),
+        // An empty list changes nothing (and `IN ()` is no SQL): the general path says so.
+        [GroupChange::AddMembers(ids)] if (1..=groups::AT_ONCE_MAX).contains(&ids.len()) => {
+            Some((true, ids))
+        }
+        [GroupChange::RemoveMembers(ids)] if (1..=groups::AT_ONCE_MAX).contains(&ids.len()) => {
+            Some((false, ids))
+        }
         _ => None,
     }
 }

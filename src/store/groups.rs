@@ -156,9 +156,10 @@ pub const AT_ONCE_MAX: usize = CHUNK;
 /// users' names in one statement. Writes to one group run one after another (in the org's
 /// lane, see [`super::write`]), so every round trip saved here is throughput.
 ///
-/// The group is checked (its org, `expected_version`) in the statement's snapshot; nothing
-/// can change it in between, since every directory write of the org holds the org's lock.
-/// With no such group (or another version), nothing is written.
+/// The group is checked (its org, `expected_version`) in the statement's snapshot, and again
+/// as the UPDATE locks its row; nothing can change it in between anyway, since every
+/// directory write of the org holds the org's lock. With no such group (or another
+/// version), no row comes back: the caller's rollback undoes anything written.
 pub async fn change_members_at_once(
     conn: &mut AnyConnection,
     org_id: &str,
@@ -188,13 +189,21 @@ pub async fn change_members_at_once(
             .push_list(&ids)
             .push(") RETURNING user_id");
     }
+    // The row is checked again as the UPDATE locks it: should a writer without the org's
+    // lock ever have changed it since the snapshot, nothing comes back and the caller's
+    // rollback undoes the member rows.
     q.push("), g AS (UPDATE groups SET version = version + 1, updated_at = ")
         .push_bind(now)
-    .push(format!(
-        ", member_count = member_count {} (SELECT COUNT(*) FROM ch) WHERE id IN (SELECT id FROM ok) RETURNING {}) \
-         SELECT g.*, (SELECT COALESCE(json_agg(json_build_array(c.user_id, u.user_name, u.display_name)), '[]')::text \
+        .push(", member_count = member_count ")
+        .push(if add { "+" } else { "-" })
+        .push(" (SELECT COUNT(*) FROM ch) WHERE id IN (SELECT id FROM ok) AND org_id = ")
+        .push_bind(org_id);
+    if let Some(v) = expected_version {
+        q.push(" AND version = ").push_bind(v);
+    }
+    q.push(format!(
+        " RETURNING {}) SELECT g.*, (SELECT COALESCE(json_agg(json_build_array(c.user_id, u.user_name, u.display_name)), '[]')::text \
          FROM ch c JOIN users u ON u.id = c.user_id) AS changed FROM g",
-        if add { "+" } else { "-" },
         COLUMNS.replace("g.", "")
     ));
     let row: Option<DeltaRow> = q.query_as().fetch_optional(&mut *conn).await?;

@@ -74,8 +74,9 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::TooComplex(what);
         }
         if let sqlx::Error::Database(d) = &e {
-            // deadlock_detected, serialization_failure
-            if matches!(d.code().as_deref(), Some("40P01" | "40001")) {
+            // deadlock_detected, serialization_failure, lock_not_available (a lock wait
+            // past `write::ORG_LOCK_WAIT`)
+            if matches!(d.code().as_deref(), Some("40P01" | "40001" | "55P03")) {
                 return StoreError::Busy(d.message().to_string());
             }
         }
@@ -388,7 +389,7 @@ impl Store {
             (dialect == Backend::Postgres).then(|| Arc::new(write::Lanes::new(pool.clone())));
         let point = sqlite_path
             .clone()
-            .map(|p| Arc::new(point_reads::PointReads::new(p)));
+            .map(|p| Arc::new(point_reads::PointReads::new(p, sqlite_file)));
         let store = Store {
             point,
             pool,
@@ -410,6 +411,11 @@ impl Store {
 
     pub async fn read(&self) -> Result<Conn> {
         self.pool.acquire().await
+    }
+
+    /// SQLite: how many reads were answered on the calling thread (see [`point_reads`]).
+    pub fn point_reads_served(&self) -> u64 {
+        self.point.as_ref().map_or(0, |p| p.served())
     }
 
     /// The org's user with this id.

@@ -18,11 +18,16 @@ use crate::directory::User;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Idle connections kept: about one per async worker thread.
-const KEPT: usize = 8;
+/// Idle connections kept. A read holds one only while it runs on an async worker, so about
+/// as many as there are workers are ever in use at once.
+const KEPT: usize = 32;
+/// After a connection could not be opened, point reads rest this long (requests read
+/// through sqlx meanwhile) rather than try again on every request.
+const REST: Duration = Duration::from_secs(5);
 /// How long a read may wait on a lock (a checkpoint resetting the WAL) before the caller
 /// falls back to sqlx: an async worker must not block for long.
 const BUSY_WAIT: Duration = Duration::from_millis(20);
@@ -39,7 +44,14 @@ pub enum UserKey {
 
 pub struct PointReads {
     path: PathBuf,
+    /// The file's (device, inode) when the store opened it: a file put in its place later
+    /// (a restore) is not read here, as sqlx's connections go on with the one they opened.
+    file: Option<(u64, u64)>,
     idle: Mutex<Vec<Connection>>,
+    /// When opening a connection last failed.
+    failed_at: Mutex<Option<std::time::Instant>>,
+    warned: AtomicBool,
+    served: AtomicU64,
 }
 
 impl std::fmt::Debug for PointReads {
@@ -49,21 +61,49 @@ impl std::fmt::Debug for PointReads {
 }
 
 impl PointReads {
-    pub fn new(path: PathBuf) -> PointReads {
+    pub fn new(path: PathBuf, file: Option<(u64, u64)>) -> PointReads {
         PointReads {
             path,
+            file,
             idle: Mutex::default(),
+            failed_at: Mutex::default(),
+            warned: AtomicBool::new(false),
+            served: AtomicU64::new(0),
         }
     }
 
-    fn open(&self) -> rusqlite::Result<Connection> {
-        let c = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        c.busy_timeout(BUSY_WAIT)?;
-        c.set_prepared_statement_cache_capacity(16);
-        Ok(c)
+    /// How many reads were answered here (not through sqlx).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    fn open(&self) -> Result<Connection, String> {
+        if let Some(at) = *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) {
+            if at.elapsed() < REST {
+                return Err("resting after a failure".into());
+            }
+        }
+        let opened = (|| {
+            let c = Connection::open_with_flags(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| e.to_string())?;
+            if super::file_identity(&self.path).ok() != self.file {
+                return Err("the database file was replaced since the store opened it".into());
+            }
+            c.busy_timeout(BUSY_WAIT).map_err(|e| e.to_string())?;
+            c.set_prepared_statement_cache_capacity(16);
+            Ok(c)
+        })();
+        if let Err(e) = &opened {
+            *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now());
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                tracing::warn!(error = %e, "point reads: cannot open a read connection; lookups read through sqlx (slower) until one opens");
+            }
+        }
+        opened
     }
 
     /// Runs `f` on an idle connection (or a new one); `None` when it failed.
@@ -71,16 +111,11 @@ impl PointReads {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(c) => c,
-            None => match self.open() {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(error = %e, "point read: cannot open a read connection");
-                    return None;
-                }
-            },
+            None => self.open().ok()?,
         };
         match f(&conn) {
             Ok(v) => {
+                self.served.fetch_add(1, Ordering::Relaxed);
                 let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
                 if idle.len() < KEPT {
                     idle.push(conn);

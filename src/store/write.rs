@@ -530,6 +530,9 @@ impl DerefMut for WriteTx {
 /// them apart from single-key locks (sqlx's migration lock is one).
 const ORG_LOCK_CLASS: i32 = 0x5C16_0001;
 
+/// The longest a directory write waits for a lock (the org's, or a row's) on PostgreSQL.
+pub(crate) const ORG_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// The statement that takes the org's write lock on PostgreSQL for the rest of the
 /// transaction (see the module's comment). Both keys are integers computed here, so the
 /// statement can go in the same call as the BEGIN (a simple query, which takes no bound
@@ -541,8 +544,11 @@ pub(crate) fn org_lock(org_id: &str) -> String {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
+    // A wait past the timeout fails the request with a 503 (`StoreError::Busy`) rather than
+    // queue it behind a transaction that hangs.
     format!(
-        "SELECT pg_advisory_xact_lock({ORG_LOCK_CLASS}, {})",
+        "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({ORG_LOCK_CLASS}, {})",
+        ORG_LOCK_WAIT.as_secs(),
         h as i32
     )
 }
@@ -614,6 +620,21 @@ mod tests {
             4,
             Duration::from_secs(1),
         )))
+    }
+
+    #[test]
+    fn org_locks_are_the_same_on_every_build() {
+        // Instances of different builds must agree on an org's lock: the keys are pinned.
+        assert_eq!(
+            org_lock("0190b7e4-3f0a-7c1e-9d2b-5a4e3c2b1a00"),
+            org_lock("0190b7e4-3f0a-7c1e-9d2b-5a4e3c2b1a00")
+        );
+        assert!(
+            org_lock("acme").ends_with("SELECT pg_advisory_xact_lock(1544945665, 1174237615)"),
+            "{}",
+            org_lock("acme")
+        );
+        assert_ne!(org_lock("acme"), org_lock("acmf"));
     }
 
     #[tokio::test]
