@@ -46,7 +46,7 @@ pub async fn create_user(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = store.begin_org(&actor.org.id).await?;
+    let mut tx = store.begin_user(&actor.org.id).await?;
     users::insert_user(&mut tx, &u).await.map_err(|e| match e {
         StoreError::Conflict(_) => {
             ManagementError::Conflict("A user with this username already exists.".into())
@@ -70,7 +70,7 @@ pub async fn update_user(
     display_name: &str,
     active: bool,
 ) -> Result<()> {
-    let mut tx = store.begin_org(&actor.org.id).await?;
+    let mut tx = store.begin_user(&actor.org.id).await?;
     let mut u = users::find_user(&mut tx, &actor.org.id, id)
         .await?
         .ok_or(ManagementError::NotFound("User not found."))?;

@@ -84,7 +84,7 @@ pub async fn create_user(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
+    let mut tx = store.begin_user(&ctx.org.id).await.map_err(store_error)?;
     users::insert_user(&mut tx, &user)
         .await
         .map_err(|e| conflict(e, &user.user_name))?;
@@ -159,7 +159,7 @@ pub async fn write_user(
         UserWrite::Patch(_) => None,
     };
     for _ in 0..RETRIES {
-        let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
+        let mut tx = store.begin_user(&ctx.org.id).await.map_err(store_error)?;
         let current = users::find_user(&mut tx, &ctx.org.id, id)
             .await
             .map_err(store_error)?
@@ -231,7 +231,7 @@ pub async fn delete_user(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), ScimError> {
-    let mut tx = store.begin_org(&ctx.org.id).await.map_err(store_error)?;
+    let mut tx = store.begin_user(&ctx.org.id).await.map_err(store_error)?;
     let current = users::find_user(&mut tx, &ctx.org.id, id)
         .await
         .map_err(store_error)?

@@ -444,9 +444,9 @@ impl Store {
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }
 
-    /// [`Store::begin`] for a write to the org's directory: users, groups, memberships,
-    /// anything that appends change events. On PostgreSQL the transaction first takes the
-    /// org's write lock, and concurrent directory writes of the org made through this
+    /// [`Store::begin`] for a write to the org's groups or memberships (any directory write
+    /// but one to a single user's record: [`Store::begin_user`]). On PostgreSQL the
+    /// transaction first takes the org's lock, exclusively, and concurrent such writes of the org made through this
     /// instance share one transaction and one COMMIT, each in a savepoint of its own, as
     /// every write does on SQLite (see [`write`]); a request's commit still returns only
     /// once its change is durable.
@@ -454,7 +454,20 @@ impl Store {
         let tx = match (&self.group, &self.lanes) {
             (Some(g), _) => g.begin(true).await,
             (None, Some(l)) if !without_lanes() => l.lane(org_id).begin(true).await,
-            (None, _) => Tx::begin_pooled(self.pool.acquire().await?, Some(org_id)).await,
+            (None, _) => Tx::begin_pooled(self.pool.acquire().await?, Some((org_id, false))).await,
+        }?;
+        Ok(tx.signal_on_commit(self.feed_signal.clone()))
+    }
+
+    /// [`Store::begin_org`] for a write to one user (create, replace, patch, delete) rather
+    /// than to groups. On PostgreSQL it takes the org's lock in shared mode, in a plain
+    /// transaction: user writes run side by side (each locks its own user's row, and the
+    /// org's event counter only at its end, to its COMMIT), and never beside a group write,
+    /// which holds the lock exclusively (see [`write`]).
+    pub async fn begin_user(&self, org_id: &str) -> Result<Tx> {
+        let tx = match &self.group {
+            Some(g) => g.begin(true).await,
+            None => Tx::begin_pooled(self.pool.acquire().await?, Some((org_id, true))).await,
         }?;
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }

@@ -18,13 +18,17 @@
 //! on a pooled connection leased while a transaction is open, so the requests queued for
 //! one org on this instance share one transaction and one flush.
 //!
-//! Every directory write of an org, in a lane or not, on any instance, first takes the
-//! org's transaction-scoped advisory lock ([`org_lock`]), before any row. Without that
-//! order a lane deadlocked: its transaction, holding the event counter after one request,
-//! took a share lock on a user's row for the next request's member add while a userName
-//! rename held that row and waited for the counter. With it, a transaction waiting for an
-//! org holds nothing of that org, so no cycle can form (user deletes racing member removals
-//! deadlocked the same way before lanes existed).
+//! Every directory write of an org, on any instance, first takes the org's
+//! transaction-scoped advisory lock ([`org_lock`]), before any row: exclusively for writes
+//! to groups and memberships (these go through the lanes), shared for writes to users
+//! (plain transactions, which PostgreSQL commits side by side). Without that order a lane
+//! deadlocked: its transaction, holding the event counter after one request, took a share
+//! lock on a user's row for the next request's member add while a userName rename held
+//! that row and waited for the counter. With it, a group write and a user write never run
+//! at once in one org, and whichever waits holds nothing of the org, so no cycle can form
+//! between them (user deletes racing member removals deadlocked the same way before lanes
+//! existed). User writes among themselves lock as they always did: their own user's row,
+//! then the counter last.
 
 use super::pool::{Conn, ConnPool};
 use super::{Result, StoreError};
@@ -344,10 +348,11 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
-    /// A plain transaction; with `org`, one that first takes that org's lock ([`org_lock`]).
-    pub(crate) async fn begin_pooled(mut conn: Conn, org: Option<&str>) -> Result<WriteTx> {
+    /// A plain transaction; with `org`, one that first takes that org's lock ([`org_lock`]),
+    /// shared or not.
+    pub(crate) async fn begin_pooled(mut conn: Conn, org: Option<(&str, bool)>) -> Result<WriteTx> {
         let begin = match org {
-            Some(o) => format!("BEGIN; {}", org_lock(o)),
+            Some((o, shared)) => format!("BEGIN; {}", org_lock_in(o, shared)),
             None => "BEGIN".to_string(),
         };
         if let Err(e) = conn.execute(begin.as_str()).await {
@@ -539,6 +544,11 @@ pub(crate) const ORG_LOCK_WAIT: Duration = Duration::from_secs(10);
 /// values). FNV-1a: the same on every instance and every build; two orgs that share a hash
 /// only share a lock.
 pub(crate) fn org_lock(org_id: &str) -> String {
+    org_lock_in(org_id, false)
+}
+
+/// [`org_lock`], in shared mode when `shared`: see [`super::Store::begin_user`].
+pub(crate) fn org_lock_in(org_id: &str, shared: bool) -> String {
     let mut h: u32 = 0x811c_9dc5;
     for b in org_id.bytes() {
         h ^= u32::from(b);
@@ -547,8 +557,9 @@ pub(crate) fn org_lock(org_id: &str) -> String {
     // A wait past the timeout fails the request with a 503 (`StoreError::Busy`) rather than
     // queue it behind a transaction that hangs.
     format!(
-        "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({ORG_LOCK_CLASS}, {})",
+        "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock{}({ORG_LOCK_CLASS}, {})",
         ORG_LOCK_WAIT.as_secs(),
+        if shared { "_shared" } else { "" },
         h as i32
     )
 }
