@@ -65,8 +65,29 @@ impl From<StoreError> for ManagementError {
                         .into(),
                 )
             }
+            StoreError::Busy(why) => {
+                tracing::warn!(error = %why, "console change lost to a concurrent transaction");
+                ManagementError::Busy(
+                    "The directory was busy with a conflicting change; nothing was saved. Try again."
+                        .into(),
+                )
+            }
             other => ManagementError::Store(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod store_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_lost_to_another_is_busy_not_internal() {
+        let e = ManagementError::from(StoreError::Busy("deadlock detected".into()));
+        assert!(
+            matches!(e, ManagementError::Busy(ref m) if m.contains("nothing was saved")),
+            "{e:?}"
+        );
     }
 }
 
