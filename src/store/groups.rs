@@ -230,18 +230,7 @@ pub async fn change_members_at_once(
     let mut skipped = Vec::new();
     if add && changed.len() < ids.len() {
         // Rare (a re-sent add): which of the rest are no users at all.
-        let mut qb = Sql::new("SELECT id FROM users WHERE org_id = ");
-        qb.push_bind(org_id)
-            .push(" AND id IN (")
-            .push_list(&ids)
-            .push(")");
-        let valid: HashSet<String> = qb
-            .query_scalar::<String>()
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        skipped.extend(ids.iter().filter(|i| !valid.contains(*i)).cloned());
+        skipped = not_users(conn, org_id, &ids).await?;
     }
     let names = named
         .into_iter()
@@ -264,6 +253,26 @@ struct DeltaRow {
     #[sqlx(flatten)]
     group: GroupRow,
     changed: String,
+}
+
+/// The ids (at most [`CHUNK`]) that are no user of the org, in the order given.
+async fn not_users(conn: &mut AnyConnection, org_id: &str, ids: &[String]) -> Result<Vec<String>> {
+    let mut qb = Sql::new("SELECT id FROM users WHERE org_id = ");
+    qb.push_bind(org_id)
+        .push(" AND id IN (")
+        .push_list(ids)
+        .push(")");
+    let valid: HashSet<String> = qb
+        .query_scalar::<String>()
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ids
+        .iter()
+        .filter(|i| !valid.contains(*i))
+        .cloned()
+        .collect())
 }
 
 async fn adjust_count(conn: &mut AnyConnection, id: &str, delta: i64) -> Result<()> {
@@ -346,18 +355,7 @@ pub async fn add_members_named(
                 .collect()
         };
         if inserted.len() < chunk.len() {
-            let mut qb = Sql::new("SELECT id FROM users WHERE org_id = ");
-            qb.push_bind(org_id)
-                .push(" AND id IN (")
-                .push_list(chunk)
-                .push(")");
-            let valid: HashSet<String> = qb
-                .query_scalar::<String>()
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect();
-            skipped.extend(chunk.iter().filter(|i| !valid.contains(*i)).cloned());
+            skipped.extend(not_users(conn, org_id, chunk).await?);
         }
         // In the order asked for, which the log shows.
         added.extend(chunk.iter().filter(|i| inserted.contains(*i)).cloned());

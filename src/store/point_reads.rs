@@ -32,7 +32,8 @@ const REST: Duration = Duration::from_secs(5);
 /// falls back to sqlx: an async worker must not block for long.
 const BUSY_WAIT: Duration = Duration::from_millis(20);
 
-const COLUMNS: &str = "id, org_id, user_name, external_id, display_name, active, attributes, source, version, created_at, updated_at";
+const BY_ID: &str = "SELECT id, org_id, user_name, external_id, display_name, active, attributes, source, version, created_at, updated_at FROM users WHERE org_id = ?1 AND id = ?2";
+const BY_USER_NAME_KEY: &str = "SELECT id, org_id, user_name, external_id, display_name, active, attributes, source, version, created_at, updated_at FROM users WHERE org_id = ?1 AND user_name_key = ?2";
 
 /// Which unique key a point read looks a user up by.
 #[derive(Clone, Copy, Debug)]
@@ -132,14 +133,13 @@ impl PointReads {
 
     /// The org's user with this key: `Some(found)`, or `None` to read through sqlx.
     pub fn user(&self, org_id: &str, key: UserKey, value: &str) -> Option<Option<User>> {
-        let column = match key {
-            UserKey::Id => "id",
-            UserKey::UserNameKey => "user_name_key",
+        // Fixed texts: the statement cache is keyed by them, and a lookup builds no string.
+        let sql = match key {
+            UserKey::Id => BY_ID,
+            UserKey::UserNameKey => BY_USER_NAME_KEY,
         };
         let row = self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM users WHERE org_id = ?1 AND {column} = ?2"
-            ))?;
+            let mut st = c.prepare_cached(sql)?;
             st.query_row((org_id, value), |r| {
                 Ok((
                     User {
