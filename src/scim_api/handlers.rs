@@ -60,6 +60,23 @@ fn projection(kind: ResourceKind, raw: &Option<String>) -> Projection {
     )
 }
 
+/// A `POST …/.search` body: its listing parameters and the projection it asks for.
+fn search_params(
+    st: &ScimState,
+    body: &[u8],
+    kind: ResourceKind,
+) -> Result<(ListParams, Projection), ScimError> {
+    let body = parse_json(body)?;
+    let p = ListParams::from_search_body(&body, st.config.default_count, st.config.max_count)?;
+    let proj = Projection::parse(
+        &REGISTRY,
+        kind,
+        p.attributes.as_deref(),
+        p.excluded_attributes.as_deref(),
+    );
+    Ok((p, proj))
+}
+
 fn has_projection(raw: &Option<String>) -> bool {
     pairs(raw).iter().any(|(k, _)| {
         k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes")
@@ -165,14 +182,7 @@ pub async fn search_users(
     Extension(ctx): Extension<ScimContext>,
     body: Bytes,
 ) -> ApiResult {
-    let body = parse_json(&body)?;
-    let p = ListParams::from_search_body(&body, st.config.default_count, st.config.max_count)?;
-    let proj = Projection::parse(
-        &REGISTRY,
-        ResourceKind::User,
-        p.attributes.as_deref(),
-        p.excluded_attributes.as_deref(),
-    );
+    let (p, proj) = search_params(&st, &body, ResourceKind::User)?;
     users_page(&st, &ctx, p, proj).await
 }
 
@@ -293,14 +303,7 @@ pub async fn search_groups(
     Extension(ctx): Extension<ScimContext>,
     body: Bytes,
 ) -> ApiResult {
-    let body = parse_json(&body)?;
-    let p = ListParams::from_search_body(&body, st.config.default_count, st.config.max_count)?;
-    let proj = Projection::parse(
-        &REGISTRY,
-        ResourceKind::Group,
-        p.attributes.as_deref(),
-        p.excluded_attributes.as_deref(),
-    );
+    let (p, proj) = search_params(&st, &body, ResourceKind::Group)?;
     groups_page(&st, &ctx, p, proj).await
 }
 
