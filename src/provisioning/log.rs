@@ -64,14 +64,36 @@ impl RequestLog {
         changes: Vec<Change>,
         feed: crate::store::feed::Append,
     ) -> crate::store::Result<()> {
-        let event = self.with(|s| {
+        self.write_in_after(tx, &[], status, summary, changes, feed)
+            .await
+    }
+
+    /// [`RequestLog::write_in`], running the write's own statements (`first`) in the same
+    /// call, before the log entry.
+    pub async fn write_in_after(
+        &self,
+        tx: &mut Tx,
+        first: &[crate::store::sql::Sql],
+        status: u16,
+        summary: Option<String>,
+        changes: Vec<Change>,
+        feed: crate::store::feed::Append,
+    ) -> crate::store::Result<()> {
+        let (event, kept) = self.with(|s| {
+            let kept = s.event.changes.len();
             s.event.status = i64::from(status);
             s.event.response_summary = summary;
             s.event.duration_us = self.started.elapsed().as_micros() as i64;
             s.event.changes.extend(changes);
-            s.event.clone()
+            (s.event.clone(), kept)
         });
-        events::insert_event_with_feed(&mut *tx, &event, feed).await
+        let written = events::insert_event_with_feed_after(&mut *tx, first, &event, feed).await;
+        if written.is_err() {
+            // Nothing of the call was kept (`first` may be what failed, a userName taken):
+            // the entry the HTTP layer writes for the error must not claim the changes.
+            self.with(|s| s.event.changes.truncate(kept));
+        }
+        written
     }
 
     /// The client's request, for its "last request" (see [`events::insert_event`]).

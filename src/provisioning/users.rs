@@ -84,10 +84,6 @@ pub async fn create_user(
         created_at: now,
         updated_at: now,
     };
-    let mut tx = store.begin_user(&ctx.org.id).await.map_err(store_error)?;
-    users::insert_user(&mut tx, &user)
-        .await
-        .map_err(|e| conflict(e, &user.user_name))?;
     let change = Change {
         resource_type: "User".into(),
         resource_id: user.id.clone(),
@@ -96,16 +92,20 @@ pub async fn create_user(
         detail: Some(Value::Object(diff(&Map::new(), &user.attributes))),
     };
     let role = role_of(&user.attributes);
+    let mut tx = store.begin_user(&ctx.org.id).await.map_err(store_error)?;
     let outbox = feed_of(&tx, ctx, &[feed::user_created(&user, role)]);
-    log.write_in(
+    // The user's rows, its log entry and its change event in one call: a taken userName
+    // fails the call before anything of it is kept (the request's savepoint is undone).
+    log.write_in_after(
         &mut tx,
+        &users::insert_user_statements(&user),
         201,
         Some(format!("created user {}", user.user_name)),
         vec![change],
         outbox,
     )
     .await
-    .map_err(store_error)?;
+    .map_err(|e| conflict(users::user_conflict(e), &user.user_name))?;
     tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(user)

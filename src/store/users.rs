@@ -51,6 +51,16 @@ const COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_nam
 
 /// Inserts a user. `user.attributes` must be canonical; the columns are derived from it.
 pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    let statements = insert_user_statements(user);
+    let statements: Vec<&Sql> = statements.iter().collect();
+    Sql::insert_all(conn, &statements)
+        .await
+        .map_err(|e| StoreError::conflict_or(e, "userName"))
+}
+
+/// The statements of [`insert_user`] (the user, its email rows, its search words), for a
+/// caller that runs them in one call with others: see [`user_conflict`] for their errors.
+pub fn insert_user_statements(user: &User) -> Vec<Sql> {
     let cols = UserColumns::from_attributes(&user.attributes);
     let mut q = Sql::new(
         "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, display_name_key, active, attributes, attributes_key, search_words, source, version, created_at, updated_at) VALUES (",
@@ -90,13 +100,31 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
         .push(")");
     let emails = emails_insert(&user.org_id, &user.id, &cols);
     let indexed = search::insert_words(&user.org_id, &user.id, &words);
-    let statements: Vec<&Sql> = std::iter::once(&q)
-        .chain(emails.as_ref())
-        .chain(indexed.as_ref())
-        .collect();
-    Sql::insert_all(conn, &statements)
-        .await
-        .map_err(|e| StoreError::conflict_or(e, "userName"))
+    std::iter::once(q).chain(emails).chain(indexed).collect()
+}
+
+/// An error of a call that ran [`insert_user_statements`] among others: a unique violation
+/// on the users table is the userName taken ([`StoreError::Conflict`]); any other error is
+/// left as it was (the other statements' unique keys are ids and counters, whose violation
+/// would be a fault, not the client's).
+pub fn user_conflict(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Database(sqlx::Error::Database(d))
+            if d.is_unique_violation() && on_users(d.as_ref()) =>
+        {
+            StoreError::Conflict("userName".into())
+        }
+        other => other,
+    }
+}
+
+/// Whether a database error names the users table: PostgreSQL gives the constraint
+/// (`users_user_name`, `users_pkey`), SQLite the columns (`users.org_id, users.user_name_key`).
+fn on_users(d: &dyn sqlx::error::DatabaseError) -> bool {
+    match d.constraint() {
+        Some(c) => c.starts_with("users_"),
+        None => d.message().contains(" users."),
+    }
 }
 
 /// One multi-row INSERT of the user's email rows (none if it has no emails).
