@@ -9,6 +9,7 @@ use scimgate::directory::{new_id, now_ms, Change, ChangeKind, Event, Group, Scim
 use scimgate::provisioning::filter::to_cond;
 use scimgate::scim::filter::parse_filter;
 use scimgate::scim::schema::ResourceKind;
+use scimgate::store::sql::Sql;
 use scimgate::store::{admins, events, groups, orgs, tokens, users, StoreError};
 use serde_json::json;
 
@@ -723,6 +724,70 @@ async fn transactions_roll_back() {
             .is_none());
         assert_eq!(users::count_users(&mut c, &org.id).await.unwrap(), (0, 0));
         assert_eq!(groups::count_groups(&mut c, &org.id).await.unwrap(), (0, 0));
+        drop(c);
+        db.finish().await;
+    }
+}
+
+/// Writes begun with their statements (on SQLite: the request's savepoint and the
+/// statements in one call to an open group): one that fails on a taken userName, after a
+/// statement of the same call succeeded, takes that statement with it and nothing of the
+/// requests sharing its group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_begun_with_their_statements_fail_alone() {
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let org = {
+            let mut c = db.store.read().await.unwrap();
+            orgs::create_org(&mut c, "acme", "Acme").await.unwrap()
+        };
+        let taken = user(&org.id, "taken", json!({}));
+        let mut tx = db.store.begin().await.unwrap();
+        users::insert_user(&mut tx, &taken).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let (store, org_id) = (db.store.clone(), org.id.clone());
+            tasks.push(tokio::spawn(async move {
+                let mine =
+                    users::insert_user_statements(&user(&org_id, &format!("w{i}"), json!({})));
+                let mut all: Vec<&Sql> = mine.iter().collect();
+                let dup = users::insert_user_statements(&user(&org_id, "TAKEN", json!({})));
+                if i % 3 == 0 {
+                    all.extend(dup.iter());
+                }
+                match store.begin_user_with(&org_id, &all).await {
+                    Ok(tx) => {
+                        assert!(i % 3 != 0, "w{i}: the taken userName went through");
+                        tx.commit().await.unwrap();
+                        true
+                    }
+                    Err(e) => {
+                        assert!(
+                            matches!(users::user_conflict(e), StoreError::Conflict(_)),
+                            "w{i}: not a conflict"
+                        );
+                        assert_eq!(i % 3, 0, "w{i} failed");
+                        false
+                    }
+                }
+            }));
+        }
+        let mut kept = 0;
+        for t in tasks {
+            if t.await.unwrap() {
+                kept += 1;
+            }
+        }
+        assert_eq!(kept, 40);
+        let mut c = db.store.read().await.unwrap();
+        assert_eq!(users::count_users(&mut c, &org.id).await.unwrap(), (41, 0));
+        for i in 0..60 {
+            let found = users::find_user_by_user_name(&mut c, &org.id, &format!("w{i}"))
+                .await
+                .unwrap();
+            assert_eq!(found.is_some(), i % 3 != 0, "w{i}");
+        }
         drop(c);
         db.finish().await;
     }

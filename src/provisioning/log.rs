@@ -3,7 +3,8 @@
 //! (reads, errors, 401s) is written by the HTTP layer once the response is known.
 
 use crate::directory::{Change, Event};
-use crate::store::{events, Tx};
+use crate::store::sql::Sql;
+use crate::store::{events, Store, Tx};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
@@ -64,36 +65,62 @@ impl RequestLog {
         changes: Vec<Change>,
         feed: crate::store::feed::Append,
     ) -> crate::store::Result<()> {
-        self.write_in_after(tx, &[], status, summary, changes, feed)
-            .await
+        let (event, kept) = self.entry(status, summary, changes);
+        let written = events::insert_event_with_feed(&mut *tx, &event, feed).await;
+        if written.is_err() {
+            self.unwrite(kept);
+        }
+        written
     }
 
-    /// [`RequestLog::write_in`], running the write's own statements (`first`) in the same
-    /// call, before the log entry.
-    pub async fn write_in_after(
+    /// A user write's transaction begun with `first` (its own statements), its log entry and
+    /// its change events (`feed`) already in it: on SQLite all of it in the call that opens
+    /// the request's savepoint (see [`Store::begin_user_with`]). Then commit and
+    /// [`RequestLog::mark_written`], as after [`RequestLog::write_in`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn begin_user_and_write(
         &self,
-        tx: &mut Tx,
-        first: &[crate::store::sql::Sql],
+        store: &Store,
+        org_id: &str,
+        first: &[Sql],
         status: u16,
         summary: Option<String>,
         changes: Vec<Change>,
         feed: crate::store::feed::Append,
-    ) -> crate::store::Result<()> {
-        let (event, kept) = self.with(|s| {
+    ) -> crate::store::Result<Tx> {
+        let (event, kept) = self.entry(status, summary, changes);
+        let log = events::entry_statements(&event);
+        let with: Vec<&Sql> = first.iter().chain(log.iter()).collect();
+        let begun = match feed.one_sqlite_call(&with) {
+            Some(all) => store.begin_user_with(org_id, &all).await,
+            None => match store.begin_user(org_id).await {
+                Ok(mut tx) => feed.run(&mut tx, &with).await.map(|()| tx),
+                Err(e) => Err(e),
+            },
+        };
+        if begun.is_err() {
+            self.unwrite(kept);
+        }
+        begun
+    }
+
+    /// The entry as a write inserts it; `kept`: how many changes it had before.
+    fn entry(&self, status: u16, summary: Option<String>, changes: Vec<Change>) -> (Event, usize) {
+        self.with(|s| {
             let kept = s.event.changes.len();
             s.event.status = i64::from(status);
             s.event.response_summary = summary;
             s.event.duration_us = self.started.elapsed().as_micros() as i64;
             s.event.changes.extend(changes);
             (s.event.clone(), kept)
-        });
-        let written = events::insert_event_with_feed_after(&mut *tx, first, &event, feed).await;
-        if written.is_err() {
-            // Nothing of the call was kept (`first` may be what failed, a userName taken):
-            // the entry the HTTP layer writes for the error must not claim the changes.
-            self.with(|s| s.event.changes.truncate(kept));
-        }
-        written
+        })
+    }
+
+    /// The write's call failed and nothing of it was kept (its own statements may be what
+    /// failed, a userName taken): the entry the HTTP layer writes for the error must not
+    /// claim its changes.
+    fn unwrite(&self, kept: usize) {
+        self.with(|s| s.event.changes.truncate(kept));
     }
 
     /// The client's request, for its "last request" (see [`events::insert_event`]).

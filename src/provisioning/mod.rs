@@ -51,15 +51,19 @@ pub(crate) fn feed_of(
     ctx: &ScimContext,
     events: &[crate::directory::feed::NewChange],
 ) -> crate::store::feed::Append {
+    feed_for(crate::store::Backend::of(tx), ctx, events)
+}
+
+/// [`feed_of`] before the transaction is begun.
+pub(crate) fn feed_for(
+    backend: crate::store::Backend,
+    ctx: &ScimContext,
+    events: &[crate::directory::feed::NewChange],
+) -> crate::store::feed::Append {
     #[cfg(feature = "bench")]
     let events = if without_change_events() { &[] } else { events };
     let origin = crate::directory::scim_source(&ctx.client);
-    crate::store::feed::append_statements(
-        crate::store::Backend::of(tx),
-        &ctx.org.id,
-        &origin,
-        events,
-    )
+    crate::store::feed::append_statements(backend, &ctx.org.id, &origin, events)
 }
 
 /// The B side of the benchmark's measure of what change events cost a SCIM write

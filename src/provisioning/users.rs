@@ -3,7 +3,7 @@
 use super::log::RequestLog;
 use super::render::diff;
 use super::schemas::{role_of, REGISTRY};
-use super::{feed_of, store_error, ScimContext};
+use super::{feed_for, feed_of, store_error, ScimContext};
 use crate::directory::{feed, new_id, now_ms, scim_source, Change, ChangeKind, Org, User};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{apply_patch, PatchOp};
@@ -92,20 +92,21 @@ pub async fn create_user(
         detail: Some(Value::Object(diff(&Map::new(), &user.attributes))),
     };
     let role = role_of(&user.attributes);
-    let mut tx = store.begin_user(&ctx.org.id).await.map_err(store_error)?;
-    let outbox = feed_of(&tx, ctx, &[feed::user_created(&user, role)]);
-    // The user's rows, its log entry and its change event in one call: a taken userName
-    // fails the call before anything of it is kept (the request's savepoint is undone).
-    log.write_in_after(
-        &mut tx,
-        &users::insert_user_statements(&user),
-        201,
-        Some(format!("created user {}", user.user_name)),
-        vec![change],
-        outbox,
-    )
-    .await
-    .map_err(|e| conflict(users::user_conflict(e), &user.user_name))?;
+    let outbox = feed_for(store.backend(), ctx, &[feed::user_created(&user, role)]);
+    // The user's rows, its log entry and its change event in the call that begins the
+    // write: a taken userName fails it and nothing of it is kept.
+    let tx = log
+        .begin_user_and_write(
+            store,
+            &ctx.org.id,
+            &users::insert_user_statements(&user),
+            201,
+            Some(format!("created user {}", user.user_name)),
+            vec![change],
+            outbox,
+        )
+        .await
+        .map_err(|e| conflict(users::user_conflict(e), &user.user_name))?;
     tx.commit().await.map_err(store_error)?;
     log.mark_written();
     Ok(user)

@@ -19,21 +19,14 @@ pub async fn insert_event_with_feed(
     e: &Event,
     feed: super::feed::Append,
 ) -> Result<()> {
-    insert_event_with_feed_after(conn, &[], e, feed).await
+    let statements = entry_statements(e);
+    let statements: Vec<&Sql> = statements.iter().collect();
+    feed.run(conn, &statements).await
 }
 
-/// [`insert_event_with_feed`] with the write's own statements (`first`) in the same call:
-/// on SQLite every call is a hand-off to its connection's thread and back, and those
-/// hand-offs are a large part of a write's cost.
-pub async fn insert_event_with_feed_after(
-    conn: &mut AnyConnection,
-    first: &[Sql],
-    e: &Event,
-    feed: super::feed::Append,
-) -> Result<()> {
-    let log = log_statements(std::slice::from_ref(e), &[]);
-    let statements: Vec<&Sql> = first.iter().chain(log.iter()).collect();
-    feed.run(conn, &statements).await
+/// The statements that insert one request's log entry and its changes.
+pub fn entry_statements(e: &Event) -> Vec<Sql> {
+    log_statements(std::slice::from_ref(e), &[])
 }
 
 /// One request seen from a client, for the console's per-client "last request".

@@ -46,6 +46,22 @@ impl Append {
     /// counter's upsert `RETURNING` the new value feeds the rows' INSERTs through `WITH`),
     /// because the org's counter row stays locked from its upsert to COMMIT and every round
     /// trip in between is time the org's other writers wait.
+    /// The statements [`Append::run`] would run on SQLite in its one call (the append's,
+    /// then `with`), when they fit in one; `None` on PostgreSQL.
+    pub(crate) fn one_sqlite_call<'a>(&'a self, with: &[&'a Sql]) -> Option<Vec<&'a Sql>> {
+        if self.backend != Some(super::Backend::Sqlite) {
+            return None;
+        }
+        let args: usize = self
+            .statements
+            .iter()
+            .chain(with.iter().copied())
+            .map(Sql::arg_count)
+            .sum();
+        (self.statements.len() <= SHARED_CALL && args <= SHARED_ARGS)
+            .then(|| self.statements.iter().chain(with.iter().copied()).collect())
+    }
+
     pub(crate) async fn run(self, conn: &mut AnyConnection, with: &[&Sql]) -> Result<()> {
         let args: usize = self
             .statements

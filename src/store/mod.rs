@@ -472,6 +472,21 @@ impl Store {
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }
 
+    /// [`Store::begin_user`], then `statements` (in the order given), in one call to SQLite
+    /// where a group is open (see [`write::GroupCommit::begin_with`]). Errors are the
+    /// statements' as they would be run one by one; nothing of them is kept.
+    pub async fn begin_user_with(&self, org_id: &str, statements: &[&sql::Sql]) -> Result<Tx> {
+        let tx = match &self.group {
+            Some(g) => g.begin_with(true, statements).await?,
+            None => {
+                let mut tx = self.begin_user(org_id).await?;
+                sql::Sql::execute_all(&mut tx, statements).await?;
+                return Ok(tx);
+            }
+        };
+        Ok(tx.signal_on_commit(self.feed_signal.clone()))
+    }
+
     /// Call after committing a change to an org's settings or its SCIM tokens: a token
     /// verified before it is verified again.
     pub fn credentials_changed(&self) {
