@@ -73,12 +73,13 @@ impl RequestLog {
         written
     }
 
-    /// A user write's transaction begun with `first` (its own statements), its log entry and
+    /// A user create's transaction begun with `first` (its own statements), its log entry and
     /// its change events (`feed`) already in it: on SQLite all of it in the call that opens
-    /// the request's savepoint (see [`Store::begin_user_with`]). Then commit and
+    /// the request's savepoint (see [`Store::begin_user_with`]), on PostgreSQL one statement
+    /// in the org's lane ([`Store::begin_create`]). Then commit and
     /// [`RequestLog::mark_written`], as after [`RequestLog::write_in`].
     #[allow(clippy::too_many_arguments)]
-    pub async fn begin_user_and_write(
+    pub async fn begin_create_and_write(
         &self,
         store: &Store,
         org_id: &str,
@@ -93,7 +94,7 @@ impl RequestLog {
         let with: Vec<&Sql> = first.iter().chain(log.iter()).collect();
         let begun = match feed.one_sqlite_call(&with) {
             Some(all) => store.begin_user_with(org_id, &all).await,
-            None => match store.begin_user(org_id).await {
+            None => match store.begin_create(org_id).await {
                 Ok(mut tx) => feed.run(&mut tx, &with).await.map(|()| tx),
                 Err(e) => Err(e),
             },

@@ -96,7 +96,7 @@ pub async fn create_user(
     // The user's rows, its log entry and its change event in the call that begins the
     // write: a taken userName fails it and nothing of it is kept.
     let tx = log
-        .begin_user_and_write(
+        .begin_create_and_write(
             store,
             &ctx.org.id,
             &users::insert_user_statements(&user),

@@ -472,6 +472,22 @@ impl Store {
         Ok(tx.signal_on_commit(self.feed_signal.clone()))
     }
 
+    /// [`Store::begin_user`] for a user create. On PostgreSQL it goes through the org's lane
+    /// (see [`write`]): creates queued on this instance share one transaction and one COMMIT,
+    /// where each alone held the org's change-event counter from its events to its own
+    /// COMMIT. A create reads nothing first (its one statement writes the user, its log entry
+    /// and its events), so the lane, one request at a time, costs it no waiting on reads.
+    pub async fn begin_create(&self, org_id: &str) -> Result<Tx> {
+        match (&self.group, &self.lanes) {
+            (None, Some(l)) if !without_lanes() => Ok(l
+                .lane(org_id)
+                .begin(true)
+                .await?
+                .signal_on_commit(self.feed_signal.clone())),
+            _ => self.begin_user(org_id).await,
+        }
+    }
+
     /// [`Store::begin_user`], then `statements` (in the order given), in one call to SQLite
     /// where a group is open (see [`write::GroupCommit::begin_with`]). Errors are the
     /// statements' as they would be run one by one; nothing of them is kept.

@@ -20,8 +20,8 @@
 //!
 //! Every directory write of an org, on any instance, first takes the org's
 //! transaction-scoped advisory lock ([`org_lock`]), before any row: exclusively for writes
-//! to groups and memberships (these go through the lanes), shared for writes to users
-//! (plain transactions, which PostgreSQL commits side by side). Without that order a lane
+//! to groups and memberships and for user creates (these go through the lanes), shared for
+//! the other writes to users (plain transactions, which PostgreSQL commits side by side). Without that order a lane
 //! deadlocked: its transaction, holding the event counter after one request, took a share
 //! lock on a user's row for the next request's member add while a userName rename held
 //! that row and waited for the counter. With it, a group write and a user write never run
