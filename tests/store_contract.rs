@@ -756,7 +756,19 @@ async fn writes_begun_with_their_statements_fail_alone() {
                 if i % 3 == 0 {
                     all.extend(dup.iter());
                 }
-                match store.begin_user_with(&org_id, &all).await {
+                // Half through the path PostgreSQL's creates take (the org's lane).
+                let begun = if i % 2 == 0 {
+                    store.begin_user_with(&org_id, &all).await
+                } else {
+                    match store.begin_create(&org_id).await {
+                        Ok(mut tx) => Sql::execute_all(&mut tx, &all)
+                            .await
+                            .map(|()| tx)
+                            .map_err(StoreError::from),
+                        Err(e) => Err(e),
+                    }
+                };
+                match begun {
                     Ok(tx) => {
                         assert!(i % 3 != 0, "w{i}: the taken userName went through");
                         tx.commit().await.unwrap();
@@ -787,6 +799,88 @@ async fn writes_begun_with_their_statements_fail_alone() {
                 .await
                 .unwrap();
             assert_eq!(found.is_some(), i % 3 != 0, "w{i}");
+        }
+        drop(c);
+        db.finish().await;
+    }
+}
+
+/// Writes begun with their statements and cut short at any point (their client gone):
+/// each keeps all of its statements or none, a success is kept, and a failure keeps
+/// nothing. Each write here creates two users in one call: never one without the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_begun_with_their_statements_and_cancelled_keep_all_or_nothing() {
+    const PER_WRITE: usize = 100;
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let org = {
+            let mut c = db.store.read().await.unwrap();
+            orgs::create_org(&mut c, "acme", "Acme").await.unwrap()
+        };
+        // Each round: a small write and a big one at once (so that one of them usually
+        // finds the other's group open), the big one cut short after 0 to 5 ms.
+        let mut outcomes = Vec::new();
+        for i in 0..100u64 {
+            let mut round = Vec::new();
+            for big in [false, true] {
+                let (store, org_id) = (db.store.clone(), org.id.clone());
+                let id = 2 * i + u64::from(big);
+                round.push(tokio::spawn(async move {
+                    let n = if big { PER_WRITE } else { 1 };
+                    let statements: Vec<Sql> = (0..n)
+                        .flat_map(|k| {
+                            users::insert_user_statements(&user(
+                                &org_id,
+                                &format!("w{id}-{k}"),
+                                json!({}),
+                            ))
+                        })
+                        .collect();
+                    let all: Vec<&Sql> = statements.iter().collect();
+                    let write = async {
+                        let tx = store.begin_user_with(&org_id, &all).await?;
+                        tx.commit().await
+                    };
+                    let outcome = if big {
+                        let limit = std::time::Duration::from_micros(251 * (i % 20));
+                        tokio::time::timeout(limit, write)
+                            .await
+                            .ok()
+                            .map(|r| r.is_ok())
+                    } else {
+                        Some(write.await.is_ok())
+                    };
+                    (id, n, outcome)
+                }));
+            }
+            for t in round {
+                outcomes.push(t.await.unwrap());
+            }
+        }
+        // Let any rollback the cancellations left to the committer finish.
+        let mut tx = db.store.begin().await.unwrap();
+        users::insert_user(&mut tx, &user(&org.id, "last", json!({})))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut c = db.store.read().await.unwrap();
+        for (i, n, outcome) in outcomes {
+            let mut kept = 0;
+            for k in 0..n {
+                kept += usize::from(
+                    users::find_user_by_user_name(&mut c, &org.id, &format!("w{i}-{k}"))
+                        .await
+                        .unwrap()
+                        .is_some(),
+                );
+            }
+            assert!(
+                kept == 0 || kept == n,
+                "write {i} kept {kept} of its {n} users ({outcome:?})"
+            );
+            if let Some(ok) = outcome {
+                assert_eq!(kept > 0, ok, "write {i}: answered {ok}, kept {kept}");
+            }
         }
         drop(c);
         db.finish().await;

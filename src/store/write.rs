@@ -213,19 +213,29 @@ impl GroupCommit {
             all.append_statement(s);
         }
         let all = all.positional().unwrap_or(all);
+        // Should this request be dropped midway (its client gone), what of the call ran is
+        // unknown and nobody is left to undo it: the group is marked broken for the length
+        // of the call, and the guard below has the committer roll it back.
+        g.conn()?;
+        let was_broken = std::mem::replace(&mut g.broken, true);
+        let cancelled = RollBackUnlessDone(Some(self.ready.clone()));
         let ran = all.query().execute(g.conn()?).await;
+        cancelled.done();
         match ran {
             Ok(_) => {
+                g.broken = was_broken;
                 g.unreleased = false;
                 Ok(self.grouped(g, directory))
             }
             Err(e) if failed_after_opening(&e) => {
+                g.broken = was_broken;
                 g.unreleased = false;
-                undo(g, &self.ready).await;
+                // Undone by the transaction's drop: a task of its own, which a cancellation
+                // of this request cannot stop halfway.
+                drop(self.grouped(g, directory));
                 Err(e.into())
             }
             Err(e) => {
-                g.broken = true;
                 drop(g);
                 self.ready.notify_one();
                 Err(e.into())
@@ -363,6 +373,24 @@ impl Drop for Group {
             if let Some(c) = conn.take() {
                 c.abandon();
             }
+        }
+    }
+}
+
+/// Wakes the committer (to roll back a group marked broken) unless [`Self::done`] was
+/// called: dropped without it, the call it guarded was cancelled midway.
+struct RollBackUnlessDone(Option<Arc<Notify>>);
+
+impl RollBackUnlessDone {
+    fn done(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RollBackUnlessDone {
+    fn drop(&mut self) {
+        if let Some(ready) = self.0.take() {
+            ready.notify_one();
         }
     }
 }
