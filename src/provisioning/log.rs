@@ -133,9 +133,14 @@ impl RequestLog {
         self.with(|s| s.written = true);
     }
 
-    /// The finished event for a request that wrote nothing in a transaction.
+    /// The finished event for a request that wrote nothing in a transaction. A failed one
+    /// changed nothing, whatever its write had put on the entry before failing (its COMMIT
+    /// may be what failed).
     pub fn finish(&self, status: u16, scim_type: Option<String>, summary: Option<String>) -> Event {
         self.with(|s| {
+            if !(200..300).contains(&status) {
+                s.event.changes.clear();
+            }
             s.event.status = i64::from(status);
             s.event.scim_type = scim_type;
             s.event.response_summary = summary;
@@ -147,5 +152,56 @@ impl RequestLog {
 
     pub fn event_id(&self) -> String {
         self.with(|s| s.event.id.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::ChangeKind;
+
+    fn log() -> RequestLog {
+        RequestLog::new(Event {
+            id: "e1".into(),
+            org_id: Some("o1".into()),
+            occurred_at: 0,
+            token_id: None,
+            token_label: None,
+            method: "POST".into(),
+            path: "/Users".into(),
+            query: None,
+            client: "okta".into(),
+            status: 0,
+            scim_type: None,
+            duration_us: 0,
+            request_body: None,
+            response_summary: None,
+            remote_addr: None,
+            user_agent: None,
+            changes: Vec::new(),
+        })
+    }
+
+    fn created() -> Change {
+        Change {
+            resource_type: "User".into(),
+            resource_id: "u1".into(),
+            resource_name: Some("ada@example.com".into()),
+            kind: ChangeKind::Created,
+            detail: None,
+        }
+    }
+
+    /// A write that put its changes on the entry and then failed (at its COMMIT, say) is
+    /// logged by the HTTP layer as the failure it was: nothing changed.
+    #[test]
+    fn a_failed_write_is_logged_without_its_changes() {
+        let l = log();
+        l.entry(201, None, vec![created()]);
+        let e = l.finish(500, None, Some("the write connection failed".into()));
+        assert_eq!((e.status, e.changes.len()), (500, 0));
+        let l = log();
+        l.entry(201, None, vec![created()]);
+        assert_eq!(l.finish(201, None, None).changes, vec![created()]);
     }
 }
