@@ -41,39 +41,34 @@ const SHARED_CALL: usize = 3;
 const SHARED_ARGS: usize = 30_000;
 
 impl Append {
+    /// Values bound by the append's statements and `with`'s together.
+    fn args(&self, with: &[&Sql]) -> usize {
+        self.statements
+            .iter()
+            .chain(with.iter().copied())
+            .map(Sql::arg_count)
+            .sum()
+    }
+
+    /// The statements [`Append::run`] would run on SQLite in its one call (the append's,
+    /// then `with`), when they fit in one; `None` on PostgreSQL.
+    pub(crate) fn one_sqlite_call<'a>(&'a self, with: &[&'a Sql]) -> Option<Vec<&'a Sql>> {
+        (self.backend == Some(super::Backend::Sqlite)
+            && self.statements.len() <= SHARED_CALL
+            && self.args(with) <= SHARED_ARGS)
+            .then(|| self.statements.iter().chain(with.iter().copied()).collect())
+    }
+
     /// Runs the append and then `with` (statements of the same transaction), in as few
     /// calls as each database allows: on SQLite one call; on PostgreSQL one statement (the
     /// counter's upsert `RETURNING` the new value feeds the rows' INSERTs through `WITH`),
     /// because the org's counter row stays locked from its upsert to COMMIT and every round
     /// trip in between is time the org's other writers wait.
-    /// The statements [`Append::run`] would run on SQLite in its one call (the append's,
-    /// then `with`), when they fit in one; `None` on PostgreSQL.
-    pub(crate) fn one_sqlite_call<'a>(&'a self, with: &[&'a Sql]) -> Option<Vec<&'a Sql>> {
-        if self.backend != Some(super::Backend::Sqlite) {
-            return None;
-        }
-        let args: usize = self
-            .statements
-            .iter()
-            .chain(with.iter().copied())
-            .map(Sql::arg_count)
-            .sum();
-        (self.statements.len() <= SHARED_CALL && args <= SHARED_ARGS)
-            .then(|| self.statements.iter().chain(with.iter().copied()).collect())
-    }
-
     pub(crate) async fn run(self, conn: &mut AnyConnection, with: &[&Sql]) -> Result<()> {
-        let args: usize = self
-            .statements
-            .iter()
-            .chain(with.iter().copied())
-            .map(Sql::arg_count)
-            .sum();
+        let args = self.args(with);
         match self.backend {
             Some(super::Backend::Sqlite) => {
-                if self.statements.len() <= SHARED_CALL && args <= SHARED_ARGS {
-                    let mut all: Vec<&Sql> = self.statements.iter().collect();
-                    all.extend_from_slice(with);
+                if let Some(all) = self.one_sqlite_call(with) {
                     Sql::execute_all(conn, &all).await?;
                     return Ok(());
                 }
