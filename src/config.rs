@@ -246,6 +246,19 @@ pub struct ServeArgs {
     /// (at least 16 characters); without it /metrics is 404 and no request is measured
     #[arg(long, env = "SCIMGATE_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// How successful SCIM reads (GET, .search) go into the provisioning log: `minute`
+    /// counts them per minute, client, token and route (the console's "Read traffic");
+    /// `each` keeps a full row per read, as writes and failures always are
+    #[arg(long, env = "SCIMGATE_LOG_READS", value_enum, default_value_t = LogReads::Minute)]
+    pub log_reads: LogReads,
+}
+
+/// See [`ServeArgs::log_reads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogReads {
+    Minute,
+    Each,
 }
 
 impl ServeArgs {
@@ -292,6 +305,7 @@ impl Default for ServeArgs {
             max_patch_operations: 256,
             max_resource_bytes: 256 * 1024,
             metrics_token: None,
+            log_reads: LogReads::Minute,
         }
     }
 }

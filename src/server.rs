@@ -107,6 +107,7 @@ pub async fn build(
             max_count: args.max_page_size,
             public_url: args.public_url.clone(),
             body_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
+            reads_per_minute: args.log_reads == crate::config::LogReads::Minute,
             ..ScimConfig::default()
         }),
         log: log.clone(),

@@ -42,14 +42,21 @@ test('an event page leads with what changed, names members with links, shows the
 
 test('the log pages both ways', async ({ page, server }) => {
   const token = server.seedOrg('acme', 'owner@acme.test');
-  // More than one page of requests (50 per page).
+  // More than one page of logged requests (50 per page): failures are kept in full...
   for (let i = 0; i < 55; i++) {
+    expect((await server.scim(token, 'GET', `/Users/missing-${i}`)).status).toBe(404);
+  }
+  // ...while successful reads are counted per minute, below the table.
+  for (let i = 0; i < 7; i++) {
     expect((await server.scim(token, 'GET', `/Users?filter=${encodeURIComponent(`userName eq "p${i}@acme.test"`)}`)).status).toBe(200);
   }
   await signIn(page, server, 'owner@acme.test');
   await page.goto(`${server.url}/orgs/acme/log`);
   const rows = page.getByTestId('events').locator('tbody tr');
   await expect(rows).toHaveCount(50);
+  const reads = page.getByTestId('read-traffic');
+  await expect(reads).toContainText('GET /Users?filter');
+  await expect(reads.getByTestId('read-count')).toHaveText(['7']);
   const newest = await rows.first().innerText();
   await expect(page.getByRole('link', { name: '← Newer' })).toHaveCount(0);
   await page.getByRole('link', { name: 'Older →' }).click();

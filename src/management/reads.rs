@@ -207,7 +207,13 @@ pub struct LogPage {
     pub newer: Option<String>,
     /// The org's tokens, for the filter by token.
     pub tokens: Vec<ScimToken>,
+    /// Successful reads counted per minute (newest [`READ_ROWS`] rows matching the time,
+    /// client and token filters), on the first page when the filters can match a read.
+    pub reads: Vec<events::ReadTraffic>,
 }
+
+/// Rows of per-minute read counts the log page shows.
+pub const READ_ROWS: i64 = 60;
 
 /// What an admin searches the log for; empty fields do not filter.
 #[derive(Clone, Debug, Default)]
@@ -278,11 +284,31 @@ pub async fn log_page(store: &Store, org: &Org, search: LogSearch) -> Result<Log
         )
     };
     let tokens = tokens::list_tokens(&mut c, &org.id).await?;
+    // A counted read changed nothing and succeeded: filters on changes, names or failures
+    // exclude them all; paging is the full rows'.
+    let reads_match = matches!(filter.status_class.as_deref(), None | Some("success"))
+        && filter.kind.is_none()
+        && filter.resource_id.is_none()
+        && filter.text.is_none()
+        && filter.before.is_none()
+        && filter.after.is_none();
+    let reads = if reads_match {
+        let f = events::ReadTrafficFilter {
+            since: filter.from,
+            client: filter.client.clone(),
+            token_id: filter.token_id.clone(),
+            before: None,
+        };
+        events::read_traffic(&mut c, &org.id, &f, READ_ROWS).await?
+    } else {
+        Vec::new()
+    };
     Ok(LogPage {
         events: list,
         next,
         newer,
         tokens,
+        reads,
     })
 }
 

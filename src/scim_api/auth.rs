@@ -11,6 +11,7 @@ use crate::net::{truncate, ClientAddr};
 use crate::provisioning::log::RequestLog;
 use crate::provisioning::ScimContext;
 use crate::scim::ScimError;
+use crate::store::events::{ClientSeen, ReadTraffic};
 use crate::store::orgs;
 use axum::body::Body;
 use axum::extract::{OriginalUri, Request, State};
@@ -289,7 +290,14 @@ async fn finish(st: &ScimState, log: &RequestLog, resp: Response) -> Response {
             .get::<ScimErrorDetail>()
             .map(|d| d.0.clone());
         let event = log.finish(resp.status().as_u16(), scim_type, detail);
-        if event.org_id.is_some() {
+        let counted = st
+            .config
+            .reads_per_minute
+            .then(|| ReadTraffic::of(&event))
+            .flatten();
+        if let Some(tally) = counted {
+            st.log.read(tally, ClientSeen::of(&event)).await;
+        } else if event.org_id.is_some() {
             st.log.record(event).await;
         }
     } else if let Some(seen) = log.seen() {

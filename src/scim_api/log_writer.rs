@@ -1,5 +1,6 @@
-//! Background writer for log events that are not part of a change (reads, errors, 401s),
-//! for each client's "last request" and for token `last_used_at` stamps. Batching them keeps
+//! Background writer for log events that are not part of a change (errors, 401s, reads
+//! when each is logged), for the per-minute counts of successful reads, for each client's
+//! "last request" and for token `last_used_at` stamps. Batching them keeps
 //! reads off the single SQLite writer's critical path; changes never go through here (they
 //! are logged in their own transaction). The per-client and per-token rows are hot: written
 //! inside each write's transaction, they would make concurrent writes on PostgreSQL queue
@@ -7,7 +8,7 @@
 //! queue is drained before the process exits.
 
 use crate::directory::Event;
-use crate::store::events::ClientSeen;
+use crate::store::events::{ClientSeen, ReadTraffic};
 use crate::store::{events, tokens, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,8 @@ const QUEUE: usize = 16_384;
 
 enum Job {
     Event(Box<Event>),
+    /// A successful read, counted in its minute instead of logged (see `--log-reads`).
+    Read(Box<(ReadTraffic, Option<ClientSeen>)>),
     /// A request whose event was written with its change.
     Seen(Box<ClientSeen>),
     Touch(String, i64),
@@ -91,6 +94,14 @@ impl LogWriter {
         }
     }
 
+    /// Counts a successful read in its minute's row (and moves the client's "last request").
+    pub async fn read(&self, tally: ReadTraffic, seen: Option<ClientSeen>) {
+        if self.send(Job::Read(Box::new((tally, seen)))).await.is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("provisioning log writer has stopped; read not counted");
+        }
+    }
+
     /// Moves the client's "last request" forward for a request logged in its own transaction.
     pub async fn seen(&self, seen: ClientSeen) {
         let _ = self.send(Job::Seen(Box::new(seen))).await;
@@ -113,6 +124,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
     let mut batch = Vec::with_capacity(512);
     while rx.recv_many(&mut batch, 512).await > 0 {
         let mut events = Vec::with_capacity(batch.len());
+        let mut reads = Vec::new();
         let mut seen = Vec::new();
         let mut touches = Vec::new();
         let mut flushes = Vec::new();
@@ -122,15 +134,22 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
                     seen.extend(ClientSeen::of(&e));
                     events.push(*e);
                 }
+                Job::Read(r) => {
+                    let (tally, s) = *r;
+                    seen.extend(s);
+                    reads.push(tally);
+                }
                 Job::Seen(s) => seen.push(*s),
                 Job::Touch(id, at) => touches.push((id, at)),
                 Job::Flush(done) => flushes.push(done),
             }
         }
-        if let Err(e) = write_batch(&store, &events, &seen, &touches).await {
+        let read_count = reads.len() as u64;
+        let reads = ReadTraffic::merge(reads);
+        if let Err(e) = write_batch(&store, &events, &seen, &reads, &touches).await {
             stats
                 .dropped
-                .fetch_add(events.len() as u64, Ordering::Relaxed);
+                .fetch_add(events.len() as u64 + read_count, Ordering::Relaxed);
             tracing::error!(error = %e, count = events.len(), "could not write provisioning log events");
         }
         for done in flushes {
@@ -143,13 +162,14 @@ async fn write_batch(
     store: &Store,
     events: &[Event],
     seen: &[ClientSeen],
+    reads: &[ReadTraffic],
     touches: &[(String, i64)],
 ) -> crate::store::Result<()> {
-    if events.is_empty() && seen.is_empty() && touches.is_empty() {
+    if events.is_empty() && seen.is_empty() && reads.is_empty() && touches.is_empty() {
         return Ok(());
     }
     let mut tx = store.begin_log().await?;
-    events::insert_events(&mut tx, events, seen).await?;
+    events::insert_events(&mut tx, events, seen, reads).await?;
     for (id, at) in touches {
         tokens::touch_token(&mut tx, id, *at).await?;
     }

@@ -27,6 +27,8 @@ pub struct ScimConfig {
     pub public_url: Option<String>,
     /// The whole body must arrive within this time (408 otherwise).
     pub body_timeout: std::time::Duration,
+    /// Successful reads are counted per minute rather than logged one row each.
+    pub reads_per_minute: bool,
 }
 
 impl Default for ScimConfig {
@@ -38,6 +40,7 @@ impl Default for ScimConfig {
             bulk_max_operations: 1000,
             public_url: None,
             body_timeout: std::time::Duration::from_secs(30),
+            reads_per_minute: true,
         }
     }
 }

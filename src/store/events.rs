@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 /// client's "last request" is left to [`insert_events`] in the log writer: on PostgreSQL the
 /// one row per client would make every concurrent write wait on its lock until COMMIT.
 pub async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<()> {
-    insert_events(conn, std::slice::from_ref(e), &[]).await
+    insert_events(conn, std::slice::from_ref(e), &[], &[]).await
 }
 
 /// [`insert_event`] together with the write's change events (`feed`), in one call to the
@@ -26,7 +26,7 @@ pub async fn insert_event_with_feed(
 
 /// The statements that insert one request's log entry and its changes.
 pub fn entry_statements(e: &Event) -> Vec<Sql> {
-    log_statements(std::slice::from_ref(e), &[])
+    log_statements(std::slice::from_ref(e), &[], &[])
 }
 
 /// One request seen from a client, for the console's per-client "last request".
@@ -65,14 +65,15 @@ pub async fn insert_events(
     conn: &mut AnyConnection,
     events: &[Event],
     seen: &[ClientSeen],
+    reads: &[ReadTraffic],
 ) -> Result<()> {
-    let statements = log_statements(events, seen);
+    let statements = log_statements(events, seen, reads);
     let statements: Vec<&Sql> = statements.iter().collect();
     Ok(Sql::insert_all(conn, &statements).await?)
 }
 
 /// The INSERTs of [`insert_events`].
-fn log_statements(events: &[Event], seen: &[ClientSeen]) -> Vec<Sql> {
+fn log_statements(events: &[Event], seen: &[ClientSeen], reads: &[ReadTraffic]) -> Vec<Sql> {
     let mut statements = Vec::new();
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
@@ -196,7 +197,181 @@ fn log_statements(events: &[Event], seen: &[ClientSeen]) -> Vec<Sql> {
         );
         statements.push(q);
     }
+    // Each key at most once per batch (the log writer adds up a batch's reads first): an
+    // upsert may not touch one row twice.
+    for chunk in reads.chunks(ROWS_PER_INSERT) {
+        let mut q = Sql::new(
+            "INSERT INTO read_traffic (org_id, minute, client, token_id, token_label, route, requests, total_us, max_us) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(&r.org_id)
+                .push(", ")
+                .push_bind(r.minute)
+                .push(", ")
+                .push_bind(&r.client)
+                .push(", ")
+                .push_bind(&r.token_id)
+                .push(", ")
+                .push_bind(r.token_label.clone())
+                .push(", ")
+                .push_bind(&r.route)
+                .push(", ")
+                .push_bind(r.requests)
+                .push(", ")
+                .push_bind(r.total_us)
+                .push(", ")
+                .push_bind(r.max_us)
+                .push(")");
+        }
+        q.push(
+            " ON CONFLICT (org_id, minute, client, token_id, route) DO UPDATE SET \
+             requests = read_traffic.requests + excluded.requests, \
+             total_us = read_traffic.total_us + excluded.total_us, \
+             max_us = CASE WHEN excluded.max_us > read_traffic.max_us THEN excluded.max_us ELSE read_traffic.max_us END, \
+             token_label = COALESCE(excluded.token_label, read_traffic.token_label)",
+        );
+        statements.push(q);
+    }
     statements
+}
+
+/// Successful reads of one (org, minute, client, token, route), counted instead of logged
+/// one row each (see `serve --log-reads`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct ReadTraffic {
+    pub org_id: String,
+    /// Unix ms of the minute's start.
+    pub minute: i64,
+    pub client: String,
+    /// Empty when the request had no token (cannot happen for a 2xx today).
+    pub token_id: String,
+    pub token_label: Option<String>,
+    pub route: String,
+    pub requests: i64,
+    pub total_us: i64,
+    pub max_us: i64,
+}
+
+impl ReadTraffic {
+    /// The one-request tally of `e`, if it is a read counted per minute: a GET (or HEAD, or
+    /// a POST to a `.search` endpoint) that succeeded (2xx) and changed nothing, made by a
+    /// known org. Everything else (writes, failures, 401s) keeps its full row.
+    pub fn of(e: &Event) -> Option<ReadTraffic> {
+        let read = matches!(e.method.as_str(), "GET" | "HEAD")
+            || (e.method == "POST" && e.path.ends_with("/.search"));
+        if !read || !(200..300).contains(&e.status) || !e.changes.is_empty() {
+            return None;
+        }
+        Some(ReadTraffic {
+            org_id: e.org_id.clone()?,
+            minute: e.occurred_at - e.occurred_at.rem_euclid(60_000),
+            client: e.client.clone(),
+            token_id: e.token_id.clone().unwrap_or_default(),
+            token_label: e.token_label.clone(),
+            route: read_route(&e.method, &e.path, e.query.as_deref()),
+            requests: 1,
+            total_us: e.duration_us,
+            max_us: e.duration_us,
+        })
+    }
+
+    fn key(&self) -> (&str, i64, &str, &str, &str) {
+        (
+            &self.org_id,
+            self.minute,
+            &self.client,
+            &self.token_id,
+            &self.route,
+        )
+    }
+
+    /// Adds `other` (same key) into this tally.
+    fn add(&mut self, other: &ReadTraffic) {
+        self.requests += other.requests;
+        self.total_us += other.total_us;
+        self.max_us = self.max_us.max(other.max_us);
+        if other.token_label.is_some() {
+            self.token_label.clone_from(&other.token_label);
+        }
+    }
+
+    /// Adds up tallies of the same key, so that each key is written once.
+    pub fn merge(tallies: impl IntoIterator<Item = ReadTraffic>) -> Vec<ReadTraffic> {
+        let mut out: Vec<ReadTraffic> = Vec::new();
+        let mut index: std::collections::HashMap<(String, i64, String, String, String), usize> =
+            std::collections::HashMap::new();
+        for t in tallies {
+            let key = t.key();
+            let key = (
+                key.0.to_string(),
+                key.1,
+                key.2.to_string(),
+                key.3.to_string(),
+                key.4.to_string(),
+            );
+            match index.get(&key) {
+                Some(&i) => out[i].add(&t),
+                None => {
+                    index.insert(key, out.len());
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The route of a SCIM read with its ids left out, so that an org's counters stay a
+/// handful of rows a minute however many users are looked up: `GET /Users/{id}`,
+/// `GET /Users?filter` (a lookup) apart from `GET /Users` (a listing, an import's walk),
+/// `POST /Users/.search`, `GET /Schemas/{id}`. Only routes that answer 2xx get here; any
+/// other shape is `other`.
+pub fn read_route(method: &str, path: &str, query: Option<&str>) -> String {
+    const RESOURCES: [&str; 8] = [
+        "Users",
+        "Groups",
+        "Schemas",
+        "ResourceTypes",
+        "ServiceProviderConfig",
+        "Me",
+        ".search",
+        "Bulk",
+    ];
+    // `/scim/v2/{org}/Resource[/id]`
+    let rest = path
+        .strip_prefix("/scim/v2/")
+        .and_then(|p| p.split_once('/'))
+        .map_or("", |(_, r)| r);
+    let mut parts = rest.trim_end_matches('/').splitn(2, '/');
+    let resource = parts.next().unwrap_or("");
+    let method = if matches!(method, "GET" | "HEAD" | "POST") {
+        method
+    } else {
+        "other"
+    };
+    if !RESOURCES.contains(&resource) {
+        return format!("{method} other");
+    }
+    let route = match parts.next() {
+        Some(".search") => format!("/{resource}/.search"),
+        Some(_) => format!("/{resource}/{{id}}"),
+        None => {
+            let filtered = query.is_some_and(|q| {
+                q.split('&').any(|kv| {
+                    kv.split('=')
+                        .next()
+                        .is_some_and(|k| k.eq_ignore_ascii_case("filter"))
+                })
+            });
+            if filtered {
+                format!("/{resource}?filter")
+            } else {
+                format!("/{resource}")
+            }
+        }
+    };
+    format!("{method} {route}")
 }
 
 #[derive(sqlx::FromRow)]
@@ -392,11 +567,58 @@ pub async fn list_events(
 
 /// Deletes events older than `before` (Unix ms); returns how many.
 pub async fn prune_events(conn: &mut AnyConnection, before: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM events WHERE occurred_at < $1")
+    let events = sqlx::query("DELETE FROM events WHERE occurred_at < $1")
+        .bind(before)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    // The per-minute read counters are the same log, kept as long.
+    let reads = sqlx::query("DELETE FROM read_traffic WHERE minute < $1")
         .bind(before)
         .execute(conn)
         .await?
-        .rows_affected())
+        .rows_affected();
+    Ok(events + reads)
+}
+
+/// What [`read_traffic`] returns.
+#[derive(Clone, Debug, Default)]
+pub struct ReadTrafficFilter {
+    /// Unix ms; minutes from this one on.
+    pub since: Option<i64>,
+    pub client: Option<String>,
+    pub token_id: Option<String>,
+    /// Minutes before this one (Unix ms): the next page of older rows.
+    pub before: Option<i64>,
+}
+
+/// An org's counted reads, newest minute first, at most `limit` rows.
+pub async fn read_traffic(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    f: &ReadTrafficFilter,
+    limit: i64,
+) -> Result<Vec<ReadTraffic>> {
+    let mut q = Sql::new(
+        "SELECT org_id, minute, client, token_id, token_label, route, requests, total_us, max_us \
+         FROM read_traffic WHERE org_id = ",
+    );
+    q.push_bind(org_id);
+    if let Some(since) = f.since {
+        q.push(" AND minute >= ").push_bind(since);
+    }
+    if let Some(before) = f.before {
+        q.push(" AND minute < ").push_bind(before);
+    }
+    if let Some(client) = &f.client {
+        q.push(" AND client = ").push_bind(client.as_str());
+    }
+    if let Some(token) = &f.token_id {
+        q.push(" AND token_id = ").push_bind(token.as_str());
+    }
+    q.push(" ORDER BY minute DESC, client, token_id, route LIMIT ")
+        .push_bind(limit);
+    Ok(q.query_as::<ReadTraffic>().fetch_all(conn).await?)
 }
 
 /// The provisioning log's filters (all optional, combined with AND).
@@ -563,9 +785,15 @@ pub async fn hourly_counts(
     since: i64,
 ) -> Result<Vec<(i64, i64, i64)>> {
     Ok(sqlx::query_as(
-        "SELECT (occurred_at / 3600000) * 3600000 AS hour, COUNT(*) AS total, \
+        // Successful reads are counted per minute in `read_traffic`, not logged one by one.
+        "SELECT hour, CAST(SUM(total) AS BIGINT), CAST(SUM(errors) AS BIGINT) FROM ( \
+         SELECT (occurred_at / 3600000) * 3600000 AS hour, COUNT(*) AS total, \
          SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors \
-         FROM events WHERE org_id = $1 AND occurred_at >= $2 GROUP BY (occurred_at / 3600000) * 3600000 ORDER BY hour",
+         FROM events WHERE org_id = $1 AND occurred_at >= $2 GROUP BY (occurred_at / 3600000) * 3600000 \
+         UNION ALL \
+         SELECT (minute / 3600000) * 3600000 AS hour, SUM(requests) AS total, 0 AS errors \
+         FROM read_traffic WHERE org_id = $1 AND minute >= $2 GROUP BY (minute / 3600000) * 3600000 \
+         ) per_source GROUP BY hour ORDER BY hour",
     )
     .bind(org_id)
     .bind(since)
@@ -589,4 +817,56 @@ pub async fn client_activity(
         .bind(org_id)
         .fetch_all(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod read_route_tests {
+    use super::read_route;
+
+    #[test]
+    fn routes_leave_ids_and_filters_out() {
+        let r = |m, p, q| read_route(m, p, q);
+        assert_eq!(r("GET", "/scim/v2/acme/Users", None), "GET /Users");
+        assert_eq!(
+            r("GET", "/scim/v2/acme/Users", Some("startIndex=1&count=100")),
+            "GET /Users"
+        );
+        assert_eq!(
+            r(
+                "GET",
+                "/scim/v2/acme/Users",
+                Some("Filter=userName%20eq%20%22a%22")
+            ),
+            "GET /Users?filter"
+        );
+        assert_eq!(
+            r("GET", "/scim/v2/acme/Users/0190-ab", None),
+            "GET /Users/{id}"
+        );
+        assert_eq!(
+            r("GET", "/scim/v2/acme/Groups/x/", None),
+            "GET /Groups/{id}"
+        );
+        assert_eq!(
+            r("POST", "/scim/v2/acme/Users/.search", None),
+            "POST /Users/.search"
+        );
+        assert_eq!(r("POST", "/scim/v2/acme/.search", None), "POST /.search");
+        assert_eq!(
+            r(
+                "GET",
+                "/scim/v2/acme/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                None
+            ),
+            "GET /Schemas/{id}"
+        );
+        assert_eq!(
+            r("GET", "/scim/v2/acme/ServiceProviderConfig", None),
+            "GET /ServiceProviderConfig"
+        );
+        // Whatever a client makes up stays one bounded label.
+        assert_eq!(r("GET", "/scim/v2/acme/Whatever/1/2", None), "GET other");
+        assert_eq!(r("PROPFIND", "/scim/v2/acme/Users", None), "other /Users");
+        assert_eq!(r("GET", "/elsewhere", None), "GET other");
+    }
 }

@@ -42,6 +42,19 @@ pub async fn provisioning_log(
             next: page.next,
             newer: page.newer,
             tokens: page.tokens.iter().map(super::tokens::token_view).collect(),
+            reads: page
+                .reads
+                .into_iter()
+                .map(|r| ReadTrafficView {
+                    minute: r.minute,
+                    client: r.client,
+                    token_label: r.token_label,
+                    route: r.route,
+                    requests: r.requests,
+                    total_us: r.total_us,
+                    max_us: r.max_us,
+                })
+                .collect(),
         })
     })
     .await

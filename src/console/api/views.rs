@@ -255,6 +255,20 @@ pub struct LogPageView {
     pub next: Option<String>,
     pub newer: Option<String>,
     pub tokens: Vec<TokenView>,
+    /// Successful reads, counted per minute (see `serve --log-reads`).
+    pub reads: Vec<ReadTrafficView>,
+}
+
+/// One minute of one client's successful reads of one route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadTrafficView {
+    pub minute: i64,
+    pub client: String,
+    pub token_label: Option<String>,
+    pub route: String,
+    pub requests: i64,
+    pub total_us: i64,
+    pub max_us: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

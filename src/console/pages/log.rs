@@ -2,7 +2,9 @@
 //! polling every 5 seconds while the first page is shown. An event page shows the request
 //! and what changed as a before/after table.
 
-use crate::console::api::{event_detail, provisioning_log, EventRowView, LogQuery};
+use crate::console::api::{
+    event_detail, provisioning_log, EventRowView, LogQuery, ReadTrafficView,
+};
 use crate::console::layout::{LoadError, OrgLayout};
 use crate::console::widgets::{Empty, StatusPill, Time};
 use leptos::prelude::*;
@@ -72,6 +74,40 @@ pub fn EventTable(
         </table>
     }
     .into_any()
+}
+
+/// Successful reads, counted per minute: what an identity provider looked up and listed,
+/// without a row per request (failures and changes are in the table above, in full).
+#[component]
+fn ReadTraffic(rows: Vec<ReadTrafficView>) -> impl IntoView {
+    let total: i64 = rows.iter().map(|r| r.requests).sum();
+    view! {
+        <section class="read-traffic" data-testid="read-traffic">
+            <h2>"Successful reads, per minute"</h2>
+            <p class="muted small">{format!(
+                "{total} lookups, listings and searches in the newest {} rows. Reads that succeed are counted per minute, client, token and route; every change and every failed request is listed above in full.",
+                rows.len()
+            )}</p>
+            <table class="table log">
+                <thead><tr><th>"Minute"</th><th>"Request"</th><th class="num">"Requests"</th><th class="opt">"Client"</th><th class="num opt">"avg ms"</th><th class="num opt">"max ms"</th></tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|r| {
+                        let avg = r.total_us as f64 / r.requests.max(1) as f64 / 1000.0;
+                        view! {
+                            <tr>
+                                <td><Time ms=r.minute/></td>
+                                <td><code>{r.route.clone()}</code></td>
+                                <td class="num" data-testid="read-count">{r.requests}</td>
+                                <td class="opt">{r.client.clone()}{r.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}</td>
+                                <td class="num opt">{format!("{avg:.1}")}</td>
+                                <td class="num opt">{format!("{:.1}", r.max_us as f64 / 1000.0)}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
 }
 
 #[component]
@@ -164,7 +200,7 @@ pub fn Log() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(p) if p.events.is_empty() => view! {
+                        Ok(p) if p.events.is_empty() && p.reads.is_empty() => view! {
                             <Empty title="No requests match">"Every SCIM request shows up here within seconds. Clear the filters, or connect your identity provider."</Empty>
                         }.into_any(),
                         Ok(p) => {
@@ -183,11 +219,12 @@ pub fn Log() -> impl IntoView {
                             };
                             let back = LIST_KEYS.iter().filter_map(|k| q(k).map(|v| format!("{k}={}", super::users::urlencode(&v)))).collect::<Vec<String>>().join("&");
                             view! {
-                                <EventTable events=p.events.clone() org=p.org.login.clone() back=back/>
+                                {(!p.events.is_empty()).then(|| view! { <EventTable events=p.events.clone() org=p.org.login.clone() back=back/> })}
                                 <nav class="pager" aria-label="Log pages">
                                     {newer.map(|href| view! { <A href=href attr:class="btn btn-ghost">"← Newer"</A> })}
                                     {next.map(|href| view! { <A href=href attr:class="btn btn-ghost">"Older →"</A> })}
                                 </nav>
+                                {(!p.reads.is_empty()).then(|| view! { <ReadTraffic rows=p.reads.clone()/> })}
                             }.into_any()
                         }
                         Err(e) => view! { <LoadError error=e/> }.into_any(),
