@@ -120,9 +120,31 @@ impl LogWriter {
     }
 }
 
+/// Jobs written in one transaction at most.
+const BATCH: usize = 512;
+
+/// A batch that is neither full nor waited for is held this long after the previous write
+/// began, for more jobs to join it: under a stream of reads each write then carries many
+/// of them (per-minute counts fold into a few rows) instead of a transaction every few
+/// requests. Nothing here is part of a change; a `flush` is answered without this wait.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(100);
+
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
-    let mut batch = Vec::with_capacity(512);
-    while rx.recv_many(&mut batch, 512).await > 0 {
+    let mut batch = Vec::with_capacity(BATCH);
+    let start = tokio::time::Instant::now();
+    let mut last_write = start.checked_sub(GATHER).unwrap_or(start);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let until = last_write + GATHER;
+        while batch.len() < BATCH && !batch.iter().any(|j| matches!(j, Job::Flush(_))) {
+            let room = BATCH - batch.len();
+            let more = tokio::time::timeout_at(until, rx.recv_many(&mut batch, room));
+            match more.await {
+                Ok(n) if n > 0 => {}
+                // The wait is over, or every sender is gone: write what there is.
+                _ => break,
+            }
+        }
+        last_write = tokio::time::Instant::now();
         let mut events = Vec::with_capacity(batch.len());
         let mut reads = Vec::new();
         let mut seen = Vec::new();
