@@ -264,3 +264,69 @@ async fn a_flood_of_reads_stays_a_handful_of_rows() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn counted_reads_keep_each_client_address_apart() {
+    // A leaked token's dump from one address must stand apart from the identity provider's
+    // import from another, though both are "GET /Users" with the same token.
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt;
+    for b in backends() {
+        let be = backend_name(&b);
+        let app = TestApp::with_args(&b, args(LogReads::Minute)).await;
+        for (ip, ua) in [
+            ("10.0.0.1", "Okta SCIM Client 1.0.0"),
+            ("10.0.0.1", "Okta SCIM Client 1.0.0"),
+            ("203.0.113.9", "curl/8.5.0"),
+        ] {
+            let mut req = axum::http::Request::builder()
+                .method("GET")
+                .uri("/scim/v2/acme/Users?startIndex=1&count=100")
+                .header("host", "scim.test")
+                .header("authorization", format!("Bearer {}", app.token))
+                .header("user-agent", ua)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let peer: std::net::SocketAddr = format!("{ip}:50000").parse().unwrap();
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let resp = app.app.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), 200, "{be}");
+        }
+        app.flush_log().await;
+        let mut c = app.db.store.read().await.unwrap();
+        let mut rows =
+            events::read_traffic(&mut c, &app.org.id, &ReadTrafficFilter::default(), 100)
+                .await
+                .unwrap();
+        drop(c);
+        rows.sort_by(|a, b| a.remote_addr.cmp(&b.remote_addr));
+        let seen: Vec<(&str, &str, i64, Option<&str>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.remote_addr.as_str(),
+                    r.client.as_str(),
+                    r.requests,
+                    r.user_agent.as_deref(),
+                )
+            })
+            .collect();
+        // (Both minutes of a turn would split a row in two: sum per address instead.)
+        let per_addr = |addr: &str| -> i64 {
+            rows.iter()
+                .filter(|r| r.remote_addr == addr)
+                .map(|r| r.requests)
+                .sum()
+        };
+        assert_eq!(per_addr("10.0.0.1"), 2, "{be}: {seen:?}");
+        assert_eq!(per_addr("203.0.113.9"), 1, "{be}: {seen:?}");
+        let curl = rows
+            .iter()
+            .find(|r| r.remote_addr == "203.0.113.9")
+            .unwrap();
+        assert_eq!(curl.client, "other", "{be}");
+        assert_eq!(curl.user_agent.as_deref(), Some("curl/8.5.0"), "{be}");
+        assert_eq!(curl.route, "GET /Users", "{be}");
+        app.finish().await;
+    }
+}

@@ -79,7 +79,10 @@ pub struct Connection {
     /// Users and groups the identity provider pushed that are in the directory now.
     pub users: i64,
     pub groups: i64,
-    /// The newest requests made with one of the org's tokens.
+    /// When the newest request with one of the org's tokens arrived (reads included).
+    pub last_at: Option<i64>,
+    /// The newest requests made with one of the org's tokens, kept in full (writes and
+    /// failures; successful reads are counted per minute).
     pub recent: Vec<Event>,
 }
 
@@ -98,8 +101,20 @@ pub async fn connection(store: &Store, org: &Org) -> Result<Connection> {
     } else {
         Vec::new()
     };
+    // Each client's newest request, successful reads included (they are counted, not
+    // listed in `recent`).
+    let last_at = if first.is_some() {
+        events::client_activity(&mut c, &org.id)
+            .await?
+            .iter()
+            .map(|a| a.last_at)
+            .max()
+    } else {
+        None
+    };
     Ok(Connection {
         first,
+        last_at,
         users,
         groups,
         recent,

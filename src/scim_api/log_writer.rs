@@ -172,7 +172,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, stats: Arc<Stats>) {
             stats
                 .dropped
                 .fetch_add(events.len() as u64 + read_count, Ordering::Relaxed);
-            tracing::error!(error = %e, count = events.len(), "could not write provisioning log events");
+            tracing::error!(error = %e, count = events.len(), reads = read_count, "could not write provisioning log events");
         }
         for done in flushes {
             let _ = done.send(());

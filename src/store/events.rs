@@ -166,6 +166,8 @@ fn log_statements(events: &[Event], seen: &[ClientSeen], reads: &[ReadTraffic]) 
             None => latest.push((e, ok_at)),
         }
     }
+    // Rows in key order: concurrent batches (several instances) lock them alike.
+    latest.sort_by(|(a, _), (b, _)| (&a.org_id, &a.client).cmp(&(&b.org_id, &b.client)));
     for chunk in latest.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
             "INSERT INTO client_activity (org_id, client, last_at, last_status, last_token_label, first_ok_at) VALUES ",
@@ -201,7 +203,7 @@ fn log_statements(events: &[Event], seen: &[ClientSeen], reads: &[ReadTraffic]) 
     // upsert may not touch one row twice.
     for chunk in reads.chunks(ROWS_PER_INSERT) {
         let mut q = Sql::new(
-            "INSERT INTO read_traffic (org_id, minute, client, token_id, token_label, route, requests, total_us, max_us) VALUES ",
+            "INSERT INTO read_traffic (org_id, minute, client, token_id, token_label, route, remote_addr, user_agent, requests, total_us, max_us) VALUES ",
         );
         for (i, r) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
@@ -217,6 +219,10 @@ fn log_statements(events: &[Event], seen: &[ClientSeen], reads: &[ReadTraffic]) 
                 .push(", ")
                 .push_bind(&r.route)
                 .push(", ")
+                .push_bind(&r.remote_addr)
+                .push(", ")
+                .push_bind(r.user_agent.clone())
+                .push(", ")
                 .push_bind(r.requests)
                 .push(", ")
                 .push_bind(r.total_us)
@@ -225,11 +231,12 @@ fn log_statements(events: &[Event], seen: &[ClientSeen], reads: &[ReadTraffic]) 
                 .push(")");
         }
         q.push(
-            " ON CONFLICT (org_id, minute, client, token_id, route) DO UPDATE SET \
+            " ON CONFLICT (org_id, minute, client, token_id, route, remote_addr) DO UPDATE SET \
              requests = read_traffic.requests + excluded.requests, \
              total_us = read_traffic.total_us + excluded.total_us, \
              max_us = CASE WHEN excluded.max_us > read_traffic.max_us THEN excluded.max_us ELSE read_traffic.max_us END, \
-             token_label = COALESCE(excluded.token_label, read_traffic.token_label)",
+             token_label = COALESCE(excluded.token_label, read_traffic.token_label), \
+             user_agent = COALESCE(excluded.user_agent, read_traffic.user_agent)",
         );
         statements.push(q);
     }
@@ -248,6 +255,10 @@ pub struct ReadTraffic {
     pub token_id: String,
     pub token_label: Option<String>,
     pub route: String,
+    /// The client's address, empty if unknown.
+    pub remote_addr: String,
+    /// The latest `User-Agent` seen (truncated as in the log).
+    pub user_agent: Option<String>,
     pub requests: i64,
     pub total_us: i64,
     pub max_us: i64,
@@ -270,19 +281,22 @@ impl ReadTraffic {
             token_id: e.token_id.clone().unwrap_or_default(),
             token_label: e.token_label.clone(),
             route: read_route(&e.method, &e.path, e.query.as_deref()),
+            remote_addr: e.remote_addr.clone().unwrap_or_default(),
+            user_agent: e.user_agent.clone(),
             requests: 1,
             total_us: e.duration_us,
             max_us: e.duration_us,
         })
     }
 
-    fn key(&self) -> (&str, i64, &str, &str, &str) {
+    fn key(&self) -> (&str, i64, &str, &str, &str, &str) {
         (
             &self.org_id,
             self.minute,
             &self.client,
             &self.token_id,
             &self.route,
+            &self.remote_addr,
         )
     }
 
@@ -294,30 +308,24 @@ impl ReadTraffic {
         if other.token_label.is_some() {
             self.token_label.clone_from(&other.token_label);
         }
+        if other.user_agent.is_some() {
+            self.user_agent.clone_from(&other.user_agent);
+        }
     }
 
-    /// Adds up tallies of the same key, so that each key is written once.
+    /// Adds up tallies of the same key, so that each key is written once, in key order:
+    /// two instances upserting an org's rows of one minute lock them in the same order
+    /// (on PostgreSQL, opposite orders deadlock and one batch is lost).
     pub fn merge(tallies: impl IntoIterator<Item = ReadTraffic>) -> Vec<ReadTraffic> {
-        let mut out: Vec<ReadTraffic> = Vec::new();
-        let mut index: std::collections::HashMap<(String, i64, String, String, String), usize> =
-            std::collections::HashMap::new();
-        for t in tallies {
-            let key = t.key();
-            let key = (
-                key.0.to_string(),
-                key.1,
-                key.2.to_string(),
-                key.3.to_string(),
-                key.4.to_string(),
-            );
-            match index.get(&key) {
-                Some(&i) => out[i].add(&t),
-                None => {
-                    index.insert(key, out.len());
-                    out.push(t);
-                }
+        let mut out: Vec<ReadTraffic> = tallies.into_iter().collect();
+        out.sort_by(|a, b| a.key().cmp(&b.key()));
+        out.dedup_by(|later, kept| {
+            let same = later.key() == kept.key();
+            if same {
+                kept.add(later);
             }
-        }
+            same
+        });
         out
     }
 }
@@ -600,7 +608,7 @@ pub async fn read_traffic(
     limit: i64,
 ) -> Result<Vec<ReadTraffic>> {
     let mut q = Sql::new(
-        "SELECT org_id, minute, client, token_id, token_label, route, requests, total_us, max_us \
+        "SELECT org_id, minute, client, token_id, token_label, route, remote_addr, user_agent, requests, total_us, max_us \
          FROM read_traffic WHERE org_id = ",
     );
     q.push_bind(org_id);
@@ -616,7 +624,7 @@ pub async fn read_traffic(
     if let Some(token) = &f.token_id {
         q.push(" AND token_id = ").push_bind(token.as_str());
     }
-    q.push(" ORDER BY minute DESC, client, token_id, route LIMIT ")
+    q.push(" ORDER BY minute DESC, client, token_id, route, remote_addr LIMIT ")
         .push_bind(limit);
     Ok(q.query_as::<ReadTraffic>().fetch_all(conn).await?)
 }

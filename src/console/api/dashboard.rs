@@ -12,6 +12,7 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
     console(async move {
         let actor = org_admin(&org).await?;
         let d = reads::dashboard(&store(), &actor.org).await?;
+        let warning = failing_warning(&d.recent, &d.clients);
         Ok(DashboardView {
             scim_base_url: scim_base_url(&actor.org).await,
             org: summary(&actor.org),
@@ -39,7 +40,7 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
                     token_label: a.last_token_label,
                 })
                 .collect(),
-            warning: failing_warning(&d.recent),
+            warning,
             webhooks_disabled: webhooks::disabled_count(&store(), &actor.org).await?,
         })
     })
@@ -49,9 +50,20 @@ pub async fn dashboard(org: String) -> Result<DashboardView, ServerFnError> {
 /// A warning when the newest requests failed: the admin should learn that, say, Okta
 /// still sends a token that was revoked.
 #[cfg(feature = "ssr")]
-fn failing_warning(recent: &[crate::directory::Event]) -> Option<String> {
+fn failing_warning(
+    recent: &[crate::directory::Event],
+    clients: &[crate::store::events::ClientActivity],
+) -> Option<String> {
     let latest = recent.first()?;
     if latest.status < 400 {
+        return None;
+    }
+    // Successful reads are counted, not listed in `recent`: a client whose newest request
+    // (of any kind) succeeded after these failures has recovered.
+    let recovered = clients.iter().any(|c| {
+        c.client == latest.client && c.last_status < 400 && c.last_at >= latest.occurred_at
+    });
+    if recovered {
         return None;
     }
     let failed = recent.iter().take_while(|e| e.status >= 400).count();
@@ -96,7 +108,7 @@ pub async fn connection_status(org: String) -> Result<ConnectionView, ServerFnEr
                 .first
                 .as_ref()
                 .map(|f| crate::directory::provider_name(&f.1).to_string()),
-            last_request_at: c.recent.first().map(|e| e.occurred_at),
+            last_request_at: c.last_at,
             users: c.users,
             groups: c.groups,
             recent: c.recent.iter().map(super::log::event_row).collect(),

@@ -50,6 +50,7 @@ pub async fn provisioning_log(
                     client: r.client,
                     token_label: r.token_label,
                     route: r.route,
+                    remote_addr: r.remote_addr,
                     requests: r.requests,
                     total_us: r.total_us,
                     max_us: r.max_us,

@@ -266,6 +266,7 @@ pub struct ReadTrafficView {
     pub client: String,
     pub token_label: Option<String>,
     pub route: String,
+    pub remote_addr: String,
     pub requests: i64,
     pub total_us: i64,
     pub max_us: i64,

@@ -85,7 +85,7 @@ fn ReadTraffic(rows: Vec<ReadTrafficView>) -> impl IntoView {
         <section class="read-traffic" data-testid="read-traffic">
             <h2>"Successful reads, per minute"</h2>
             <p class="muted small">{format!(
-                "{total} lookups, listings and searches in the newest {} rows. Reads that succeed are counted per minute, client, token and route; every change and every failed request is listed above in full.",
+                "{total} lookups, listings and searches in the newest {} rows. Reads that succeed are counted per minute, client, token, route and address; every change and every failed request is listed above in full.",
                 rows.len()
             )}</p>
             <table class="table log">
@@ -98,7 +98,7 @@ fn ReadTraffic(rows: Vec<ReadTrafficView>) -> impl IntoView {
                                 <td><Time ms=r.minute/></td>
                                 <td><code>{r.route.clone()}</code></td>
                                 <td class="num" data-testid="read-count">{r.requests}</td>
-                                <td class="opt">{r.client.clone()}{r.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}</td>
+                                <td class="opt">{r.client.clone()}{r.token_label.clone().map(|l| view! { <div class="muted small">{l}</div> })}{(!r.remote_addr.is_empty()).then(|| view! { <div class="muted small">{r.remote_addr.clone()}</div> })}</td>
                                 <td class="num opt">{format!("{avg:.1}")}</td>
                                 <td class="num opt">{format!("{:.1}", r.max_us as f64 / 1000.0)}</td>
                             </tr>
