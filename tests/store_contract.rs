@@ -1523,3 +1523,52 @@ async fn point_reads_answer_what_the_general_paths_do() {
         db.finish().await;
     }
 }
+
+/// SQLite checkpoints its WAL on a connection of its own (see `store::wal`), not inside the
+/// write connection's COMMITs, whose automatic checkpoint is only a backstop far above what
+/// this test writes. After a few commits the task has run, and the database file alone,
+/// copied without its WAL, holds every user committed before that run.
+#[tokio::test]
+async fn sqlite_checkpoints_the_wal_off_the_write_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.db");
+    let store = scimgate::store::Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let org = {
+        let mut c = store.read().await.unwrap();
+        orgs::create_org(&mut c, "acme", "Acme").await.unwrap()
+    };
+    for i in 0..50 {
+        let u = user(&org.id, &format!("u{i}@example.com"), json!({}));
+        let mut tx = store.begin_org(&org.id).await.unwrap();
+        users::insert_user(&mut tx, &u).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let (runs, _) = store.wal_checkpoints();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.wal_checkpoints().0 == runs {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint ran within 10 s of the last commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, frames) = store.wal_checkpoints();
+    assert!(frames > 0, "the checkpoints copied nothing");
+
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    assert!(!dir.path().join("copy.db-wal").exists());
+    let c = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT count(*) FROM users WHERE org_id = ?1",
+            [&org.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 50, "the database file holds every committed user");
+    drop(c);
+    store.close().await;
+}

@@ -24,6 +24,7 @@ pub mod search;
 pub mod sql;
 pub mod tokens;
 pub mod users;
+pub(crate) mod wal;
 pub mod webhooks;
 pub mod write;
 
@@ -184,6 +185,8 @@ pub struct Store {
     pool: Arc<pool::ConnPool>,
     /// SQLite only: the write connection, shared by group commit.
     group: Option<write::GroupCommit>,
+    /// SQLite only: checkpoints the WAL off the write connection (see [`wal`]).
+    checkpointer: Option<Arc<wal::Checkpointer>>,
     /// PostgreSQL only: group commit for writes to one contended resource.
     lanes: Option<Arc<write::Lanes>>,
     /// Where earlier `startIndex` pages ended (SQLite only, see [`pages`]).
@@ -348,9 +351,19 @@ impl Store {
                 let mut writer = pool.open().await?;
                 // The writer gets a bigger page cache: the index pages that every write
                 // touches (the log's, the users') stay hot instead of being read back.
-                writer.execute("PRAGMA cache_size = -32000;").await?;
+                // Its automatic checkpoint is only a backstop: see [`wal`].
+                writer
+                    .execute(
+                        format!(
+                            "PRAGMA cache_size = -32000; PRAGMA wal_autocheckpoint = {};",
+                            wal::WRITER_AUTOCHECKPOINT
+                        )
+                        .as_str(),
+                    )
+                    .await?;
                 let group = write::GroupCommit::start(writer, cursors.generation_counter());
-                (TypedPool::Sqlite(typed), pool, Some(group))
+                let checkpointer = wal::Checkpointer::start(&pool, group.commits()).await?;
+                (TypedPool::Sqlite(typed), pool, Some((group, checkpointer)))
             }
             Backend::Postgres => {
                 // Sessions, and one connection held by the change-feed listener.
@@ -390,10 +403,12 @@ impl Store {
         let point = sqlite_path
             .clone()
             .map(|p| Arc::new(point_reads::PointReads::new(p, sqlite_file)));
+        let (group, checkpointer) = group.unzip();
         let store = Store {
             point,
             pool,
             group,
+            checkpointer,
             lanes,
             cursors,
             typed,
@@ -411,6 +426,12 @@ impl Store {
 
     pub async fn read(&self) -> Result<Conn> {
         self.pool.acquire().await
+    }
+
+    /// SQLite: (checkpoints run off the write connection, WAL frames they copied); see
+    /// [`wal`].
+    pub fn wal_checkpoints(&self) -> (u64, u64) {
+        self.checkpointer.as_ref().map_or((0, 0), |c| c.counts())
     }
 
     /// SQLite: how many reads were answered on the calling thread (see [`point_reads`]).
@@ -613,6 +634,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(l) = &self.feed_listener {
             l.stop();
+        }
+        if let Some(c) = &self.checkpointer {
+            c.stop();
         }
         if let Some(g) = &self.group {
             g.close().await;

@@ -97,14 +97,68 @@ impl Sql {
         self.sql.is_empty()
     }
 
-    /// Appends `other` as a further statement, renumbering its placeholders. Only SQLite
-    /// runs several statements in one call; this saves a round trip to its worker thread
-    /// per statement.
-    pub fn append_statement(&mut self, other: &Sql) -> &mut Self {
-        if !self.sql.is_empty() {
-            self.sql.push_str(";\n");
+    /// `first` (fixed text without placeholders, may be empty) and `statements`, as one
+    /// SQLite call, their values borrowed rather than copied: a create's call carries the
+    /// user's body, the log's copy of the request and the change event's data, and copying
+    /// them twice more (renumbered, then made positional) showed in profiles of creates.
+    ///
+    /// SQLite binds `?` in order across a call's statements, but `$n` by its absolute
+    /// number, so the two cannot mix in one call: when every statement uses `$1, $2, …`
+    /// once each, in order (as the builder writes them), all become `?`, which binds in
+    /// O(n); otherwise all are renumbered to follow one another.
+    pub fn join_for_sqlite<'a>(first: &str, statements: &[&'a Sql]) -> Joined<'a> {
+        let len = first.len() + statements.iter().map(|s| s.sql.len() + 2).sum::<usize>();
+        let mut out = Joined {
+            sql: String::with_capacity(len),
+            args: Vec::with_capacity(statements.iter().map(|s| s.args.len()).sum()),
+        };
+        out.sql.push_str(first);
+        let positional = statements.iter().all(|s| s.is_sequential());
+        for s in statements {
+            if !out.sql.is_empty() {
+                out.sql.push_str(";\n");
+            }
+            let base = out.args.len();
+            let mut rest = s.sql.as_str();
+            while let Some(i) = rest.find('$') {
+                out.sql.push_str(&rest[..i]);
+                let digits = rest[i + 1..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len() - i - 1);
+                match rest[i + 1..i + 1 + digits].parse::<usize>() {
+                    Ok(_) if positional => out.sql.push('?'),
+                    Ok(n) => {
+                        use std::fmt::Write;
+                        let _ = write!(out.sql, "${}", n + base);
+                    }
+                    // A `$` that is not a placeholder is left as it is.
+                    Err(_) => out.sql.push('$'),
+                }
+                rest = &rest[i + 1 + digits..];
+            }
+            out.sql.push_str(rest);
+            out.args.extend(s.args.iter());
         }
-        self.append_renumbered(other)
+        out
+    }
+
+    /// Whether the placeholders are `$1, $2, …`, each once, in order.
+    fn is_sequential(&self) -> bool {
+        let mut rest = self.sql.as_str();
+        let mut expected = 1usize;
+        while let Some(i) = rest.find('$') {
+            let digits = rest[i + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - i - 1);
+            if digits > 0 {
+                if rest[i + 1..i + 1 + digits].parse::<usize>().ok() != Some(expected) {
+                    return false;
+                }
+                expected += 1;
+            }
+            rest = &rest[i + 1 + digits..];
+        }
+        expected == self.args.len() + 1
     }
 
     /// Appends `other`'s text and values, its placeholders renumbered to follow ours.
@@ -127,33 +181,6 @@ impl Sql {
         self.sql.push_str(rest);
         self.args.extend(other.args.iter().cloned());
         self
-    }
-
-    /// The same statement(s) with `?` for `$1, $2, …` when each value is used once, in
-    /// order (as in multi-row INSERTs). For SQLite: it finds a numbered parameter by a
-    /// linear scan, so binding n numbered parameters costs O(n²), which showed up in
-    /// profiles at a few hundred parameters; anonymous ones bind in O(n).
-    pub fn positional(&self) -> Option<Sql> {
-        let mut out = String::with_capacity(self.sql.len());
-        let mut rest = self.sql.as_str();
-        let mut expected = 1usize;
-        while let Some(i) = rest.find('$') {
-            out.push_str(&rest[..i]);
-            let digits = rest[i + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len() - i - 1);
-            if rest[i + 1..i + 1 + digits].parse::<usize>().ok()? != expected {
-                return None;
-            }
-            expected += 1;
-            out.push('?');
-            rest = &rest[i + 1 + digits..];
-        }
-        out.push_str(rest);
-        (expected == self.args.len() + 1).then(|| Sql {
-            sql: out,
-            args: self.args.clone(),
-        })
     }
 
     /// Runs INSERT statements that do not read one another's rows (foreign keys between
@@ -235,12 +262,8 @@ impl Sql {
         statements: &[&Sql],
     ) -> sqlx::Result<()> {
         if super::Backend::of(conn) == super::Backend::Sqlite {
-            let mut all = Sql::default();
-            for s in statements {
-                all.append_statement(s);
-            }
-            if !all.is_empty() {
-                let all = all.positional().unwrap_or(all);
+            let all = Sql::join_for_sqlite("", statements);
+            if !all.sql.is_empty() {
                 all.query().execute(&mut *conn).await?;
             }
         } else {
@@ -254,12 +277,7 @@ impl Sql {
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query::<Any>(&self.sql);
         for a in &self.args {
-            q = match a {
-                Arg::Str(s) => q.bind(s.as_str()),
-                Arg::Int(i) => q.bind(*i),
-                Arg::Null => q.bind(None::<String>),
-                Arg::NullInt => q.bind(None::<i64>),
-            };
+            q = bind_arg(q, a);
         }
         q
     }
@@ -294,6 +312,40 @@ impl Sql {
             };
         }
         q
+    }
+}
+
+/// Statements joined for one SQLite call, their values borrowed (see
+/// [`Sql::join_for_sqlite`]).
+#[derive(Debug)]
+pub struct Joined<'a> {
+    sql: String,
+    args: Vec<&'a Arg>,
+}
+
+impl Joined<'_> {
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query::<Any>(&self.sql);
+        for a in &self.args {
+            q = bind_arg(q, a);
+        }
+        q
+    }
+}
+
+fn bind_arg<'q>(
+    q: Query<'q, Any, AnyArguments<'q>>,
+    a: &'q Arg,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    match a {
+        Arg::Str(s) => q.bind(s.as_str()),
+        Arg::Int(i) => q.bind(*i),
+        Arg::Null => q.bind(None::<String>),
+        Arg::NullInt => q.bind(None::<i64>),
     }
 }
 
@@ -351,30 +403,29 @@ mod tests {
     }
 
     #[test]
-    fn appended_statements_are_renumbered() {
+    fn statements_joined_for_sqlite_bind_in_order() {
         let mut a = Sql::new("INSERT INTO t VALUES (");
         a.push_bind("x").push(", ").push_bind(Some(2i64)).push(")");
         let mut b = Sql::new("UPDATE u SET a = ");
         b.push_bind(None::<String>)
             .push(" WHERE b = ")
-            .push_bind(3i64);
-        let mut all = Sql::default();
-        all.append_statement(&a).append_statement(&b);
+            .push_bind(3i64)
+            .push(" AND p = '$.path'");
+        let all = Sql::join_for_sqlite("SAVEPOINT request", &[&a, &b]);
         assert_eq!(
             all.sql(),
-            "INSERT INTO t VALUES ($1, $2);\nUPDATE u SET a = $3 WHERE b = $4"
+            "SAVEPOINT request;\nINSERT INTO t VALUES (?, ?);\nUPDATE u SET a = ? WHERE b = ? AND p = '$.path'"
         );
         assert_eq!(all.args.len(), 4);
-        assert_eq!(all.args[2], Arg::Null);
-        assert_eq!(
-            all.positional().unwrap().sql(),
-            "INSERT INTO t VALUES (?, ?);\nUPDATE u SET a = ? WHERE b = ?"
-        );
+        assert_eq!(*all.args[2], Arg::Null);
+        assert!(std::ptr::eq(all.args[0], &a.args[0]), "values are borrowed");
+
+        // A value used twice keeps its number, and then every statement's are numbered:
+        // SQLite binds `?` by position in the call but `$n` by its absolute number.
         let mut reused = Sql::new("SELECT ");
         reused.push_bind(1i64).push(", $1");
-        assert!(
-            reused.positional().is_none(),
-            "a value used twice keeps its number"
-        );
+        let all = Sql::join_for_sqlite("", &[&a, &reused]);
+        assert_eq!(all.sql(), "INSERT INTO t VALUES ($1, $2);\nSELECT $3, $3");
+        assert_eq!(Sql::join_for_sqlite("", &[]).sql(), "");
     }
 }

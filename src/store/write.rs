@@ -72,6 +72,8 @@ pub(crate) struct Group {
     /// answer (or be cancelled) between its change becoming durable and the bump.
     directory: bool,
     generation: Arc<AtomicU64>,
+    /// Bumped after each successful COMMIT (for the WAL's checkpointer, see [`super::wal`]).
+    commits: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -80,6 +82,7 @@ pub(crate) struct GroupCommit {
     ready: Arc<Notify>,
     /// Bumped after each committed directory write (see [`super::pages`]).
     generation: Arc<AtomicU64>,
+    commits: Arc<AtomicU64>,
     /// Waits for the write connection (held by another request's statements or by the
     /// committer's COMMIT), for `/metrics`.
     waits: Arc<super::pool::WaitStats>,
@@ -96,8 +99,8 @@ impl std::fmt::Debug for GroupCommit {
 
 const SAVEPOINT: &str = "SAVEPOINT request";
 
-/// How often a lane's committer lets other ready tasks run before it queues for the COMMIT.
-const LANE_YIELDS: usize = 4;
+/// How often a committer lets other ready tasks run before it queues for the COMMIT.
+const COMMIT_YIELDS: usize = 4;
 
 /// A committer with nothing to do checks this often whether its group still exists.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -123,7 +126,7 @@ impl GroupCommit {
     }
 
     fn with_link(link: Link, generation: Arc<AtomicU64>, begin: Arc<str>) -> GroupCommit {
-        let lane = matches!(link, Link::Leased { .. });
+        let commits = Arc::<AtomicU64>::default();
         let gc = GroupCommit {
             group: Arc::new(Mutex::new(Group {
                 link,
@@ -133,9 +136,11 @@ impl GroupCommit {
                 unreleased: false,
                 directory: false,
                 generation: generation.clone(),
+                commits: commits.clone(),
             })),
             ready: Arc::new(Notify::new()),
             generation,
+            commits,
             waits: Arc::default(),
             begin,
         };
@@ -148,13 +153,14 @@ impl GroupCommit {
                 if woken.is_err() {
                     continue;
                 }
-                if lane {
-                    // A lane's requests wait on PostgreSQL between their statements; tasks
-                    // already woken with an answer go first, so that they join this group
-                    // rather than each paying a COMMIT of their own.
-                    for _ in 0..LANE_YIELDS {
-                        tokio::task::yield_now().await;
-                    }
+                // Requests already on their way to the connection go first: tasks woken
+                // with an answer (a lane's requests wait on PostgreSQL between statements),
+                // and on SQLite requests still parsing their body. They join this group
+                // rather than each paying a COMMIT of their own, and a bigger group writes
+                // fewer WAL frames per request: the pages every create touches (the rightmost
+                // leaves of the log's and the users' indexes) go to the WAL once per COMMIT.
+                for _ in 0..COMMIT_YIELDS {
+                    tokio::task::yield_now().await;
                 }
                 // The mutex is fair: requests already queued for the connection join this
                 // group before the COMMIT below runs.
@@ -204,15 +210,12 @@ impl GroupCommit {
             Sql::execute_all(&mut tx, statements).await?;
             return Ok(tx);
         }
-        let mut all = Sql::new(if g.unreleased {
+        let opening = if g.unreleased {
             "RELEASE request; SAVEPOINT request"
         } else {
             SAVEPOINT
-        });
-        for s in statements {
-            all.append_statement(s);
-        }
-        let all = all.positional().unwrap_or(all);
+        };
+        let all = Sql::join_for_sqlite(opening, statements);
         // Should this request be dropped midway (its client gone), what of the call ran is
         // unknown and nobody is left to undo it: the group is marked broken for the length
         // of the call, and the guard below has the committer roll it back.
@@ -296,6 +299,11 @@ impl GroupCommit {
             },
             on_commit: None,
         }
+    }
+
+    /// How many groups were committed so far.
+    pub(crate) fn commits(&self) -> Arc<AtomicU64> {
+        self.commits.clone()
     }
 
     pub(crate) fn wait_snapshot(&self) -> super::pool::WaitSnapshot {
@@ -422,8 +430,11 @@ async fn commit_group(g: &mut Group) {
             Err(e) => Err(e.to_string()),
         }
     };
-    if outcome.is_ok() && g.directory {
-        g.generation.fetch_add(1, Ordering::Release);
+    if outcome.is_ok() {
+        if g.directory {
+            g.generation.fetch_add(1, Ordering::Release);
+        }
+        g.commits.fetch_add(1, Ordering::Relaxed);
     }
     let mut clean = outcome.is_ok();
     if outcome.is_err() {
