@@ -1526,8 +1526,9 @@ async fn point_reads_answer_what_the_general_paths_do() {
 
 /// SQLite checkpoints its WAL on a connection of its own (see `store::wal`), not inside the
 /// write connection's COMMITs, whose automatic checkpoint is only a backstop far above what
-/// this test writes. After a few commits the task has run, and the database file alone,
-/// copied without its WAL, holds every user committed before that run.
+/// this test writes. Once a complete checkpoint covers the last commit, the database file
+/// alone, copied without its WAL, holds every committed user; and the store's close ends
+/// the task, whose connection was the last to hold the file open besides the copy's.
 #[tokio::test]
 async fn sqlite_checkpoints_the_wal_off_the_write_connection() {
     let dir = tempfile::tempdir().unwrap();
@@ -1545,17 +1546,20 @@ async fn sqlite_checkpoints_the_wal_off_the_write_connection() {
         users::insert_user(&mut tx, &u).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let (runs, _) = store.wal_checkpoints();
+    // Every group committed so far, including the last user's.
+    let commits = store.wal_checkpoints().commits;
+    assert!(commits > 0, "the writes went through the write connection");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while store.wal_checkpoints().0 == runs {
+    while store.wal_checkpoints().covered_commits < commits {
         assert!(
             std::time::Instant::now() < deadline,
-            "no checkpoint ran within 10 s of the last commit"
+            "no complete checkpoint within 10 s of the last commit: {:?}",
+            store.wal_checkpoints()
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let (_, frames) = store.wal_checkpoints();
-    assert!(frames > 0, "the checkpoints copied nothing");
+    let counts = store.wal_checkpoints();
+    assert!(counts.complete > 0 && counts.frames > 0, "{counts:?}");
 
     let copy = dir.path().join("copy.db");
     std::fs::copy(&path, &copy).unwrap();
@@ -1570,5 +1574,13 @@ async fn sqlite_checkpoints_the_wal_off_the_write_connection() {
         .unwrap();
     assert_eq!(n, 50, "the database file holds every committed user");
     drop(c);
+    let closing = std::time::Instant::now();
     store.close().await;
+    assert!(closing.elapsed() < std::time::Duration::from_secs(5));
+    // The last connection to close checkpoints and removes the WAL: only if the
+    // checkpointer's connection was closed too.
+    assert!(
+        !dir.path().join("wal.db-wal").exists(),
+        "a connection to the database is still open after the store's close"
+    );
 }

@@ -24,7 +24,7 @@ pub mod search;
 pub mod sql;
 pub mod tokens;
 pub mod users;
-pub(crate) mod wal;
+pub mod wal;
 pub mod webhooks;
 pub mod write;
 
@@ -339,7 +339,10 @@ impl Store {
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10));
+                    .busy_timeout(Duration::from_secs(10))
+                    // The sessions' pool too: see [`wal`].
+                    .pragma("wal_autocheckpoint", wal::AUTOCHECKPOINT.to_string())
+                    .pragma("journal_size_limit", wal::JOURNAL_SIZE_LIMIT.to_string());
                 let typed = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(2)
                     .connect_with(sopts)
@@ -351,16 +354,7 @@ impl Store {
                 let mut writer = pool.open().await?;
                 // The writer gets a bigger page cache: the index pages that every write
                 // touches (the log's, the users') stay hot instead of being read back.
-                // Its automatic checkpoint is only a backstop: see [`wal`].
-                writer
-                    .execute(
-                        format!(
-                            "PRAGMA cache_size = -32000; PRAGMA wal_autocheckpoint = {};",
-                            wal::WRITER_AUTOCHECKPOINT
-                        )
-                        .as_str(),
-                    )
-                    .await?;
+                writer.execute("PRAGMA cache_size = -32000;").await?;
                 let group = write::GroupCommit::start(writer, cursors.generation_counter());
                 let checkpointer = wal::Checkpointer::start(&pool, group.commits()).await?;
                 (TypedPool::Sqlite(typed), pool, Some((group, checkpointer)))
@@ -428,10 +422,11 @@ impl Store {
         self.pool.acquire().await
     }
 
-    /// SQLite: (checkpoints run off the write connection, WAL frames they copied); see
-    /// [`wal`].
-    pub fn wal_checkpoints(&self) -> (u64, u64) {
-        self.checkpointer.as_ref().map_or((0, 0), |c| c.counts())
+    /// SQLite: what the WAL's checkpointer did (see [`wal`]); all zero on PostgreSQL.
+    pub fn wal_checkpoints(&self) -> wal::WalCheckpoints {
+        self.checkpointer
+            .as_ref()
+            .map_or_else(Default::default, |c| c.counts())
     }
 
     /// SQLite: how many reads were answered on the calling thread (see [`point_reads`]).
@@ -636,7 +631,7 @@ impl Store {
             l.stop();
         }
         if let Some(c) = &self.checkpointer {
-            c.stop();
+            c.stop().await;
         }
         if let Some(g) = &self.group {
             g.close().await;
@@ -659,6 +654,17 @@ async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA busy_timeout = 10000; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -4000; \
          PRAGMA temp_store = MEMORY;",
+    )
+    .await?;
+    // Checkpoints run on a connection of their own; every connection's automatic one is a
+    // backstop (see [`wal`]).
+    conn.execute(
+        format!(
+            "PRAGMA wal_autocheckpoint = {}; PRAGMA journal_size_limit = {};",
+            wal::AUTOCHECKPOINT,
+            wal::JOURNAL_SIZE_LIMIT
+        )
+        .as_str(),
     )
     .await?;
     Ok(())

@@ -132,7 +132,7 @@ impl Sql {
                         let _ = write!(out.sql, "${}", n + base);
                     }
                     // A `$` that is not a placeholder is left as it is.
-                    Err(_) => out.sql.push('$'),
+                    Err(_) => out.sql.push_str(&rest[i..i + 1 + digits]),
                 }
                 rest = &rest[i + 1 + digits..];
             }
