@@ -30,8 +30,11 @@ async fn main() {
 fn init_tracing(filter: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a log file, journald or a container's log collector
+    // would otherwise store the escape codes with every line.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format.eq_ignore_ascii_case("json") {
         builder.json().init();

@@ -232,12 +232,14 @@ fn serves_health_and_stops_cleanly_on_sigterm() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
+    // The log goes to a file, as under a service manager: plain text, no colour codes.
+    let log_path = dir.path().join("serve.log");
     let mut child = bin()
         .env("DATABASE_URL", &db)
-        .env("SCIMGATE_LOG", "error")
+        .env("SCIMGATE_LOG", "info")
         .args(["serve", "--addr", &addr.to_string()])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -281,5 +283,12 @@ fn serves_health_and_stops_cleanly_on_sigterm() {
     assert!(
         out.contains(&format!("http://{addr}/")),
         "prints the URL to open: {out}"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("scimgate listening on"), "{log}");
+    assert!(log.contains("scimgate stopped"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
     );
 }
