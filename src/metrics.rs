@@ -330,6 +330,43 @@ impl Collector for Internals {
             log.waited_full,
         )?;
 
+        if self.store.backend() == crate::store::Backend::Sqlite {
+            // How the one write connection and the WAL's checkpointer keep up (see
+            // store::write and store::wal): creates per COMMIT is requests over commits, and
+            // a growing gap between commits and the checkpointed ones means the WAL grows.
+            let wal = self.store.wal_checkpoints();
+            counter(
+                &mut e,
+                "sqlite_commits",
+                "Group COMMITs of the SQLite write connection",
+                wal.commits,
+            )?;
+            gauge(
+                &mut e,
+                "sqlite_commits_not_checkpointed",
+                "COMMITs of the write connection since the checkpointer last copied the whole WAL into the database file",
+                wal.commits.saturating_sub(wal.covered_commits),
+            )?;
+            {
+                let mut m = e.encode_descriptor(
+                    "sqlite_wal_checkpoints",
+                    "WAL checkpoints run off the write connection, by outcome (partial ones are retried)",
+                    None,
+                    MetricType::Counter,
+                )?;
+                m.encode_family(&[("outcome", "complete")])?
+                    .encode_counter::<NoLabelSet, _, u64>(&wal.complete, None)?;
+                m.encode_family(&[("outcome", "partial")])?
+                    .encode_counter::<NoLabelSet, _, u64>(&wal.partial, None)?;
+            }
+            counter(
+                &mut e,
+                "sqlite_wal_checkpointed_frames",
+                "WAL frames (pages) copied into the database file by the checkpointer",
+                wal.frames,
+            )?;
+        }
+
         let pools = self.store.pool_waits();
         {
             let mut m = e.encode_descriptor(

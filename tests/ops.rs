@@ -342,6 +342,29 @@ async fn metrics_need_the_token_and_count_routes_without_naming_orgs_users_or_to
                 .is_some_and(|n| n >= 1.0),
                 "{m}"
             );
+            // The create above was committed by the write connection.
+            assert!(
+                sample(&m, "scimgate_sqlite_commits_total").is_some_and(|n| n >= 1.0),
+                "{m}"
+            );
+            assert!(
+                sample(&m, "scimgate_sqlite_commits_not_checkpointed").is_some(),
+                "{m}"
+            );
+            assert!(
+                sample(
+                    &m,
+                    r#"scimgate_sqlite_wal_checkpoints_total{outcome="complete"}"#
+                )
+                .is_some(),
+                "{m}"
+            );
+            assert!(
+                sample(&m, "scimgate_sqlite_wal_checkpointed_frames_total").is_some(),
+                "{m}"
+            );
+        } else {
+            assert!(!m.contains("scimgate_sqlite_"), "{m}");
         }
 
         // Nothing of the org, the person, their id or any secret.
@@ -367,7 +390,7 @@ async fn metrics_need_the_token_and_count_routes_without_naming_orgs_users_or_to
                 for pair in line[a + 1..b].split("\",") {
                     let key = pair.split('=').next().unwrap();
                     assert!(
-                        ["route", "method", "status", "pool", "le"].contains(&key),
+                        ["route", "method", "status", "pool", "le", "outcome"].contains(&key),
                         "unexpected label {key} in {line}"
                     );
                 }
