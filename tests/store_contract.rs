@@ -10,7 +10,7 @@ use scimgate::provisioning::filter::to_cond;
 use scimgate::scim::filter::parse_filter;
 use scimgate::scim::schema::ResourceKind;
 use scimgate::store::sql::Sql;
-use scimgate::store::{admins, events, groups, orgs, tokens, users, StoreError};
+use scimgate::store::{admins, events, groups, orgs, tokens, users, StoreError, WriteFailed};
 use serde_json::json;
 
 fn user(org: &str, user_name: &str, extra: serde_json::Value) -> User {
@@ -729,12 +729,12 @@ async fn transactions_roll_back() {
     }
 }
 
-/// Writes begun with their statements (on SQLite: the request's savepoint and the
-/// statements in one call to an open group): one that fails on a taken userName, after a
-/// statement of the same call succeeded, takes that statement with it and nothing of the
+/// Writes made of known statements (on SQLite: queued, and run by the committer in one call
+/// each, in its own savepoint, in the open group): one that fails on a taken userName, after
+/// a statement of the same call succeeded, takes that statement with it and nothing of the
 /// requests sharing its group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_begun_with_their_statements_fail_alone() {
+async fn queued_writes_fail_alone() {
     for b in backends() {
         let db = TestDb::new(&b).await;
         let org = {
@@ -757,21 +757,27 @@ async fn writes_begun_with_their_statements_fail_alone() {
                     all.extend(dup.iter());
                 }
                 // Half through the path PostgreSQL's creates take (the org's lane).
-                let begun = if i % 2 == 0 {
-                    store.begin_user_with(&org_id, &all).await
+                let written = if i % 2 == 0 {
+                    match store.write_user_with(&org_id, &all).await {
+                        Ok(()) => Ok(()),
+                        Err(WriteFailed::Statements(e)) => Err(e),
+                        Err(WriteFailed::Commit(e)) => panic!("w{i}: COMMIT failed: {e}"),
+                    }
                 } else {
                     match store.begin_create(&org_id).await {
-                        Ok(mut tx) => Sql::execute_all(&mut tx, &all)
-                            .await
-                            .map(|()| tx)
-                            .map_err(StoreError::from),
+                        Ok(mut tx) => match Sql::execute_all(&mut tx, &all).await {
+                            Ok(()) => {
+                                tx.commit().await.unwrap();
+                                Ok(())
+                            }
+                            Err(e) => Err(StoreError::from(e)),
+                        },
                         Err(e) => Err(e),
                     }
                 };
-                match begun {
-                    Ok(tx) => {
+                match written {
+                    Ok(()) => {
                         assert!(i % 3 != 0, "w{i}: the taken userName went through");
-                        tx.commit().await.unwrap();
                         true
                     }
                     Err(e) => {
@@ -805,11 +811,10 @@ async fn writes_begun_with_their_statements_fail_alone() {
     }
 }
 
-/// Writes begun with their statements and cut short at any point (their client gone):
-/// each keeps all of its statements or none, a success is kept, and a failure keeps
-/// nothing. Each write here creates two users in one call: never one without the other.
+/// Writes made of known statements and cut short at any point (their client gone): each
+/// keeps all of its statements or none, a success is kept, and a failure keeps nothing. Each write here creates two users in one call: never one without the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_begun_with_their_statements_and_cancelled_keep_all_or_nothing() {
+async fn queued_writes_cut_short_keep_all_or_nothing() {
     const PER_WRITE: usize = 100;
     for b in backends() {
         let db = TestDb::new(&b).await;
@@ -838,8 +843,12 @@ async fn writes_begun_with_their_statements_and_cancelled_keep_all_or_nothing() 
                         .collect();
                     let all: Vec<&Sql> = statements.iter().collect();
                     let write = async {
-                        let tx = store.begin_user_with(&org_id, &all).await?;
-                        tx.commit().await
+                        store
+                            .write_user_with(&org_id, &all)
+                            .await
+                            .map_err(|e| match e {
+                                WriteFailed::Statements(e) | WriteFailed::Commit(e) => e,
+                            })
                     };
                     let outcome = if big {
                         let limit = std::time::Duration::from_micros(251 * (i % 20));

@@ -4,7 +4,7 @@
 
 use crate::directory::{Change, Event};
 use crate::store::sql::Sql;
-use crate::store::{events, Store, Tx};
+use crate::store::{events, Store, Tx, WriteFailed};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
@@ -73,13 +73,13 @@ impl RequestLog {
         written
     }
 
-    /// A user create's transaction begun with `first` (its own statements), its log entry and
-    /// its change events (`feed`) already in it: on SQLite all of it in the call that opens
-    /// the request's savepoint (see [`Store::begin_user_with`]), on PostgreSQL one statement
-    /// in the org's lane ([`Store::begin_create`]). Then commit and
-    /// [`RequestLog::mark_written`], as after [`RequestLog::write_in`].
+    /// A user create, committed: `first` (its own statements), its log entry and its change
+    /// events (`feed`) in one write. On SQLite all of it in one call queued for the
+    /// committer (see [`Store::write_user_with`]), on PostgreSQL one statement in the org's
+    /// lane ([`Store::begin_create`]). Then [`RequestLog::mark_written`], as after
+    /// [`RequestLog::write_in`].
     #[allow(clippy::too_many_arguments)]
-    pub async fn begin_create_and_write(
+    pub async fn create_and_write(
         &self,
         store: &Store,
         org_id: &str,
@@ -88,21 +88,24 @@ impl RequestLog {
         summary: Option<String>,
         changes: Vec<Change>,
         feed: crate::store::feed::Append,
-    ) -> crate::store::Result<Tx> {
+    ) -> Result<(), WriteFailed> {
         let (event, kept) = self.entry(status, summary, changes);
         let log = events::entry_statements(&event);
         let with: Vec<&Sql> = first.iter().chain(log.iter()).collect();
-        let begun = match feed.one_sqlite_call(&with) {
-            Some(all) => store.begin_user_with(org_id, &all).await,
+        let done = match feed.one_sqlite_call(&with) {
+            Some(all) => store.write_user_with(org_id, &all).await,
             None => match store.begin_create(org_id).await {
-                Ok(mut tx) => feed.run(&mut tx, &with).await.map(|()| tx),
-                Err(e) => Err(e),
+                Ok(mut tx) => match feed.run(&mut tx, &with).await {
+                    Ok(()) => tx.commit().await.map_err(WriteFailed::Commit),
+                    Err(e) => Err(WriteFailed::Statements(e)),
+                },
+                Err(e) => Err(WriteFailed::Statements(e)),
             },
         };
-        if begun.is_err() {
+        if let Err(WriteFailed::Statements(_)) = &done {
             self.unwrite(kept);
         }
-        begun
+        done
     }
 
     /// The entry as a write inserts it; `kept`: how many changes it had before.

@@ -10,7 +10,7 @@ use crate::scim::patch::{apply_patch, PatchOp};
 use crate::scim::resource::canonicalize;
 use crate::scim::schema::ResourceKind;
 use crate::scim::ScimError;
-use crate::store::{users, Store, StoreError};
+use crate::store::{users, Store, StoreError, WriteFailed};
 use serde_json::{json, Map, Value};
 
 /// Optimistic-concurrency retries when two writers race on one user (PostgreSQL).
@@ -95,19 +95,20 @@ pub async fn create_user(
     let outbox = feed_for(store.backend(), ctx, &[feed::user_created(&user, role)]);
     // The user's rows, its log entry and its change event in the call that begins the
     // write: a taken userName fails it and nothing of it is kept.
-    let tx = log
-        .begin_create_and_write(
-            store,
-            &ctx.org.id,
-            &users::insert_user_statements(&user),
-            201,
-            Some(format!("created user {}", user.user_name)),
-            vec![change],
-            outbox,
-        )
-        .await
-        .map_err(|e| conflict(users::user_conflict(e), &user.user_name))?;
-    tx.commit().await.map_err(store_error)?;
+    log.create_and_write(
+        store,
+        &ctx.org.id,
+        &users::insert_user_statements(&user),
+        201,
+        Some(format!("created user {}", user.user_name)),
+        vec![change],
+        outbox,
+    )
+    .await
+    .map_err(|e| match e {
+        WriteFailed::Statements(e) => conflict(users::user_conflict(e), &user.user_name),
+        WriteFailed::Commit(e) => store_error(e),
+    })?;
     log.mark_written();
     Ok(user)
 }

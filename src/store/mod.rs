@@ -27,6 +27,7 @@ pub mod users;
 pub mod wal;
 pub mod webhooks;
 pub mod write;
+mod write_thread;
 
 use sqlx::any::AnyConnectOptions;
 use sqlx::Executor;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use pool::Conn;
-pub use write::WriteTx as Tx;
+pub use write::{WriteFailed, WriteTx as Tx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -233,6 +234,16 @@ pub struct NotReady {
 
 /// The (device, inode) of a file: open connections keep using an unlinked or replaced file
 /// as if nothing happened, so the path is compared with what was opened.
+/// The database file of a `sqlite:` URL.
+fn sqlite_file_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    Some(std::path::PathBuf::from(
+        rest.split_once('?').map_or(rest, |(p, _)| p),
+    ))
+}
+
 fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     let meta = std::fs::metadata(path)?;
     #[cfg(unix)]
@@ -355,7 +366,16 @@ impl Store {
                 // The writer gets a bigger page cache: the index pages that every write
                 // touches (the log's, the users') stay hot instead of being read back.
                 writer.execute("PRAGMA cache_size = -32000;").await?;
-                let group = write::GroupCommit::start(writer, cursors.generation_counter());
+                // Creates run on a thread of our own (see [`write_thread`]).
+                let path = sqlite_file_path(&url).unwrap_or_default();
+                let thread = write_thread::WriteThread::open(&path).map_err(|e| {
+                    StoreError::InvalidUrl(format!(
+                        "cannot open {} for writing: {e}",
+                        path.display()
+                    ))
+                })?;
+                let group =
+                    write::GroupCommit::start(writer, cursors.generation_counter(), Some(thread));
                 let checkpointer = wal::Checkpointer::start(&pool, group.commits()).await?;
                 (TypedPool::Sqlite(typed), pool, Some((group, checkpointer)))
             }
@@ -379,12 +399,11 @@ impl Store {
             ))),
             TypedPool::Sqlite(_) => None,
         };
-        let sqlite_path = (dialect == Backend::Sqlite).then(|| {
-            let rest = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
-            std::path::PathBuf::from(rest.split_once('?').map_or(rest, |(p, _)| p))
-        });
+        let sqlite_path = if dialect == Backend::Sqlite {
+            sqlite_file_path(&url)
+        } else {
+            None
+        };
         let sqlite_file = match &sqlite_path {
             Some(p) => Some(file_identity(p).map_err(|e| {
                 StoreError::InvalidUrl(format!("cannot read {}: {e}", p.display()))
@@ -504,19 +523,34 @@ impl Store {
         }
     }
 
-    /// [`Store::begin_user`], then `statements` (in the order given), in one call to SQLite
-    /// where a group is open (see [`write::GroupCommit::begin_with`]). Errors are the
-    /// statements' as they would be run one by one; nothing of them is kept.
-    pub async fn begin_user_with(&self, org_id: &str, statements: &[&sql::Sql]) -> Result<Tx> {
-        let tx = match &self.group {
-            Some(g) => g.begin_with(true, statements).await?,
-            None => {
-                let mut tx = self.begin_user(org_id).await?;
-                sql::Sql::execute_all(&mut tx, statements).await?;
-                return Ok(tx);
+    /// `statements` (in the order given) as one user write of their own, committed: on
+    /// SQLite queued for the committer, which runs them in one call in its open group (see
+    /// [`write::GroupCommit::write`]); elsewhere in a [`Store::begin_user`] transaction.
+    /// Returns once they are durable. A failure keeps nothing of them, and says whether the
+    /// statements failed (a taken userName, say: their errors are as if run one by one) or
+    /// their COMMIT did.
+    pub async fn write_user_with(
+        &self,
+        org_id: &str,
+        statements: &[&sql::Sql],
+    ) -> std::result::Result<(), WriteFailed> {
+        match &self.group {
+            Some(g) => {
+                g.write(true, statements).await?;
+                self.feed_signal.send_modify(|v| *v = v.wrapping_add(1));
+                Ok(())
             }
-        };
-        Ok(tx.signal_on_commit(self.feed_signal.clone()))
+            None => {
+                let mut tx = self
+                    .begin_user(org_id)
+                    .await
+                    .map_err(WriteFailed::Statements)?;
+                sql::Sql::execute_all(&mut tx, statements)
+                    .await
+                    .map_err(|e| WriteFailed::Statements(e.into()))?;
+                tx.commit().await.map_err(WriteFailed::Commit)
+            }
+        }
     }
 
     /// Call after committing a change to an org's settings or its SCIM tokens: a token

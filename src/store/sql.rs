@@ -92,6 +92,11 @@ impl Sql {
         &self.sql
     }
 
+    /// The bound values, `$1` first.
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     /// Whether nothing has been written yet.
     pub fn is_empty(&self) -> bool {
         self.sql.is_empty()

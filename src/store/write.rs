@@ -7,7 +7,10 @@
 //! and a committer task commits the whole group with one fsync once no request is queued
 //! for the connection. A request's [`WriteTx::commit`] returns only after that COMMIT, so a
 //! 2xx still means its change and its log entry are on disk. If the group's COMMIT fails,
-//! every request in it gets the error and nothing of it is kept.
+//! every request in it gets the error and nothing of it is kept. Writes whose statements
+//! are all known up front (creates) do not take the connection at all: they queue their
+//! statements and the committer has SQLite's write thread run the queue, each in its own
+//! savepoint, under one COMMIT of its own ([`GroupCommit::write`], [`super::write_thread`]).
 //!
 //! On PostgreSQL a [`WriteTx`] is usually a plain transaction on a pooled connection: the
 //! server does its own group commit across connections. An org's directory writes (users,
@@ -32,6 +35,7 @@
 
 use super::pool::{Conn, ConnPool};
 use super::sql::Sql;
+use super::write_thread::WriteThread;
 use super::{Result, StoreError};
 use sqlx::{AnyConnection, Executor};
 use std::collections::HashMap;
@@ -42,6 +46,27 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Mutex, Notify, OwnedMutexGuard};
 
 type Waiter = oneshot::Sender<std::result::Result<(), String>>;
+
+/// Why a write run by [`GroupCommit::write`] failed.
+#[derive(Debug)]
+pub enum WriteFailed {
+    /// Its statements failed (a taken userName, say) or could not be run: nothing of them
+    /// is kept.
+    Statements(StoreError),
+    /// Its statements ran but their group's COMMIT failed: nothing of them is kept.
+    Commit(StoreError),
+}
+
+/// A write waiting for the committer to run it (see [`GroupCommit::write`]).
+struct Queued {
+    statements: Vec<Sql>,
+    directory: bool,
+    done: oneshot::Sender<std::result::Result<(), WriteFailed>>,
+}
+
+/// The most queued writes one group takes before its COMMIT: the writes behind them wait
+/// for the next group rather than hold the ones before them from their COMMIT.
+const GROUP_MAX: usize = 128;
 
 /// Where a group's connection comes from.
 enum Link {
@@ -89,6 +114,11 @@ pub(crate) struct GroupCommit {
     /// What opens a group: the transaction (and on PostgreSQL the org's lock) and the first
     /// request's savepoint.
     begin: Arc<str>,
+    /// Writes for the committer to run in the group, in order (SQLite only).
+    queue: Arc<std::sync::Mutex<std::collections::VecDeque<Queued>>>,
+    /// SQLite: the thread that runs queued writes (see [`super::write_thread`]); without it
+    /// the committer runs them on `group`'s connection.
+    thread: Option<Arc<WriteThread>>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -108,11 +138,16 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 impl GroupCommit {
     /// Takes the write connection and starts the committer task, which ends once the last
     /// `GroupCommit` clone is dropped.
-    pub(crate) fn start(conn: AnyConnection, generation: Arc<AtomicU64>) -> GroupCommit {
+    pub(crate) fn start(
+        conn: AnyConnection,
+        generation: Arc<AtomicU64>,
+        thread: Option<WriteThread>,
+    ) -> GroupCommit {
         Self::with_link(
             Link::Owned(Some(conn)),
             generation,
             "BEGIN IMMEDIATE; SAVEPOINT request".into(),
+            thread.map(Arc::new),
         )
     }
 
@@ -122,10 +157,16 @@ impl GroupCommit {
             Link::Leased { pool, conn: None },
             generation,
             format!("BEGIN; {}; SAVEPOINT request", org_lock(org_id)).into(),
+            None,
         )
     }
 
-    fn with_link(link: Link, generation: Arc<AtomicU64>, begin: Arc<str>) -> GroupCommit {
+    fn with_link(
+        link: Link,
+        generation: Arc<AtomicU64>,
+        begin: Arc<str>,
+        thread: Option<Arc<WriteThread>>,
+    ) -> GroupCommit {
         let commits = Arc::<AtomicU64>::default();
         let gc = GroupCommit {
             group: Arc::new(Mutex::new(Group {
@@ -143,14 +184,18 @@ impl GroupCommit {
             commits,
             waits: Arc::default(),
             begin,
+            queue: Arc::default(),
+            thread,
         };
         let weak = Arc::downgrade(&gc.group);
         let ready = gc.ready.clone();
-        tokio::spawn(async move {
+        let queue = gc.queue.clone();
+        let thread = gc.thread.clone();
+        let committer = async move {
             loop {
                 let woken = tokio::time::timeout(IDLE_CHECK, ready.notified()).await;
                 let Some(group) = weak.upgrade() else { return };
-                if woken.is_err() {
+                if woken.is_err() && queue.lock().map_or(true, |q| q.is_empty()) {
                     continue;
                 }
                 // Requests already on their way to the connection go first: tasks woken
@@ -165,10 +210,63 @@ impl GroupCommit {
                 // The mutex is fair: requests already queued for the connection join this
                 // group before the COMMIT below runs.
                 let mut g = group.lock_owned().await;
+                if let Some(t) = &thread {
+                    run_on_thread(&mut g, t, &queue).await;
+                }
                 commit_group(&mut g).await;
+                // Writes queued during the COMMIT (beyond one wake-up's worth, or past
+                // the group's limit) start the next group at once.
+                if queue.lock().is_ok_and(|q| !q.is_empty()) {
+                    ready.notify_one();
+                }
             }
-        });
+        };
+        tokio::spawn(committer);
         gc
+    }
+
+    /// Runs `statements` as one write and returns once they are durable: SQLite's creates.
+    /// The request queues its statements; the committer hands everything queued to the
+    /// write thread ([`super::write_thread`]) in one message, which runs each write in its
+    /// own savepoint and commits them together. Before, a create took the write connection
+    /// itself: it held it from the moment it got it until its task was next scheduled after
+    /// the call's answer, the next request's task was woken only then, and each of the
+    /// call's statements came back as a message of its own, a thread wake-up each.
+    ///
+    /// Its client gone, a write already queued still runs and is committed as a whole (its
+    /// log entry with it), as one whose COMMIT had begun would be.
+    pub(crate) async fn write(
+        &self,
+        directory: bool,
+        statements: &[&Sql],
+    ) -> std::result::Result<(), WriteFailed> {
+        if self.thread.is_none() {
+            // A PostgreSQL lane: its writes are transactions (`Store::write_user_with`).
+            return Err(WriteFailed::Statements(StoreError::Commit(
+                "queued writes need SQLite's write thread".into(),
+            )));
+        }
+        let statements = statements.iter().map(|s| (*s).clone()).collect();
+        let (done, told) = oneshot::channel();
+        match self.queue.lock() {
+            Ok(mut q) => q.push_back(Queued {
+                statements,
+                directory,
+                done,
+            }),
+            Err(_) => {
+                return Err(WriteFailed::Statements(StoreError::Commit(
+                    "the write queue failed".into(),
+                )))
+            }
+        }
+        self.ready.notify_one();
+        match told.await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(WriteFailed::Commit(StoreError::Commit(
+                "the committer stopped".into(),
+            ))),
+        }
     }
 
     /// The connection, for one request at a time (its wait counted for `/metrics`).
@@ -191,59 +289,6 @@ impl GroupCommit {
     pub(crate) async fn begin(&self, directory: bool) -> Result<WriteTx> {
         let g = self.lock().await;
         self.open(g, directory).await
-    }
-
-    /// [`GroupCommit::begin`], then `statements`. On SQLite, when a group is already open
-    /// (the usual case under load), the request's savepoint and its statements go in one
-    /// call: every call is a hand-off to the connection's thread and back, and those
-    /// hand-offs were a large part of a write's CPU time.
-    ///
-    /// SQLite runs a call's statements in order and stops at the first that fails, so a
-    /// constraint violation (or a statement too large to prepare) comes from `statements`,
-    /// after the savepoint was taken: the request is undone alone, as any failed request is.
-    /// Any other error leaves unknown whether the savepoint was taken, so the group is rolled
-    /// back rather than risk undoing another request's savepoint with this one.
-    pub(crate) async fn begin_with(&self, directory: bool, statements: &[&Sql]) -> Result<WriteTx> {
-        let mut g = self.lock().await;
-        if !g.open || g.is_lane() {
-            let mut tx = self.open(g, directory).await?;
-            Sql::execute_all(&mut tx, statements).await?;
-            return Ok(tx);
-        }
-        let opening = if g.unreleased {
-            "RELEASE request; SAVEPOINT request"
-        } else {
-            SAVEPOINT
-        };
-        let all = Sql::join_for_sqlite(opening, statements);
-        // Should this request be dropped midway (its client gone), what of the call ran is
-        // unknown and nobody is left to undo it: the group is marked broken for the length
-        // of the call, and the guard below has the committer roll it back.
-        g.conn()?;
-        let was_broken = std::mem::replace(&mut g.broken, true);
-        let cancelled = RollBackUnlessDone(Some(self.ready.clone()));
-        let ran = all.query().execute(g.conn()?).await;
-        cancelled.done();
-        match ran {
-            Ok(_) => {
-                g.broken = was_broken;
-                g.unreleased = false;
-                Ok(self.grouped(g, directory))
-            }
-            Err(e) if failed_after_opening(&e) => {
-                g.broken = was_broken;
-                g.unreleased = false;
-                // Undone by the transaction's drop: a task of its own, which a cancellation
-                // of this request cannot stop halfway.
-                drop(self.grouped(g, directory));
-                Err(e.into())
-            }
-            Err(e) => {
-                drop(g);
-                self.ready.notify_one();
-                Err(e.into())
-            }
-        }
     }
 
     /// Opens the request's savepoint (and the group's transaction if none is open) on the
@@ -311,10 +356,17 @@ impl GroupCommit {
         self.waits.snapshot(in_use, 1)
     }
 
-    /// Commits whatever is pending and closes the connection (at shutdown).
+    /// Commits whatever is pending (queued writes too) and closes the connection (at
+    /// shutdown).
     pub(crate) async fn close(&self) {
-        let mut g = self.group.lock().await;
+        let mut g = self.group.clone().lock_owned().await;
         commit_group(&mut g).await;
+        if let Some(t) = &self.thread {
+            while self.queue.lock().is_ok_and(|q| !q.is_empty()) {
+                run_on_thread(&mut g, t, &self.queue).await;
+            }
+            t.close().await;
+        }
         if let Link::Owned(c) = &mut g.link {
             if let Some(c) = c.take() {
                 let _ = sqlx::Connection::close(c).await;
@@ -385,35 +437,6 @@ impl Drop for Group {
     }
 }
 
-/// Wakes the committer (to roll back a group marked broken) unless [`Self::done`] was
-/// called: dropped without it, the call it guarded was cancelled midway.
-struct RollBackUnlessDone(Option<Arc<Notify>>);
-
-impl RollBackUnlessDone {
-    fn done(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for RollBackUnlessDone {
-    fn drop(&mut self) {
-        if let Some(ready) = self.0.take() {
-            ready.notify_one();
-        }
-    }
-}
-
-/// Whether a call that began with the request's savepoint failed in a later statement: a
-/// constraint violation, or a statement SQLite could not prepare for its content (SQLite
-/// prepares a call's statements one at a time, as it reaches them). Neither can come from
-/// SAVEPOINT or RELEASE.
-fn failed_after_opening(e: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(d) = e else {
-        return false;
-    };
-    !matches!(d.kind(), sqlx::error::ErrorKind::Other) || super::too_complex(e).is_some()
-}
-
 async fn commit_group(g: &mut Group) {
     if !g.open {
         return;
@@ -447,6 +470,53 @@ async fn commit_group(g: &mut Group) {
     g.end(clean).await;
     for w in g.waiters.drain(..) {
         let _ = w.send(outcome.clone());
+    }
+}
+
+/// Runs the queued writes (up to [`GROUP_MAX`]) on SQLite's write thread, in a transaction
+/// of their own, each in its own savepoint: the group's transaction on the other connection
+/// is committed first (the two never write at once), and this one's COMMIT counts as the
+/// group's (for the checkpointer, and for what [`super::pages`] remembers).
+async fn run_on_thread(
+    g: &mut Group,
+    thread: &WriteThread,
+    queue: &std::sync::Mutex<std::collections::VecDeque<Queued>>,
+) {
+    let jobs: Vec<Queued> = match queue.lock() {
+        Ok(mut q) => {
+            let n = q.len().min(GROUP_MAX);
+            q.drain(..n).collect()
+        }
+        Err(_) => return,
+    };
+    if jobs.is_empty() {
+        return;
+    }
+    commit_group(g).await;
+    let mut tell = Vec::with_capacity(jobs.len());
+    let mut calls = Vec::with_capacity(jobs.len());
+    let mut directory = false;
+    for job in jobs {
+        calls.push(job.statements);
+        directory |= job.directory;
+        tell.push(job.done);
+    }
+    let ran = thread.run(calls).await;
+    if ran.commit.is_ok() {
+        if directory && ran.calls.iter().any(|c| c.is_ok()) {
+            g.generation.fetch_add(1, Ordering::Release);
+        }
+        g.commits.fetch_add(1, Ordering::Relaxed);
+    } else if let Err(e) = &ran.commit {
+        tracing::error!(error = %e, requests = tell.len(), "group commit failed");
+    }
+    for (done, call) in tell.into_iter().zip(ran.calls) {
+        let outcome = match (call, &ran.commit) {
+            (Err(e), _) => Err(WriteFailed::Statements(e)),
+            (Ok(()), Ok(())) => Ok(()),
+            (Ok(()), Err(e)) => Err(WriteFailed::Commit(StoreError::Commit(e.clone()))),
+        };
+        let _ = done.send(outcome);
     }
 }
 

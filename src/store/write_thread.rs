@@ -1,0 +1,258 @@
+//! SQLite's queued writes (creates), run on a thread of our own.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and talks to it through
+//! channels: every call is a message there, every statement's result a message back, and
+//! each message wakes a sleeping thread. Profiles of `POST /Users` showed the one write
+//! connection's thread spending about a third of its time on those wake-ups, and that thread
+//! is the one part of a write that cannot run beside another. Creates know all their
+//! statements up front, so the committer hands a whole group of them to this thread in one
+//! message: it opens the transaction, runs each create in its own savepoint through
+//! rusqlite (the same bundled SQLite as sqlx's), commits once and answers once.
+//!
+//! This connection and sqlx's write connection never hold a write transaction at the same
+//! time: the committer runs a batch here only while it holds the group's lock, after
+//! committing whatever the other connection had open (see [`super::write`]).
+
+use super::sql::{Arg, Sql};
+use super::StoreError;
+use rusqlite::{Connection, OpenFlags};
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Prepared statements kept: a create's handful, in the shapes their row counts give them.
+const STATEMENT_CACHE: usize = 256;
+
+/// What one batch came to.
+pub(crate) struct Ran {
+    /// Each write's statements, in order: `Err` when they failed (and were undone alone).
+    pub calls: Vec<Result<(), StoreError>>,
+    /// The batch's COMMIT (an `Err` undid every write of it).
+    pub commit: Result<(), String>,
+}
+
+struct Batch {
+    calls: Vec<Vec<Sql>>,
+    done: oneshot::Sender<Ran>,
+}
+
+pub(crate) struct WriteThread {
+    tx: std::sync::Mutex<Option<mpsc::Sender<Batch>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for WriteThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteThread")
+    }
+}
+
+impl WriteThread {
+    /// Opens a write connection to the database at `path` (with the pragmas of the store's
+    /// other connections) and starts its thread.
+    pub(crate) fn open(path: &Path) -> Result<WriteThread, String> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| e.to_string())?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA case_sensitive_like = ON; PRAGMA temp_store = MEMORY; \
+             PRAGMA cache_size = -32000; PRAGMA wal_autocheckpoint = {}; \
+             PRAGMA journal_size_limit = {};",
+            super::wal::AUTOCHECKPOINT,
+            super::wal::JOURNAL_SIZE_LIMIT
+        ))
+        .map_err(|e| e.to_string())?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let (tx, rx) = mpsc::channel::<Batch>();
+        let thread = std::thread::Builder::new()
+            .name("scimgate-sqlite-write".into())
+            .spawn(move || {
+                for batch in rx {
+                    let _ = batch.done.send(run(&conn, batch.calls));
+                }
+                // Closing the connection here, on its thread, once the store has let go.
+                drop(conn);
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(WriteThread {
+            tx: std::sync::Mutex::new(Some(tx)),
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `calls` (each a write's statements) in one transaction, each in its own
+    /// savepoint, and commits.
+    pub(crate) async fn run(&self, calls: Vec<Vec<Sql>>) -> Ran {
+        let n = calls.len();
+        let (done, ran) = oneshot::channel();
+        let sent = self
+            .tx
+            .lock()
+            .ok()
+            .and_then(|tx| tx.as_ref().map(|tx| tx.send(Batch { calls, done }).is_ok()));
+        if sent == Some(true) {
+            if let Ok(ran) = ran.await {
+                return ran;
+            }
+        }
+        Ran {
+            calls: (0..n)
+                .map(|_| Err(StoreError::Commit("the store is closed".into())))
+                .collect(),
+            commit: Err("the store is closed".into()),
+        }
+    }
+
+    /// Closes the connection and waits for its thread (at the store's close).
+    pub(crate) async fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return Ran {
+            calls: calls.iter().map(|_| Err(store_error(&e))).collect(),
+            commit: Ok(()),
+        };
+    }
+    // A savepoint that could not be released or undone leaves the transaction in a state
+    // nobody can vouch for: the whole batch is rolled back.
+    let mut broken: Option<String> = None;
+    let mut out = Vec::with_capacity(calls.len());
+    for call in &calls {
+        if let Some(why) = &broken {
+            out.push(Err(StoreError::Commit(why.clone())));
+            continue;
+        }
+        if let Err(e) = conn.execute_batch("SAVEPOINT request") {
+            broken = Some(e.to_string());
+            out.push(Err(store_error(&e)));
+            continue;
+        }
+        match call.iter().try_for_each(|s| execute(conn, s)) {
+            Ok(()) => {
+                if let Err(e) = conn.execute_batch("RELEASE request") {
+                    broken = Some(e.to_string());
+                }
+                out.push(Ok(()));
+            }
+            Err(e) => {
+                out.push(Err(store_error(&e)));
+                if let Err(e) = conn.execute_batch("ROLLBACK TO request; RELEASE request") {
+                    broken = Some(e.to_string());
+                }
+            }
+        }
+    }
+    let commit = match broken {
+        Some(why) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(why)
+        }
+        None => conn.execute_batch("COMMIT").map_err(|e| {
+            // Whatever state the failed COMMIT left, end the transaction.
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        }),
+    };
+    Ran { calls: out, commit }
+}
+
+/// One statement, its `$n` placeholders bound by number (as sqlx's SQLite driver binds
+/// them), run to its end.
+fn execute(conn: &Connection, s: &Sql) -> rusqlite::Result<()> {
+    let mut st = conn.prepare_cached(s.sql())?;
+    for i in 1..=st.parameter_count() {
+        let n = st
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or(rusqlite::Error::InvalidParameterCount(i, s.args().len()))?;
+        match s.args().get(n.wrapping_sub(1)) {
+            Some(Arg::Str(v)) => st.raw_bind_parameter(i, v.as_str())?,
+            Some(Arg::Int(v)) => st.raw_bind_parameter(i, *v)?,
+            Some(Arg::Null | Arg::NullInt) => st.raw_bind_parameter(i, rusqlite::types::Null)?,
+            None => return Err(rusqlite::Error::InvalidParameterCount(n, s.args().len())),
+        }
+    }
+    let mut rows = st.raw_query();
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// The error as the store reports sqlx's: a unique violation stays one (a taken userName is
+/// a 409), a statement too large stays a client's error.
+fn store_error(e: &rusqlite::Error) -> StoreError {
+    let (code, message) = match e {
+        rusqlite::Error::SqliteFailure(f, msg) => (
+            Some(f.extended_code),
+            msg.clone().unwrap_or_else(|| f.to_string()),
+        ),
+        other => (None, other.to_string()),
+    };
+    StoreError::from(sqlx::Error::Database(Box::new(Failure { code, message })))
+}
+
+/// A SQLite error from this thread, in sqlx's terms.
+#[derive(Debug)]
+struct Failure {
+    code: Option<i32>,
+    message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl sqlx::error::DatabaseError for Failure {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.code.map(|c| Cow::Owned(c.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use rusqlite::ffi;
+        use sqlx::error::ErrorKind;
+        match self.code {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                ErrorKind::UniqueViolation
+            }
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
