@@ -729,6 +729,44 @@ async fn transactions_roll_back() {
     }
 }
 
+/// A write dropped while its BEGIN is on its way (its client gone) leaves no transaction
+/// behind: on SQLite one would hold the write lock against the write thread, and every
+/// create after it would wait out the busy timeout and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_dropped_during_its_begin_leaves_creates_working() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let org = {
+            let mut c = db.store.read().await.unwrap();
+            orgs::create_org(&mut c, "acme", "Acme").await.unwrap()
+        };
+        for i in 0..5 {
+            {
+                let mut begin = Box::pin(db.store.begin());
+                let _ = begin.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            }
+            let statements =
+                users::insert_user_statements(&user(&org.id, &format!("c{i}"), json!({})));
+            let all: Vec<&Sql> = statements.iter().collect();
+            let written = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                db.store.write_user_with(&org.id, &all),
+            )
+            .await;
+            assert!(
+                matches!(written, Ok(Ok(()))),
+                "create {i} after a dropped BEGIN: {written:?}"
+            );
+        }
+        let mut c = db.store.read().await.unwrap();
+        assert_eq!(users::count_users(&mut c, &org.id).await.unwrap(), (5, 0));
+        drop(c);
+        db.finish().await;
+    }
+}
+
 /// Writes made of known statements (on SQLite: queued, and run by the committer in one call
 /// each, in its own savepoint, in the open group): one that fails on a taken userName, after
 /// a statement of the same call succeeded, takes that statement with it and nothing of the

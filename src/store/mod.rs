@@ -354,6 +354,8 @@ impl Store {
                     // The sessions' pool too: see [`wal`].
                     .pragma("wal_autocheckpoint", wal::AUTOCHECKPOINT.to_string())
                     .pragma("journal_size_limit", wal::JOURNAL_SIZE_LIMIT.to_string());
+                // The file as sqlx resolved it (percent-decoded): the write thread's too.
+                let write_path = sopts.get_filename().to_path_buf();
                 let typed = sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(2)
                     .connect_with(sopts)
@@ -367,7 +369,7 @@ impl Store {
                 // touches (the log's, the users') stay hot instead of being read back.
                 writer.execute("PRAGMA cache_size = -32000;").await?;
                 // Creates run on a thread of our own (see [`write_thread`]).
-                let path = sqlite_file_path(&url).unwrap_or_default();
+                let path = write_path;
                 let thread = write_thread::WriteThread::open(&path).map_err(|e| {
                     StoreError::InvalidUrl(format!(
                         "cannot open {} for writing: {e}",

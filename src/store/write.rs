@@ -296,14 +296,24 @@ impl GroupCommit {
     async fn open(&self, mut g: OwnedMutexGuard<Group>, directory: bool) -> Result<WriteTx> {
         if !g.open {
             g.lease().await?;
+            g.conn()?;
+            // Should this request be dropped during the call (its client gone), whether the
+            // BEGIN ran is unknown, and a transaction nobody knows of would hold SQLite's
+            // write lock against the write thread's groups: until the call returns the
+            // group counts as open and broken, and the guard has the committer roll back.
+            g.open = true;
+            g.broken = true;
+            let cancelled = RollBackUnlessDone(Some(self.ready.clone()));
             // One call for both: every call is a round trip to SQLite's worker thread (or
             // to PostgreSQL).
-            if let Err(e) = g.conn()?.execute(&*self.begin).await {
+            let begun = g.conn()?.execute(&*self.begin).await;
+            cancelled.done();
+            g.broken = false;
+            if let Err(e) = begun {
                 let _ = g.conn()?.execute("ROLLBACK").await;
                 g.end(false).await;
                 return Err(e.into());
             }
-            g.open = true;
         } else if g.unreleased {
             if let Err(e) = g
                 .conn()?
@@ -433,6 +443,24 @@ impl Drop for Group {
             if let Some(c) = conn.take() {
                 c.abandon();
             }
+        }
+    }
+}
+
+/// Wakes the committer (to roll back a group marked broken) unless [`Self::done`] was
+/// called: dropped without it, the call it guarded was cancelled midway.
+struct RollBackUnlessDone(Option<Arc<Notify>>);
+
+impl RollBackUnlessDone {
+    fn done(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RollBackUnlessDone {
+    fn drop(&mut self) {
+        if let Some(ready) = self.0.take() {
+            ready.notify_one();
         }
     }
 }

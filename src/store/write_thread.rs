@@ -74,7 +74,19 @@ impl WriteThread {
             .name("scimgate-sqlite-write".into())
             .spawn(move || {
                 for batch in rx {
-                    let _ = batch.done.send(run(&conn, batch.calls));
+                    let n = batch.calls.len();
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run(&conn, batch.calls)
+                    }))
+                    .unwrap_or_else(|_| {
+                        // Whatever the batch left open is undone; the thread goes on.
+                        let _ = conn.execute_batch("ROLLBACK");
+                        tracing::error!(
+                            "the SQLite write thread panicked; its batch was rolled back"
+                        );
+                        failed(n, "the write thread failed")
+                    });
+                    let _ = batch.done.send(ran);
                 }
                 // Closing the connection here, on its thread, once the store has let go.
                 drop(conn);
@@ -101,12 +113,7 @@ impl WriteThread {
                 return ran;
             }
         }
-        Ran {
-            calls: (0..n)
-                .map(|_| Err(StoreError::Commit("the store is closed".into())))
-                .collect(),
-            commit: Err("the store is closed".into()),
-        }
+        failed(n, "the store is closed")
     }
 
     /// Closes the connection and waits for its thread (at the store's close).
@@ -121,11 +128,21 @@ impl WriteThread {
     }
 }
 
+/// Every one of `n` writes failed, nothing committed.
+fn failed(n: usize, why: &str) -> Ran {
+    Ran {
+        calls: (0..n)
+            .map(|_| Err(StoreError::Commit(why.into())))
+            .collect(),
+        commit: Err(why.into()),
+    }
+}
+
 fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return Ran {
             calls: calls.iter().map(|_| Err(store_error(&e))).collect(),
-            commit: Ok(()),
+            commit: Err(e.to_string()),
         };
     }
     // A savepoint that could not be released or undone leaves the transaction in a state
@@ -172,8 +189,13 @@ fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
 }
 
 /// One statement, its `$n` placeholders bound by number (as sqlx's SQLite driver binds
-/// them), run to its end.
+/// them), run to its end. rusqlite prepares only the first statement of a text and ignores
+/// the rest, so a text of several is refused rather than half run (the store's statements
+/// carry their values bound, never in the text, so a `;` can only separate statements).
 fn execute(conn: &Connection, s: &Sql) -> rusqlite::Result<()> {
+    if s.sql().trim_end().trim_end_matches(';').contains(';') {
+        return Err(rusqlite::Error::MultipleStatement);
+    }
     let mut st = conn.prepare_cached(s.sql())?;
     for i in 1..=st.parameter_count() {
         let n = st
@@ -254,5 +276,73 @@ impl sqlx::error::DatabaseError for Failure {
             Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
             _ => ErrorKind::Other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, z TEXT)")
+            .unwrap();
+        c
+    }
+
+    fn insert(k: &str, n: i64) -> Sql {
+        let mut s = Sql::new("INSERT INTO t (z, n, k) VALUES (");
+        s.push_bind(None::<String>)
+            .push(", ")
+            .push_bind(n)
+            .push(", ")
+            .push_bind(k)
+            .push(")");
+        s
+    }
+
+    fn count(c: &Connection) -> i64 {
+        c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Each write of a batch keeps all of its statements or none; a duplicate key is a
+    /// unique violation as sqlx reports it (a 409 for a taken userName); values bind by
+    /// their `$n`, a NULL included.
+    #[test]
+    fn a_batch_keeps_each_write_whole_and_reports_conflicts_as_sqlx_does() {
+        let c = conn();
+        let ran = run(
+            &c,
+            vec![
+                vec![insert("a", 1), insert("b", 2)],
+                vec![insert("x", 3), insert("a", 4)],
+                vec![insert("y", 5)],
+            ],
+        );
+        assert!(ran.commit.is_ok());
+        assert!(ran.calls[0].is_ok() && ran.calls[2].is_ok());
+        match &ran.calls[1] {
+            Err(StoreError::Database(sqlx::Error::Database(d))) => {
+                assert!(d.is_unique_violation(), "{d:?}");
+                assert!(d.message().contains("t.k"), "{}", d.message());
+            }
+            other => panic!("not a unique violation: {other:?}"),
+        }
+        // a, b, y: x went with its write's failed second statement.
+        assert_eq!(count(&c), 3);
+        let n: i64 = c
+            .query_row("SELECT n FROM t WHERE k = 'y'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn several_statements_in_one_text_are_refused() {
+        let c = conn();
+        let two = Sql::new("INSERT INTO t (k) VALUES ('p'); INSERT INTO t (k) VALUES ('q')");
+        let ran = run(&c, vec![vec![two]]);
+        assert!(ran.calls[0].is_err());
+        assert_eq!(count(&c), 0);
     }
 }
