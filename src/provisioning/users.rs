@@ -93,8 +93,8 @@ pub async fn create_user(
     };
     let role = role_of(&user.attributes);
     let outbox = feed_for(store.backend(), ctx, &[feed::user_created(&user, role)]);
-    // The user's rows, its log entry and its change event in the call that begins the
-    // write: a taken userName fails it and nothing of it is kept.
+    // The user's rows, its log entry and its change event in one write: a taken userName
+    // fails it and nothing of it is kept.
     log.create_and_write(
         store,
         &ctx.org.id,

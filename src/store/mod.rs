@@ -234,16 +234,6 @@ pub struct NotReady {
 
 /// The (device, inode) of a file: open connections keep using an unlinked or replaced file
 /// as if nothing happened, so the path is compared with what was opened.
-/// The database file of a `sqlite:` URL.
-fn sqlite_file_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    Some(std::path::PathBuf::from(
-        rest.split_once('?').map_or(rest, |(p, _)| p),
-    ))
-}
-
 fn file_identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
     let meta = std::fs::metadata(path)?;
     #[cfg(unix)]
@@ -369,11 +359,10 @@ impl Store {
                 // touches (the log's, the users') stay hot instead of being read back.
                 writer.execute("PRAGMA cache_size = -32000;").await?;
                 // Creates run on a thread of our own (see [`write_thread`]).
-                let path = write_path;
-                let thread = write_thread::WriteThread::open(&path).map_err(|e| {
+                let thread = write_thread::WriteThread::open(&write_path).map_err(|e| {
                     StoreError::InvalidUrl(format!(
                         "cannot open {} for writing: {e}",
-                        path.display()
+                        write_path.display()
                     ))
                 })?;
                 let group =
@@ -401,11 +390,12 @@ impl Store {
             ))),
             TypedPool::Sqlite(_) => None,
         };
-        let sqlite_path = if dialect == Backend::Sqlite {
-            sqlite_file_path(&url)
-        } else {
-            None
-        };
+        let sqlite_path = (dialect == Backend::Sqlite).then(|| {
+            let rest = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            std::path::PathBuf::from(rest.split_once('?').map_or(rest, |(p, _)| p))
+        });
         let sqlite_file = match &sqlite_path {
             Some(p) => Some(file_identity(p).map_err(|e| {
                 StoreError::InvalidUrl(format!("cannot read {}: {e}", p.display()))
@@ -526,8 +516,9 @@ impl Store {
     }
 
     /// `statements` (in the order given) as one user write of their own, committed: on
-    /// SQLite queued for the committer, which runs them in one call in its open group (see
-    /// [`write::GroupCommit::write`]); elsewhere in a [`Store::begin_user`] transaction.
+    /// SQLite queued for the committer, which has the write thread run them in their own
+    /// savepoint (see [`write::GroupCommit::write`]); elsewhere in a [`Store::begin_user`]
+    /// transaction.
     /// Returns once they are durable. A failure keeps nothing of them, and says whether the
     /// statements failed (a taken userName, say: their errors are as if run one by one) or
     /// their COMMIT did.
@@ -538,7 +529,7 @@ impl Store {
     ) -> std::result::Result<(), WriteFailed> {
         match &self.group {
             Some(g) => {
-                g.write(true, statements).await?;
+                g.write(statements).await?;
                 self.feed_signal.send_modify(|v| *v = v.wrapping_add(1));
                 Ok(())
             }

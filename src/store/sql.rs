@@ -125,11 +125,8 @@ impl Sql {
             }
             let base = out.args.len();
             let mut rest = s.sql.as_str();
-            while let Some(i) = rest.find('$') {
+            while let Some((i, digits)) = next_dollar(rest) {
                 out.sql.push_str(&rest[..i]);
-                let digits = rest[i + 1..]
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(rest.len() - i - 1);
                 match rest[i + 1..i + 1 + digits].parse::<usize>() {
                     Ok(_) if positional => out.sql.push('?'),
                     Ok(n) => {
@@ -151,10 +148,7 @@ impl Sql {
     fn is_sequential(&self) -> bool {
         let mut rest = self.sql.as_str();
         let mut expected = 1usize;
-        while let Some(i) = rest.find('$') {
-            let digits = rest[i + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len() - i - 1);
+        while let Some((i, digits)) = next_dollar(rest) {
             if digits > 0 {
                 if rest[i + 1..i + 1 + digits].parse::<usize>().ok() != Some(expected) {
                     return false;
@@ -170,11 +164,8 @@ impl Sql {
     fn append_renumbered(&mut self, other: &Sql) -> &mut Self {
         let base = self.args.len();
         let mut rest = other.sql.as_str();
-        while let Some(i) = rest.find('$') {
+        while let Some((i, digits)) = next_dollar(rest) {
             self.sql.push_str(&rest[..i]);
-            let digits = rest[i + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(rest.len() - i - 1, |n| n);
             self.sql.push('$');
             if digits > 0 {
                 let n: usize = rest[i + 1..i + 1 + digits].parse().unwrap_or(0);
@@ -340,6 +331,15 @@ impl Joined<'_> {
         }
         q
     }
+}
+
+/// The next `$` in `rest` and how many digits follow it (0: not a placeholder).
+fn next_dollar(rest: &str) -> Option<(usize, usize)> {
+    let i = rest.find('$')?;
+    let digits = rest[i + 1..]
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len() - i - 1);
+    Some((i, digits))
 }
 
 fn bind_arg<'q>(

@@ -60,7 +60,6 @@ pub enum WriteFailed {
 /// A write waiting for the committer to run it (see [`GroupCommit::write`]).
 struct Queued {
     statements: Vec<Sql>,
-    directory: bool,
     done: oneshot::Sender<std::result::Result<(), WriteFailed>>,
 }
 
@@ -116,8 +115,8 @@ pub(crate) struct GroupCommit {
     begin: Arc<str>,
     /// Writes for the committer to run in the group, in order (SQLite only).
     queue: Arc<std::sync::Mutex<std::collections::VecDeque<Queued>>>,
-    /// SQLite: the thread that runs queued writes (see [`super::write_thread`]); without it
-    /// the committer runs them on `group`'s connection.
+    /// SQLite: the thread that runs queued writes (see [`super::write_thread`]); `None` on
+    /// a PostgreSQL lane, which takes none.
     thread: Option<Arc<WriteThread>>,
 }
 
@@ -191,7 +190,7 @@ impl GroupCommit {
         let ready = gc.ready.clone();
         let queue = gc.queue.clone();
         let thread = gc.thread.clone();
-        let committer = async move {
+        tokio::spawn(async move {
             loop {
                 let woken = tokio::time::timeout(IDLE_CHECK, ready.notified()).await;
                 let Some(group) = weak.upgrade() else { return };
@@ -220,12 +219,12 @@ impl GroupCommit {
                     ready.notify_one();
                 }
             }
-        };
-        tokio::spawn(committer);
+        });
         gc
     }
 
-    /// Runs `statements` as one write and returns once they are durable: SQLite's creates.
+    /// Runs `statements` as one directory write and returns once they are durable: SQLite's
+    /// creates.
     /// The request queues its statements; the committer hands everything queued to the
     /// write thread ([`super::write_thread`]) in one message, which runs each write in its
     /// own savepoint and commits them together. Before, a create took the write connection
@@ -235,11 +234,7 @@ impl GroupCommit {
     ///
     /// Its client gone, a write already queued still runs and is committed as a whole (its
     /// log entry with it), as one whose COMMIT had begun would be.
-    pub(crate) async fn write(
-        &self,
-        directory: bool,
-        statements: &[&Sql],
-    ) -> std::result::Result<(), WriteFailed> {
+    pub(crate) async fn write(&self, statements: &[&Sql]) -> std::result::Result<(), WriteFailed> {
         if self.thread.is_none() {
             // A PostgreSQL lane: its writes are transactions (`Store::write_user_with`).
             return Err(WriteFailed::Statements(StoreError::Commit(
@@ -249,11 +244,7 @@ impl GroupCommit {
         let statements = statements.iter().map(|s| (*s).clone()).collect();
         let (done, told) = oneshot::channel();
         match self.queue.lock() {
-            Ok(mut q) => q.push_back(Queued {
-                statements,
-                directory,
-                done,
-            }),
+            Ok(mut q) => q.push_back(Queued { statements, done }),
             Err(_) => {
                 return Err(WriteFailed::Statements(StoreError::Commit(
                     "the write queue failed".into(),
@@ -369,7 +360,7 @@ impl GroupCommit {
     /// Commits whatever is pending (queued writes too) and closes the connection (at
     /// shutdown).
     pub(crate) async fn close(&self) {
-        let mut g = self.group.clone().lock_owned().await;
+        let mut g = self.group.lock().await;
         commit_group(&mut g).await;
         if let Some(t) = &self.thread {
             while self.queue.lock().is_ok_and(|q| !q.is_empty()) {
@@ -521,17 +512,11 @@ async fn run_on_thread(
         return;
     }
     commit_group(g).await;
-    let mut tell = Vec::with_capacity(jobs.len());
-    let mut calls = Vec::with_capacity(jobs.len());
-    let mut directory = false;
-    for job in jobs {
-        calls.push(job.statements);
-        directory |= job.directory;
-        tell.push(job.done);
-    }
+    let (calls, tell): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.statements, j.done)).unzip();
     let ran = thread.run(calls).await;
     if ran.commit.is_ok() {
-        if directory && ran.calls.iter().any(|c| c.is_ok()) {
+        // Every queued write is a directory write (a create).
+        if ran.calls.iter().any(|c| c.is_ok()) {
             g.generation.fetch_add(1, Ordering::Release);
         }
         g.commits.fetch_add(1, Ordering::Relaxed);

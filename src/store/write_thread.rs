@@ -139,7 +139,7 @@ fn failed(n: usize, why: &str) -> Ran {
 }
 
 fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
         return Ran {
             calls: calls.iter().map(|_| Err(store_error(&e))).collect(),
             commit: Err(e.to_string()),
@@ -154,14 +154,14 @@ fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
             out.push(Err(StoreError::Commit(why.clone())));
             continue;
         }
-        if let Err(e) = conn.execute_batch("SAVEPOINT request") {
+        if let Err(e) = statement(conn, "SAVEPOINT request") {
             broken = Some(e.to_string());
             out.push(Err(store_error(&e)));
             continue;
         }
         match call.iter().try_for_each(|s| execute(conn, s)) {
             Ok(()) => {
-                if let Err(e) = conn.execute_batch("RELEASE request") {
+                if let Err(e) = statement(conn, "RELEASE request") {
                     broken = Some(e.to_string());
                 }
                 out.push(Ok(()));
@@ -179,13 +179,19 @@ fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
             let _ = conn.execute_batch("ROLLBACK");
             Err(why)
         }
-        None => conn.execute_batch("COMMIT").map_err(|e| {
+        None => statement(conn, "COMMIT").map_err(|e| {
             // Whatever state the failed COMMIT left, end the transaction.
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
         }),
     };
     Ran { calls: out, commit }
+}
+
+/// A fixed statement of every batch or every write, prepared once: parsing it again for
+/// each create would be work on every request's path.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
 /// One statement, its `$n` placeholders bound by number (as sqlx's SQLite driver binds
