@@ -50,13 +50,17 @@ impl Append {
             .sum()
     }
 
-    /// The statements [`Append::run`] would run on SQLite in its one call (the append's,
-    /// then `with`), when they fit in one; `None` on PostgreSQL.
+    /// The statements [`Append::run`] would run on SQLite in its one call (`with`, then the
+    /// append's), when they fit in one; `None` on PostgreSQL. The write's own statements go
+    /// first: on SQLite's write thread a write whose first statement fails (a taken
+    /// userName) has changed nothing, so it needs no savepoint of its own
+    /// ([`super::write_thread`]). The append reads its counter in its own statements, so
+    /// nothing before it depends on it.
     pub(crate) fn one_sqlite_call<'a>(&'a self, with: &[&'a Sql]) -> Option<Vec<&'a Sql>> {
         (self.backend == Some(super::Backend::Sqlite)
             && self.statements.len() <= SHARED_CALL
             && self.args(with) <= SHARED_ARGS)
-            .then(|| self.statements.iter().chain(with.iter().copied()).collect())
+            .then(|| with.iter().copied().chain(self.statements.iter()).collect())
     }
 
     /// Runs the append and then `with` (statements of the same transaction), in as few
