@@ -63,8 +63,9 @@ impl Append {
             .then(|| with.iter().copied().chain(self.statements.iter()).collect())
     }
 
-    /// Runs the append and then `with` (statements of the same transaction), in as few
-    /// calls as each database allows: on SQLite one call; on PostgreSQL one statement (the
+    /// Runs the append and `with` (statements of the same transaction), in as few calls as
+    /// each database allows: on SQLite one call (`with` first, see
+    /// [`Append::one_sqlite_call`]); on PostgreSQL one statement (the
     /// counter's upsert `RETURNING` the new value feeds the rows' INSERTs through `WITH`),
     /// because the org's counter row stays locked from its upsert to COMMIT and every round
     /// trip in between is time the org's other writers wait.

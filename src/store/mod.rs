@@ -516,8 +516,8 @@ impl Store {
     }
 
     /// `statements` (in the order given) as one user write of their own, committed: on
-    /// SQLite queued for the committer, which has the write thread run them in their own
-    /// savepoint (see [`write::GroupCommit::write`]); elsewhere in a [`Store::begin_user`]
+    /// SQLite queued for the committer, which has the write thread run them, kept or undone
+    /// whole (see [`write::GroupCommit::write`]); elsewhere in a [`Store::begin_user`]
     /// transaction.
     /// Returns once they are durable. A failure keeps nothing of them, and says whether the
     /// statements failed (a taken userName, say: their errors are as if run one by one) or

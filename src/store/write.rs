@@ -226,8 +226,10 @@ impl GroupCommit {
     /// Runs `statements` as one directory write and returns once they are durable: SQLite's
     /// creates.
     /// The request queues its statements; the committer hands everything queued to the
-    /// write thread ([`super::write_thread`]) in one message, which runs each write in its
-    /// own savepoint and commits them together. Before, a create took the write connection
+    /// write thread ([`super::write_thread`]) in one message, which runs them, each kept or
+    /// undone whole, and commits them together. The first of `statements` must undo itself
+    /// when it fails on a constraint (a plain INSERT does; `INSERT OR FAIL` does not): the
+    /// thread runs a batch without savepoints and relies on it. Before, a create took the write connection
     /// itself: it held it from the moment it got it until its task was next scheduled after
     /// the call's answer, the next request's task was woken only then, and each of the
     /// call's statements came back as a message of its own, a thread wake-up each.
@@ -493,7 +495,7 @@ async fn commit_group(g: &mut Group) {
 }
 
 /// Runs the queued writes (up to [`GROUP_MAX`]) on SQLite's write thread, in a transaction
-/// of their own, each in its own savepoint: the group's transaction on the other connection
+/// of their own, each kept or undone whole: the group's transaction on the other connection
 /// is committed first (the two never write at once), and this one's COMMIT counts as the
 /// group's (for the checkpointer, and for what [`super::pages`] remembers).
 async fn run_on_thread(

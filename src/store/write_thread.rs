@@ -158,9 +158,20 @@ fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
 /// that statement on its own, the transaction stays open, and nothing else of the write has
 /// run. Any other failure (a later statement, an I/O error that ended the transaction)
 /// rolls the batch back and returns `None`: nothing of it is kept and [`run_saved`] runs it
-/// again. A failed COMMIT is the batch's answer, as it is there.
+/// again. A failed BEGIN or COMMIT is the batch's answer, as it is there (a BEGIN that
+/// waited out the busy timeout is not waited out twice).
+///
+/// What this relies on: the first statement of every queued write undoes itself on a
+/// constraint's failure, as SQLite's default conflict resolution (ABORT) does. A queued
+/// write must not start with `INSERT OR FAIL` or on a table whose trigger could
+/// `RAISE(FAIL)` (see [`super::write::GroupCommit::write`]).
 fn run_unsaved(conn: &Connection, calls: &[Vec<Sql>]) -> Option<Ran> {
-    statement(conn, "BEGIN IMMEDIATE").ok()?;
+    if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
+        return Some(Ran {
+            calls: calls.iter().map(|_| Err(store_error(&e))).collect(),
+            commit: Err(e.to_string()),
+        });
+    }
     let mut out = Vec::with_capacity(calls.len());
     for call in calls {
         let mut failed = None;
