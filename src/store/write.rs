@@ -203,8 +203,14 @@ impl GroupCommit {
                 // rather than each paying a COMMIT of their own, and a bigger group writes
                 // fewer WAL frames per request: the pages every create touches (the rightmost
                 // leaves of the log's and the users' indexes) go to the WAL once per COMMIT.
-                for _ in 0..COMMIT_YIELDS {
-                    tokio::task::yield_now().await;
+                // Queued creates go to the write thread at once instead: the thread is the
+                // one part of a create nothing can overlap, and the creates that arrive while
+                // it runs make the next batch (alternated, 16 clients creating: +6 to +18 %
+                // creates/s with no wait against the wait, 5 pairs of 5).
+                if queue.lock().map_or(true, |q| q.is_empty()) {
+                    for _ in 0..COMMIT_YIELDS {
+                        tokio::task::yield_now().await;
+                    }
                 }
                 // The mutex is fair: requests already queued for the connection join this
                 // group before the COMMIT below runs.
