@@ -206,7 +206,7 @@ impl GroupCommit {
                 // Queued creates go to the write thread at once instead: the thread is the
                 // one part of a create nothing can overlap, and the creates that arrive while
                 // it runs make the next batch (alternated, 16 clients creating: +6 to +18 %
-                // creates/s with no wait against the wait, 5 pairs of 5).
+                // creates/s with no wait against the wait, in 5 alternated pairs).
                 if queue.lock().map_or(true, |q| q.is_empty()) {
                     for _ in 0..COMMIT_YIELDS {
                         tokio::task::yield_now().await;
@@ -235,10 +235,11 @@ impl GroupCommit {
     /// write thread ([`super::write_thread`]) in one message, which runs them, each kept or
     /// undone whole, and commits them together. The first of `statements` must undo itself
     /// when it fails on a constraint (a plain INSERT does; `INSERT OR FAIL` does not): the
-    /// thread runs a batch without savepoints and relies on it. Before, a create took the write connection
-    /// itself: it held it from the moment it got it until its task was next scheduled after
-    /// the call's answer, the next request's task was woken only then, and each of the
-    /// call's statements came back as a message of its own, a thread wake-up each.
+    /// thread runs a batch without savepoints and relies on it. Before, a create took the
+    /// write connection itself: it held it from the moment it got it until its task was
+    /// next scheduled after the call's answer, the next request's task was woken only then,
+    /// and each of the call's statements came back as a message of its own, a thread
+    /// wake-up each.
     ///
     /// Its client gone, a write already queued still runs and is committed as a whole (its
     /// log entry with it), as one whose COMMIT had begun would be.

@@ -167,10 +167,7 @@ fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
 /// `RAISE(FAIL)` (see [`super::write::GroupCommit::write`]).
 fn run_unsaved(conn: &Connection, calls: &[Vec<Sql>]) -> Option<Ran> {
     if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
-        return Some(Ran {
-            calls: calls.iter().map(|_| Err(store_error(&e))).collect(),
-            commit: Err(e.to_string()),
-        });
+        return Some(not_begun(calls, &e));
     }
     let mut out = Vec::with_capacity(calls.len());
     for call in calls {
@@ -194,12 +191,26 @@ fn run_unsaved(conn: &Connection, calls: &[Vec<Sql>]) -> Option<Ran> {
             }
         }
     }
-    let commit = statement(conn, "COMMIT").map_err(|e| {
-        // Whatever state the failed COMMIT left, end the transaction.
+    Some(Ran {
+        calls: out,
+        commit: commit(conn),
+    })
+}
+
+/// Every write of the batch failed with the BEGIN that could not open it.
+fn not_begun(calls: &[Vec<Sql>], e: &rusqlite::Error) -> Ran {
+    Ran {
+        calls: calls.iter().map(|_| Err(store_error(e))).collect(),
+        commit: Err(e.to_string()),
+    }
+}
+
+/// COMMIT; whatever state a failed one left, the transaction is ended.
+fn commit(conn: &Connection) -> Result<(), String> {
+    statement(conn, "COMMIT").map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         e.to_string()
-    });
-    Some(Ran { calls: out, commit })
+    })
 }
 
 /// A constraint's failure (unique, not null, foreign key, check), which SQLite undoes by
@@ -212,10 +223,7 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
 /// anywhere is undone alone.
 fn run_saved(conn: &Connection, calls: &[Vec<Sql>]) -> Ran {
     if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
-        return Ran {
-            calls: calls.iter().map(|_| Err(store_error(&e))).collect(),
-            commit: Err(e.to_string()),
-        };
+        return not_begun(calls, &e);
     }
     // A savepoint that could not be released or undone leaves the transaction in a state
     // nobody can vouch for: the whole batch is rolled back.
@@ -251,11 +259,7 @@ fn run_saved(conn: &Connection, calls: &[Vec<Sql>]) -> Ran {
             let _ = conn.execute_batch("ROLLBACK");
             Err(why)
         }
-        None => statement(conn, "COMMIT").map_err(|e| {
-            // Whatever state the failed COMMIT left, end the transaction.
-            let _ = conn.execute_batch("ROLLBACK");
-            e.to_string()
-        }),
+        None => commit(conn),
     };
     Ran { calls: out, commit }
 }
