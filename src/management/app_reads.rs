@@ -253,6 +253,8 @@ pub async fn events(
                 .await?;
             (rows, last, oldest)
         };
+        // Nothing handed out that a power cut could take back (see `Store::settled`).
+        store.settled().await;
         if after > last {
             return Err(ManagementError::Invalid(format!(
                 "after is beyond the newest event ({last})"

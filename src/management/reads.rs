@@ -375,5 +375,9 @@ pub async fn change_events(
 ) -> Result<Vec<ChangeEvent>> {
     let limit = limit.clamp(1, CHANGE_EVENTS_MAX);
     let mut c = store.read().await?;
-    Ok(feed::list_newest(&mut c, &org.id, after.map(|a| a.max(0)), limit).await?)
+    let events = feed::list_newest(&mut c, &org.id, after.map(|a| a.max(0)), limit).await?;
+    drop(c);
+    // Its `after` is a feed cursor too (see `Store::settled`).
+    store.settled().await;
+    Ok(events)
 }

@@ -208,6 +208,8 @@ pub struct Store {
     /// Bumped after every committed change to an org or a SCIM token made through this
     /// store: what the SCIM API's cache of verified tokens checks its entries against.
     credentials: Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite: how far the write thread's commits are durable (see [`write_thread`]).
+    durability: Arc<write_thread::Durability>,
 }
 
 /// Benchmark builds only: `SCIMGATE_BENCH_WITHOUT_LANES` turns PostgreSQL's lanes off, so
@@ -333,6 +335,7 @@ impl Store {
             AnyConnectOptions::from_str(&url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let acquire = Duration::from_secs(10);
         let cursors = Arc::new(pages::PageCursors::default());
+        let durability = Arc::new(write_thread::Durability::default());
         let (typed, pool, group) = match dialect {
             Backend::Sqlite => {
                 let sopts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
@@ -359,7 +362,12 @@ impl Store {
                 // touches (the log's, the users') stay hot instead of being read back.
                 writer.execute("PRAGMA cache_size = -32000;").await?;
                 // Creates run on a thread of our own (see [`write_thread`]).
-                let thread = write_thread::WriteThread::open(&write_path).map_err(|e| {
+                let thread = write_thread::WriteThread::open(
+                    &write_path,
+                    cursors.generation_counter(),
+                    durability.clone(),
+                )
+                .map_err(|e| {
                     StoreError::InvalidUrl(format!(
                         "cannot open {} for writing: {e}",
                         write_path.display()
@@ -423,6 +431,7 @@ impl Store {
             sqlite_path,
             sqlite_file,
             credentials: Arc::default(),
+            durability,
         };
         fold::backfill(&store).await?;
         search::backfill(&store).await?;
@@ -431,6 +440,18 @@ impl Store {
 
     pub async fn read(&self) -> Result<Conn> {
         self.pool.acquire().await
+    }
+
+    /// Returns once whatever a read that has already run could have seen is durable. SQLite's
+    /// write thread lets other connections read a batch of creates before the WAL's sync
+    /// returns (its writers are told only after it): a reader that hands out change-feed
+    /// sequence numbers calls this after its read, so that a power cut cannot take back an
+    /// event it handed out (see [`write_thread`]). At once when nothing is being synced, and
+    /// on PostgreSQL, where a commit is visible only once it is durable.
+    pub async fn settled(&self) {
+        if self.group.is_some() {
+            self.durability.settled().await;
+        }
     }
 
     /// SQLite: what the WAL's checkpointer did (see [`wal`]); all zero on PostgreSQL.

@@ -522,23 +522,16 @@ async fn run_on_thread(
     }
     commit_group(g).await;
     let (calls, tell): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.statements, j.done)).unzip();
-    let ran = thread.run(calls).await;
-    if ran.commit.is_ok() {
-        // Every queued write is a directory write (a create).
-        if ran.calls.iter().any(|c| c.is_ok()) {
-            g.generation.fetch_add(1, Ordering::Release);
+    let n = tell.len();
+    // Returns at the COMMIT; the writers are told once the WAL is synced (see
+    // [`super::write_thread`]), while the thread may already run the next batch.
+    let committed = thread.run(calls, tell).await;
+    // (The thread itself bumps the directory's generation, before anyone is told.)
+    match &committed.commit {
+        Ok(()) => {
+            g.commits.fetch_add(1, Ordering::Relaxed);
         }
-        g.commits.fetch_add(1, Ordering::Relaxed);
-    } else if let Err(e) = &ran.commit {
-        tracing::error!(error = %e, requests = tell.len(), "group commit failed");
-    }
-    for (done, call) in tell.into_iter().zip(ran.calls) {
-        let outcome = match (call, &ran.commit) {
-            (Err(e), _) => Err(WriteFailed::Statements(e)),
-            (Ok(()), Ok(())) => Ok(()),
-            (Ok(()), Err(e)) => Err(WriteFailed::Commit(StoreError::Commit(e.clone()))),
-        };
-        let _ = done.send(outcome);
+        Err(e) => tracing::error!(error = %e, requests = n, "group commit failed"),
     }
 }
 
