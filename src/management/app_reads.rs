@@ -117,6 +117,9 @@ pub async fn users(
         ..Default::default()
     };
     let (_, rows) = store.page_users(&org.id, &q).await?;
+    // The application's copy of the directory: nothing in it a power cut could take back
+    // (see `Store::settled`), as for the feed that follows it.
+    store.settled().await?;
     Ok(page(
         rows,
         limit,
@@ -146,6 +149,8 @@ pub async fn user(store: &Store, org: &Org, id: &str) -> Result<UserWithTeams> {
         .into_iter()
         .map(|(id, name)| TeamRef { id, name })
         .collect();
+    drop(c);
+    store.settled().await?;
     Ok(UserWithTeams {
         user: feed::user_record(&u, role_of(&u.attributes)),
         teams,
@@ -182,6 +187,7 @@ pub async fn teams(
         ..Default::default()
     };
     let (_, rows, _) = store.page_groups(&org.id, &q).await?;
+    store.settled().await?;
     Ok(page(rows, limit, |g| g.id.clone(), feed::team_record))
 }
 
@@ -198,6 +204,8 @@ pub async fn members(
         .await?
         .ok_or(ManagementError::NotFound("No such team."))?;
     let rows = groups::list_members(&mut c, &g.id, after.as_deref(), limit + 1).await?;
+    drop(c);
+    store.settled().await?;
     Ok(page(
         rows,
         limit,
@@ -254,7 +262,7 @@ pub async fn events(
             (rows, last, oldest)
         };
         // Nothing handed out that a power cut could take back (see `Store::settled`).
-        store.settled().await;
+        store.settled().await?;
         if after > last {
             return Err(ManagementError::Invalid(format!(
                 "after is beyond the newest event ({last})"

@@ -164,6 +164,8 @@ pub async fn user_detail(
     let mut timeline =
         crate::store::feed::list_for_user(&mut c, &org.id, &user.id, before, TIMELINE_PAGE + 1)
             .await?;
+    // Its sequence numbers are a cursor (`timeline_older`): see `Store::settled`.
+    store.settled().await?;
     let timeline_older = if timeline.len() as i64 > TIMELINE_PAGE {
         timeline.truncate(TIMELINE_PAGE as usize);
         timeline.last().map(|e| e.seq)
@@ -378,6 +380,6 @@ pub async fn change_events(
     let events = feed::list_newest(&mut c, &org.id, after.map(|a| a.max(0)), limit).await?;
     drop(c);
     // Its `after` is a feed cursor too (see `Store::settled`).
-    store.settled().await;
+    store.settled().await?;
     Ok(events)
 }

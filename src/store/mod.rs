@@ -448,10 +448,13 @@ impl Store {
     /// sequence numbers calls this after its read, so that a power cut cannot take back an
     /// event it handed out (see [`write_thread`]). At once when nothing is being synced, and
     /// on PostgreSQL, where a commit is visible only once it is durable.
-    pub async fn settled(&self) {
-        if self.group.is_some() {
-            self.durability.settled().await;
+    pub async fn settled(&self) -> Result<()> {
+        if self.group.is_some() && !self.durability.settled().await {
+            return Err(StoreError::Busy(
+                "the database's write-ahead log was not synced in time".into(),
+            ));
         }
+        Ok(())
     }
 
     /// SQLite: what the WAL's checkpointer did (see [`wal`]); all zero on PostgreSQL.

@@ -103,13 +103,15 @@ impl WriteThread {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| e.to_string())?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let mut wal = path.as_os_str().to_owned();
+        // The WAL as SQLite names it: beside the file a symlink points to, not the link.
+        let mut wal = std::ffi::OsString::from(conn.path().ok_or("the database has no file name")?);
         wal.push("-wal");
         let (to_sync, unsynced) = mpsc::channel::<Unsynced>();
         let syncer = Syncer {
             wal: wal.into(),
             file: None,
             durability: durability.clone(),
+            on_failure: sync_failed,
         };
         let syncer = std::thread::Builder::new()
             .name("scimgate-sqlite-sync".into())
@@ -121,9 +123,11 @@ impl WriteThread {
             .spawn(move || {
                 for batch in rx {
                     let n = batch.calls.len();
-                    let commit = durability.begin_commit();
+                    // Which commit this batch's COMMIT is (0: it never got that far).
+                    let commit = std::cell::Cell::new(0);
+                    let numbered = || commit.set(durability.begin_commit());
                     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run(&conn, batch.calls)
+                        run(&conn, batch.calls, &numbered)
                     }))
                     .unwrap_or_else(|_| {
                         // Whatever the batch left open is undone; the thread goes on.
@@ -154,6 +158,7 @@ impl WriteThread {
                         })
                         .collect();
                     let _ = batch.committed.send(Committed { commit: ran.commit });
+                    let commit = commit.get();
                     if to_sync.send(Unsynced { commit, outcomes }).is_err() {
                         // The syncer is gone (it cannot be while this thread runs): the
                         // writers are told nothing and see the store as closed.
@@ -244,6 +249,20 @@ struct Syncer {
     /// The WAL file, opened at the first sync (after the first COMMIT it exists).
     file: Option<std::fs::File>,
     durability: Arc<Durability>,
+    /// What a failed sync does before the writers it covered are told (with an error).
+    on_failure: fn(&std::io::Error),
+}
+
+/// A failed fdatasync of the WAL stops the process, as PostgreSQL stops on a failed fsync.
+/// The batches it was to cover are already visible to other connections, and Linux may
+/// have dropped their pages from the cache as if written: a later sync that succeeds would
+/// not bring them back, and a crash's recovery would then end the WAL at the first lost
+/// frame, taking every later commit with it, including commits acknowledged since. Nothing
+/// after the failure could be acknowledged honestly; started again, SQLite recovers the WAL
+/// up to its last intact commit, and nobody was told of anything beyond it.
+fn sync_failed(e: &std::io::Error) {
+    tracing::error!(error = %e, "syncing the SQLite WAL failed: stopping (nothing after the last sync that succeeded was acknowledged)");
+    std::process::exit(70);
 }
 
 impl Syncer {
@@ -254,7 +273,9 @@ impl Syncer {
             batches.extend(unsynced.try_iter());
             let synced = self.sync();
             if let Err(e) = &synced {
-                tracing::error!(error = %e, "syncing the WAL failed; its writes were answered with an error");
+                // Nobody has been told of these writes; in a served store this does not
+                // return (see [`sync_failed`]).
+                (self.on_failure)(e);
             }
             let mut last = 0;
             for b in batches {
@@ -313,8 +334,9 @@ impl Default for Durability {
 }
 
 impl Durability {
-    /// Numbers the write thread's next COMMIT: counted before it runs, so that a reader
-    /// that can see the commit also sees the count.
+    /// Numbers the write thread's next COMMIT, just before it runs: so that a reader that
+    /// can see the commit also sees the count, and a batch still running (or waiting for
+    /// its BEGIN) holds no reader up.
     fn begin_commit(&self) -> u64 {
         self.begun.fetch_add(1, Ordering::SeqCst) + 1
     }
@@ -329,11 +351,13 @@ impl Durability {
 
     /// Returns once every commit a read that has already taken its snapshot may have seen
     /// is durable: call it after the read, before handing out what it read.
-    pub(crate) async fn settled(&self) {
+    /// `false`: the sync did not return within [`SETTLE_WAIT`] (the read must not be
+    /// handed out).
+    pub(crate) async fn settled(&self) -> bool {
         let begun = self.begun.load(Ordering::SeqCst);
         let mut rx = self.settled.subscribe();
-        // Bounded: every begun commit is settled, ok or not, unless the sync thread died.
-        let _ = tokio::time::timeout(SETTLE_WAIT, rx.wait_for(|s| *s >= begun)).await;
+        let waited = tokio::time::timeout(SETTLE_WAIT, rx.wait_for(|s| *s >= begun)).await;
+        matches!(waited, Ok(Ok(_)))
     }
 }
 
@@ -350,10 +374,11 @@ fn failed(n: usize, why: &str) -> Ran {
 /// Runs the batch, first without savepoints ([`run_unsaved`]); should a write fail in a way
 /// that needs one, the batch is rolled back and run again with one per write
 /// ([`run_saved`]).
-fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
-    match run_unsaved(conn, &calls) {
+/// `numbered` is called just before the COMMIT (see [`Durability::begin_commit`]).
+fn run(conn: &Connection, calls: Vec<Vec<Sql>>, numbered: &dyn Fn()) -> Ran {
+    match run_unsaved(conn, &calls, numbered) {
         Some(ran) => ran,
-        None => run_saved(conn, &calls),
+        None => run_saved(conn, &calls, numbered),
     }
 }
 
@@ -372,7 +397,7 @@ fn run(conn: &Connection, calls: Vec<Vec<Sql>>) -> Ran {
 /// constraint's failure, as SQLite's default conflict resolution (ABORT) does. A queued
 /// write must not start with `INSERT OR FAIL` or on a table whose trigger could
 /// `RAISE(FAIL)` (see [`super::write::GroupCommit::write`]).
-fn run_unsaved(conn: &Connection, calls: &[Vec<Sql>]) -> Option<Ran> {
+fn run_unsaved(conn: &Connection, calls: &[Vec<Sql>], numbered: &dyn Fn()) -> Option<Ran> {
     if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
         return Some(not_begun(calls, &e));
     }
@@ -400,7 +425,7 @@ fn run_unsaved(conn: &Connection, calls: &[Vec<Sql>]) -> Option<Ran> {
     }
     Some(Ran {
         calls: out,
-        commit: commit(conn),
+        commit: commit(conn, numbered),
     })
 }
 
@@ -413,7 +438,8 @@ fn not_begun(calls: &[Vec<Sql>], e: &rusqlite::Error) -> Ran {
 }
 
 /// COMMIT; whatever state a failed one left, the transaction is ended.
-fn commit(conn: &Connection) -> Result<(), String> {
+fn commit(conn: &Connection, numbered: &dyn Fn()) -> Result<(), String> {
+    numbered();
     statement(conn, "COMMIT").map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         e.to_string()
@@ -428,7 +454,7 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
 
 /// The batch in one transaction, each write in its own savepoint: a write that fails
 /// anywhere is undone alone.
-fn run_saved(conn: &Connection, calls: &[Vec<Sql>]) -> Ran {
+fn run_saved(conn: &Connection, calls: &[Vec<Sql>], numbered: &dyn Fn()) -> Ran {
     if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
         return not_begun(calls, &e);
     }
@@ -466,7 +492,7 @@ fn run_saved(conn: &Connection, calls: &[Vec<Sql>]) -> Ran {
             let _ = conn.execute_batch("ROLLBACK");
             Err(why)
         }
-        None => commit(conn),
+        None => commit(conn, numbered),
     };
     Ran { calls: out, commit }
 }
@@ -608,6 +634,7 @@ mod tests {
                 vec![insert("x", 3), insert("a", 4)],
                 vec![insert("y", 5)],
             ],
+            &|| (),
         );
         assert!(ran.commit.is_ok());
         assert!(ran.calls[0].is_ok() && ran.calls[2].is_ok());
@@ -637,7 +664,8 @@ mod tests {
             vec![insert("a", 2), insert("z", 3)],
             vec![insert("y", 4)],
         ];
-        let ran = run_unsaved(&c, &first).expect("a first-statement conflict needs no savepoint");
+        let ran =
+            run_unsaved(&c, &first, &|| ()).expect("a first-statement conflict needs no savepoint");
         assert!(ran.commit.is_ok());
         assert!(ran.calls[0].is_ok() && ran.calls[2].is_ok());
         assert!(ran.calls[1].is_err());
@@ -645,11 +673,11 @@ mod tests {
         assert_eq!(count(&c), 2);
 
         let later = vec![vec![insert("b", 5)], vec![insert("x", 6), insert("a", 7)]];
-        assert!(run_unsaved(&c, &later).is_none());
+        assert!(run_unsaved(&c, &later, &|| ()).is_none());
         // Rolled back whole, b included, and the connection is out of its transaction.
         assert_eq!(count(&c), 2);
         assert!(c.is_autocommit());
-        let ran = run(&c, later);
+        let ran = run(&c, later, &|| ());
         assert!(ran.commit.is_ok() && ran.calls[0].is_ok() && ran.calls[1].is_err());
         assert_eq!(count(&c), 3);
     }
@@ -658,7 +686,7 @@ mod tests {
     fn several_statements_in_one_text_are_refused() {
         let c = conn();
         let two = Sql::new("INSERT INTO t (k) VALUES ('p'); INSERT INTO t (k) VALUES ('q')");
-        let ran = run(&c, vec![vec![two]]);
+        let ran = run(&c, vec![vec![two]], &|| ());
         assert!(ran.calls[0].is_err());
         assert_eq!(count(&c), 0);
     }
@@ -692,21 +720,27 @@ mod tests {
             wal,
             file: None,
             durability: durability.clone(),
+            on_failure: |_| {},
         };
         std::thread::spawn(move || syncer.run(unsynced));
         assert!(told.await.unwrap().is_ok());
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .expect("the reader waited past the sync")
-            .unwrap();
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+                .await
+                .expect("the reader waited past the sync")
+                .unwrap()
+        );
         // Nothing begun since: at once.
-        tokio::time::timeout(std::time::Duration::from_millis(100), durability.settled())
-            .await
-            .unwrap();
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(100), durability.settled())
+                .await
+                .unwrap()
+        );
     }
 
-    /// A sync that fails fails the writes it was to cover (their client must not see a 2xx
-    /// for what may not be on disk), and readers are not held forever.
+    /// A sync that fails calls its failure action first (in a served store: the process
+    /// stops, [`sync_failed`]); should that return, the writes it was to cover fail (their
+    /// client must not see a 2xx for what may not be on disk).
     #[tokio::test]
     async fn a_failed_sync_fails_its_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -735,6 +769,7 @@ mod tests {
             wal: dir.path().join("gone-wal"),
             file: None,
             durability: durability.clone(),
+            on_failure: |_| {},
         };
         std::thread::spawn(move || syncer.run(unsynced));
         assert!(matches!(
@@ -745,9 +780,11 @@ mod tests {
             told_conflict.await.unwrap(),
             Err(WriteFailed::Statements(StoreError::Conflict(_)))
         ));
-        tokio::time::timeout(std::time::Duration::from_secs(5), durability.settled())
-            .await
-            .unwrap();
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), durability.settled())
+                .await
+                .unwrap()
+        );
     }
 
     /// The whole path on a real file: a batch committed by the thread (synchronous NORMAL)
@@ -779,7 +816,7 @@ mod tests {
             told_b.await.unwrap(),
             Err(WriteFailed::Statements(_))
         ));
-        durability.settled().await;
+        assert!(durability.settled().await);
         let other = Connection::open(&path).unwrap();
         assert_eq!(count(&other), 1);
         thread.close().await;

@@ -216,7 +216,7 @@ async fn work(
             feed::list_after(&mut c, &ep.org_id, p.cursor_seq, &types, BATCH).await?
         };
         // Nothing delivered that a power cut could take back (see `Store::settled`).
-        store.settled().await;
+        store.settled().await?;
         let mut attempts = Vec::new();
         let mut stop = events.is_empty();
         let mut lease_end = now_ms() + LEASE.as_millis() as i64;
