@@ -527,7 +527,7 @@ async fn run_on_thread(
     // [`super::write_thread`]), while the thread may already run the next batch.
     let committed = thread.run(calls, tell).await;
     // (The thread itself bumps the directory's generation, before anyone is told.)
-    match &committed.commit {
+    match &committed {
         Ok(()) => {
             g.commits.fetch_add(1, Ordering::Relaxed);
         }

@@ -42,17 +42,12 @@ pub(crate) struct Ran {
 /// Where a queued write hears its outcome: only once it is durable (see [`Syncer`]).
 pub(crate) type Tell = oneshot::Sender<Result<(), WriteFailed>>;
 
-/// A batch's COMMIT as the committer hears it, before the WAL is synced: it may hand the
-/// thread its next batch while this one's sync runs.
-pub(crate) struct Committed {
-    /// The COMMIT (an `Err` undid every write of the batch).
-    pub commit: Result<(), String>,
-}
-
 struct Batch {
     calls: Vec<Vec<Sql>>,
     tell: Vec<Tell>,
-    committed: oneshot::Sender<Committed>,
+    /// The COMMIT, told before the WAL is synced: the committer may hand the thread its
+    /// next batch while this one's sync runs (an `Err` undid every write of the batch).
+    committed: oneshot::Sender<Result<(), String>>,
 }
 
 /// A committed batch waiting for the WAL's sync before its writers are told.
@@ -157,7 +152,7 @@ impl WriteThread {
                             (tell, outcome)
                         })
                         .collect();
-                    let _ = batch.committed.send(Committed { commit: ran.commit });
+                    let _ = batch.committed.send(ran.commit);
                     let commit = commit.get();
                     if to_sync.send(Unsynced { commit, outcomes }).is_err() {
                         // The syncer is gone (it cannot be while this thread runs): the
@@ -180,7 +175,7 @@ impl WriteThread {
     /// Runs `calls` (each a write's statements) in one transaction, each kept or undone
     /// whole, and commits; returns once committed, each of `tell` is told its write's
     /// outcome once the WAL is synced.
-    pub(crate) async fn run(&self, calls: Vec<Vec<Sql>>, tell: Vec<Tell>) -> Committed {
+    pub(crate) async fn run(&self, calls: Vec<Vec<Sql>>, tell: Vec<Tell>) -> Result<(), String> {
         let (committed, told) = oneshot::channel();
         let sent = self.tx.lock().ok().and_then(|tx| {
             tx.as_ref().map(|tx| {
@@ -207,9 +202,7 @@ impl WriteThread {
                 "the store is closed".into(),
             ))));
         }
-        Committed {
-            commit: Err("the store is closed".into()),
-        }
+        Err("the store is closed".into())
     }
 
     /// Closes the connection and waits for its threads (at the store's close).
@@ -240,10 +233,10 @@ impl WriteThread {
 /// the write thread runs the next batch. A 2xx still means durable: nobody is told before
 /// the sync (of this commit and every one before it: the WAL is written in order and one
 /// fdatasync covers all of it) has returned. What changes is that other connections can
-/// read a batch before its sync returns. Of those readers only the change feed could hand
-/// out what a power cut then takes back (and its sequence numbers to other events later),
-/// so its readers first wait for the sync of whatever they may have read
-/// ([`Durability::settled`]).
+/// read a batch before its sync returns. Readers that hand an application what a power cut
+/// must not take back (change events, whose sequence numbers would go to other events
+/// later, and the directory copy the feed continues) first wait for the sync of whatever
+/// they may have read ([`Durability::settled`], through `Store::settled`).
 struct Syncer {
     wal: std::path::PathBuf,
     /// The WAL file, opened at the first sync (after the first COMMIT it exists).
@@ -315,7 +308,7 @@ impl Syncer {
 }
 
 /// How far the write thread's commits are durable, for readers that must not hand out what
-/// a power cut could take back (the change feed: see [`Syncer`]).
+/// a power cut could take back (see [`Syncer`]).
 #[derive(Debug)]
 pub(crate) struct Durability {
     /// COMMITs the write thread has begun, numbered from 1.
@@ -691,6 +684,21 @@ mod tests {
         assert_eq!(count(&c), 0);
     }
 
+    /// A syncer of `wal` (no failure action) working through `batches`, then stopping.
+    fn syncing(wal: std::path::PathBuf, durability: &Arc<Durability>, batches: Vec<Unsynced>) {
+        let (to_sync, unsynced) = mpsc::channel();
+        for b in batches {
+            to_sync.send(b).unwrap();
+        }
+        let syncer = Syncer {
+            wal,
+            file: None,
+            durability: durability.clone(),
+            on_failure: |_| {},
+        };
+        std::thread::spawn(move || syncer.run(unsynced));
+    }
+
     /// A feed reader waits for the sync of every commit begun before it looked; a writer
     /// hears of its write only from the syncer, after the WAL's fdatasync returned.
     #[tokio::test]
@@ -708,21 +716,14 @@ mod tests {
         assert!(!waiting.is_finished(), "a reader went on before the sync");
 
         let (tell, told) = oneshot::channel();
-        let (to_sync, unsynced) = mpsc::channel();
-        to_sync
-            .send(Unsynced {
+        syncing(
+            wal,
+            &durability,
+            vec![Unsynced {
                 commit,
                 outcomes: vec![(tell, Ok(()))],
-            })
-            .unwrap();
-        drop(to_sync);
-        let syncer = Syncer {
-            wal,
-            file: None,
-            durability: durability.clone(),
-            on_failure: |_| {},
-        };
-        std::thread::spawn(move || syncer.run(unsynced));
+            }],
+        );
         assert!(told.await.unwrap().is_ok());
         assert!(
             tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
@@ -748,9 +749,11 @@ mod tests {
         let commit = durability.begin_commit();
         let (ok, told_ok) = oneshot::channel();
         let (conflict, told_conflict) = oneshot::channel();
-        let (to_sync, unsynced) = mpsc::channel();
-        to_sync
-            .send(Unsynced {
+        syncing(
+            // No such file.
+            dir.path().join("gone-wal"),
+            &durability,
+            vec![Unsynced {
                 commit,
                 outcomes: vec![
                     (ok, Ok(())),
@@ -761,17 +764,8 @@ mod tests {
                         ))),
                     ),
                 ],
-            })
-            .unwrap();
-        drop(to_sync);
-        let syncer = Syncer {
-            // No such file.
-            wal: dir.path().join("gone-wal"),
-            file: None,
-            durability: durability.clone(),
-            on_failure: |_| {},
-        };
-        std::thread::spawn(move || syncer.run(unsynced));
+            }],
+        );
         assert!(matches!(
             told_ok.await.unwrap(),
             Err(WriteFailed::Commit(_))
@@ -788,8 +782,8 @@ mod tests {
     }
 
     /// The whole path on a real file: a batch committed by the thread (synchronous NORMAL)
-    /// is told once synced, and is in the database file for a new connection; the writer
-    /// that failed is told its failure.
+    /// is told through the syncer and is there for a new connection; the writer that failed
+    /// is told its failure.
     #[tokio::test]
     async fn the_thread_commits_syncs_and_tells() {
         let dir = tempfile::tempdir().unwrap();
@@ -809,7 +803,7 @@ mod tests {
         let committed = thread
             .run(vec![vec![insert("a", 1)], vec![insert("a", 2)]], vec![a, b])
             .await;
-        assert!(committed.commit.is_ok());
+        assert!(committed.is_ok());
         assert_eq!(generation.load(Ordering::Acquire), 1);
         assert!(told_a.await.unwrap().is_ok());
         assert!(matches!(
