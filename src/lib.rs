@@ -14,6 +14,7 @@
 //! - [`app_api`]: the axum adapter for `/v1` (the application's read API and event feed);
 //!   imports `management` and below.
 //! - [`metrics`]: `/metrics` (Prometheus); reads `store` and `scim_api`'s log writer.
+//! - [`log_sink`]: where log lines go (standard error, gathered); nothing from the crate.
 //! - [`assets`]: static files' hashed names and caching headers; no store.
 //! - [`net`]: the network edge (client address, per-address limits, header checks); no store.
 //! - [`console`]: the Leptos UI (both targets); outside `console::api`, no server types;
@@ -34,6 +35,8 @@ pub mod auth;
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod directory;
+#[cfg(feature = "ssr")]
+pub mod log_sink;
 #[cfg(feature = "ssr")]
 pub mod management;
 #[cfg(feature = "ssr")]

@@ -21,7 +21,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn main() {
     let cli = Cli::parse();
     init_tracing(&cli.log_level, &cli.log_format);
-    if let Err(e) = run(cli).await {
+    let ran = run(cli).await;
+    scimgate::log_sink::flush();
+    if let Err(e) = ran {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
@@ -35,7 +37,13 @@ fn init_tracing(filter: &str, format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(scimgate::log_sink::Gathered::stderr());
+    // A panic's message goes to standard error directly: the lines logged before it first.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        scimgate::log_sink::flush();
+        report(info);
+    }));
     if format.eq_ignore_ascii_case("json") {
         builder.json().init();
     } else {

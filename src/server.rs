@@ -100,7 +100,7 @@ pub async fn build(
         )?)),
         None => None,
     };
-    let scim = ScimState {
+    let scim = ScimState::new(crate::scim_api::ScimParts {
         store: store.clone(),
         config: Arc::new(ScimConfig {
             max_body_bytes: args.max_body_bytes,
@@ -118,7 +118,7 @@ pub async fn build(
                 crate::store::Backend::Postgres => 0,
             })),
         )),
-    };
+    });
     let proxies = crate::net::TrustedProxies::parse(&args.trusted_proxy)?;
     let state = AppState {
         leptos_options: leptos_options.clone(),

@@ -45,8 +45,25 @@ impl Default for ScimConfig {
     }
 }
 
+/// The SCIM routes' state: axum clones it for every middleware and handler a request
+/// passes, so it is one reference count (see [`Store`]).
 #[derive(Clone)]
-pub struct ScimState {
+pub struct ScimState(Arc<ScimParts>);
+
+impl ScimState {
+    pub fn new(parts: ScimParts) -> ScimState {
+        ScimState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for ScimState {
+    type Target = ScimParts;
+    fn deref(&self) -> &ScimParts {
+        &self.0
+    }
+}
+
+pub struct ScimParts {
     pub store: Store,
     pub config: Arc<ScimConfig>,
     pub log: LogWriter,
