@@ -6,20 +6,30 @@
 //! [`GATHER`] after the first line in it: one `write(2)` for every few hundred lines under
 //! load, and at most [`GATHER`] of delay when idle.
 //!
+//! Gathering starts once the server listens ([`start_gathering`]) and stops when it is done
+//! ([`stop`]): start-up (migrations, backfills) and every other command write each line
+//! at once, so a crash or a signal there loses nothing.
+//!
 //! What this must not cost:
 //! - **Warnings and errors** are written at once, on the logging thread, after whatever
 //!   waits before them: an operator sees them without delay, and a process that stops right
 //!   after one (a failed WAL sync exits) has them on disk.
-//! - **Order.** Every write to standard error takes one lock, and takes the buffer within it,
-//!   so lines come out in the order they were logged.
+//! - **Order.** Every write to standard error holds std's own lock on it and takes the
+//!   buffer within it, so lines come out in the order they were logged, `eprintln!` output
+//!   included. That lock is reentrant and the only lock held while writing: a thread that
+//!   panics while holding it (inside `eprintln!`) can still flush from the panic hook, and
+//!   no other order of two locks exists to deadlock on.
 //! - **Memory.** A buffer that reaches [`LIMIT`] (a disk slower than the requests) is
 //!   written by the thread that logged into it: requests slow down, as they would with a
 //!   write each, instead of the buffer growing.
-//! - **An exit.** [`flush`] writes what waits; `main` calls it before it returns or exits,
-//!   and the panic hook before its message. A `kill -9` loses at most [`GATHER`] of lines.
+//! - **An exit.** [`stop`] writes what waits; `main` calls it before it returns or exits,
+//!   the panic hook before its message, and a failed WAL sync before it stops the process.
+//!   What cannot be caught (`kill -9`, a segfault, the OOM killer) loses the lines of the
+//!   last [`GATHER`] while serving, more while standard error is blocked (up to [`LIMIT`]).
 //!   The provisioning log, which is the record of every SCIM request, is in the database.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 use tracing::{Level, Metadata};
@@ -30,28 +40,54 @@ pub const GATHER: Duration = Duration::from_millis(20);
 /// A buffer this big is written at once, by the thread that filled it.
 pub const LIMIT: usize = 256 * 1024;
 
+/// Where gathered lines go.
+enum Out {
+    /// The product: std's reentrant lock on standard error orders every write.
+    Stderr,
+    /// Tests: a writer of their own behind a mutex.
+    #[cfg(test)]
+    Other(Mutex<Box<dyn Write + Send>>),
+}
+
 struct Sink {
     /// Lines not yet written.
     buf: Mutex<Vec<u8>>,
     /// Rung when the buffer stops being empty.
     ring: Condvar,
-    /// Held for every write to the output, so that chunks leave in the order taken.
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Out,
     /// [`GATHER`] (tests set their own).
     gather: Duration,
 }
 
+/// Room the buffer starts each round with.
+const START: usize = 64 * 1024;
+
 impl Sink {
     /// Takes the buffer and writes it, in order with every other write.
     fn flush(&self) {
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let pending = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|p| p.into_inner()));
-        if !pending.is_empty() {
-            // Nowhere to report a failed write to the log: the line is lost, as with
-            // eprintln!.
-            let _ = out.write_all(&pending);
-            let _ = out.flush();
+        match &self.out {
+            Out::Stderr => {
+                let mut err = std::io::stderr().lock();
+                if let Some(pending) = self.take() {
+                    // Nowhere to report a failed write to the log: the lines are lost, as
+                    // with eprintln!.
+                    let _ = err.write_all(&pending);
+                }
+            }
+            #[cfg(test)]
+            Out::Other(out) => {
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(pending) = self.take() {
+                    let _ = out.write_all(&pending);
+                }
+            }
         }
+    }
+
+    /// The waiting lines, if any, leaving a buffer with room for the next round.
+    fn take(&self) -> Option<Vec<u8>> {
+        let mut buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
+        (!buf.is_empty()).then(|| std::mem::replace(&mut *buf, Vec::with_capacity(START)))
     }
 
     fn append(&self, line: &[u8], urgent: bool) {
@@ -94,17 +130,13 @@ pub struct Gathered {
 }
 
 impl Gathered {
+    /// Lines are written at once until [`start_gathering`].
     pub fn stderr() -> Gathered {
-        Gathered::to(Box::new(std::io::stderr()))
-    }
-
-    /// Gathers for `out`. The first call decides the output for the process.
-    pub fn to(out: Box<dyn Write + Send>) -> Gathered {
         let sink = *SINK.get_or_init(|| {
             let sink: &'static Sink = Box::leak(Box::new(Sink {
-                buf: Mutex::new(Vec::with_capacity(64 * 1024)),
+                buf: Mutex::new(Vec::with_capacity(START)),
                 ring: Condvar::new(),
-                out: Mutex::new(out),
+                out: Out::Stderr,
                 gather: GATHER,
             }));
             if let Err(e) = std::thread::Builder::new()
@@ -123,7 +155,22 @@ impl Gathered {
 
 static NO_THREAD: OnceLock<()> = OnceLock::new();
 
-/// Writes whatever lines wait. Call before the process exits.
+/// Whether lines below WARN are gathered (see [`start_gathering`]).
+static GATHERING: AtomicBool = AtomicBool::new(false);
+
+/// From now on, lines below WARN are gathered: the server calls this once it listens.
+pub fn start_gathering() {
+    GATHERING.store(true, Ordering::Relaxed);
+}
+
+/// Writes whatever lines wait, and every later line at once. Call before the process
+/// exits.
+pub fn stop() {
+    GATHERING.store(false, Ordering::Relaxed);
+    flush();
+}
+
+/// Writes whatever lines wait.
 pub fn flush() {
     if let Some(sink) = SINK.get() {
         sink.flush();
@@ -138,8 +185,9 @@ pub struct LineWriter {
 
 impl Write for LineWriter {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        self.sink
-            .append(line, self.urgent || NO_THREAD.get().is_some());
+        let at_once =
+            self.urgent || !GATHERING.load(Ordering::Relaxed) || NO_THREAD.get().is_some();
+        self.sink.append(line, at_once);
         Ok(line.len())
     }
 
@@ -190,7 +238,7 @@ mod tests {
         let sink: &'static Sink = Box::leak(Box::new(Sink {
             buf: Mutex::default(),
             ring: Condvar::new(),
-            out: Mutex::new(Box::new(out)),
+            out: Out::Other(Mutex::new(Box::new(out))),
             gather,
         }));
         std::thread::spawn(|| sink.run());
@@ -263,8 +311,9 @@ mod tests {
         assert!(s.buf.lock().unwrap().is_empty());
     }
 
+    /// The one test that moves the process-wide switch (tests run in parallel).
     #[test]
-    fn the_fmt_layer_marks_warnings_urgent() {
+    fn lines_are_gathered_only_while_serving_and_warnings_never() {
         let out = Shared::default();
         let g = Gathered {
             sink: sink(out.clone(), LONG),
@@ -274,12 +323,18 @@ mod tests {
             .with_writer(g)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("starting up");
+            assert!(text(&out).contains("starting up"), "at once before serving");
+            start_gathering();
             tracing::info!("gathered");
-            assert_eq!(text(&out), "");
+            assert!(!text(&out).contains("gathered"), "waits while serving");
             tracing::warn!("at once");
+            stop();
+            tracing::info!("after the end");
         });
         let t = text(&out);
         assert!(t.contains("gathered") && t.contains("at once"), "{t}");
         assert!(t.find("gathered") < t.find("at once"), "order kept: {t}");
+        assert!(t.contains("after the end"), "at once after stop: {t}");
     }
 }

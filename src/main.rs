@@ -22,7 +22,7 @@ async fn main() {
     let cli = Cli::parse();
     init_tracing(&cli.log_level, &cli.log_format);
     let ran = run(cli).await;
-    scimgate::log_sink::flush();
+    scimgate::log_sink::stop();
     if let Err(e) = ran {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -516,8 +516,12 @@ pub async fn serve(
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!("scimgate listening on http://{addr}");
+    // From here a line per request: gathered (see log_sink).
+    crate::log_sink::start_gathering();
     println!("scimgate is running: open http://{addr}/");
     serve_connections(listener, app, &args, shutdown_signal()).await;
+    // Shutting down: every line at once again.
+    crate::log_sink::stop();
     background.finish().await;
     store.close().await;
     tracing::info!("scimgate stopped");

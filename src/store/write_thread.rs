@@ -255,6 +255,8 @@ struct Syncer {
 /// up to its last intact commit, and nobody was told of anything beyond it.
 fn sync_failed(e: &std::io::Error) {
     tracing::error!(error = %e, "syncing the SQLite WAL failed: stopping (nothing after the last sync that succeeded was acknowledged)");
+    // The error above is written at once, unless a log filter dropped it: what waits too.
+    crate::log_sink::stop();
     std::process::exit(70);
 }
 
