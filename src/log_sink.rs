@@ -122,8 +122,8 @@ impl Sink {
 
 static SINK: OnceLock<&'static Sink> = OnceLock::new();
 
-/// The writer to give `tracing_subscriber::fmt().with_writer(..)`: gathers lines for `out`
-/// (standard error in the product). Starts the writing thread on first use; one per process.
+/// The writer to give `tracing_subscriber::fmt().with_writer(..)`: gathers lines for
+/// standard error. Starts the writing thread on first use; one per process.
 #[derive(Clone, Copy)]
 pub struct Gathered {
     sink: &'static Sink,
