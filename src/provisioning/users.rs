@@ -98,7 +98,7 @@ pub async fn create_user(
     log.create_and_write(
         store,
         &ctx.org.id,
-        &users::insert_user_statements(&user),
+        &users::insert_user_statements(store.backend(), &user),
         201,
         Some(format!("created user {}", user.user_name)),
         vec![change],

@@ -734,7 +734,13 @@ pub async fn search_events(
             q.push(" UNION SELECT c.event_id FROM event_changes c WHERE c.org_id = ")
                 .push_bind(org_id)
                 .push(" AND ");
-            super::search::push_match(&mut q, "c.resource_id", org_id, &words);
+            super::search::push_match(
+                &mut q,
+                super::Backend::of(conn),
+                "c.resource_id",
+                org_id,
+                &words,
+            );
         }
         q.push(")");
     }

@@ -159,7 +159,7 @@ fn push_cond(qb: &mut Sql, d: Backend, t: Table, ctx: ElemCtx, cond: &Cond) {
         }
         Cond::Test(target, op, val) => push_test(qb, d, t, ctx, target, *op, val),
         Cond::Words { org_id, words } => {
-            super::search::push_match(qb, &format!("{}.id", t.alias()), org_id, words)
+            super::search::push_match(qb, d, &format!("{}.id", t.alias()), org_id, words)
         }
     }
 }

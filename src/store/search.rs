@@ -1,17 +1,27 @@
 //! The console's people search: every word of a user's userName, displayName, name and
-//! emails, in `user_words` (org, word, user), so that "lovelace", "ada" or "acme" (from
-//! ada@acme.example) each find Ada, by prefix, through one B-tree range per word on either
-//! database.
+//! emails, so that "lovelace", "ada" or "acme" (from ada@acme.example) each find Ada, by
+//! prefix. One definition of a word and of a match serves both stores (one contract suite);
+//! each store keeps the words where writing them is cheapest:
 //!
-//! Why a table of words and not SQLite FTS5 / PostgreSQL full-text: one definition of a
-//! word and of a match for both stores (one contract suite), org-scoped ranges instead of a
-//! global index filtered afterwards, and no dependence on SQLite's implicit rowids, which
-//! `VACUUM` (and `VACUUM INTO`, the backup) may renumber under an FTS5 external-content
-//! index. The words a user was indexed under are kept on the user's row (`search_words`),
-//! so that a change removes exactly those.
+//! - PostgreSQL: `user_words` (org, word, user), one B-tree range per searched word.
+//! - SQLite: the FTS5 table `user_search`, one row per user whose `words` are the user's
+//!   words, each prefixed with its org's [`org_tag`] (so a prefix query is org-scoped and
+//!   finds no other org's users), and `user_id` unindexed. A B-tree of words takes each
+//!   word as an insert at a random place: 6.8 leaf pages dirtied per created user, the
+//!   largest share of what a create wrote to the WAL. FTS5 gathers a transaction's words in
+//!   memory and writes them as one sorted segment at COMMIT, merged in the background of
+//!   later writes. The `ascii` tokenizer keeps our words as they are (they are alphanumeric
+//!   runs, already lowercased; non-ASCII characters are word characters to it), and
+//!   `detail=none` keeps no positions, which a prefix match does not need. The FTS row's
+//!   rowid is kept on the user's row (`search_rowid`), to remove it; it is the FTS5 table's
+//!   own (an `INTEGER PRIMARY KEY` of its content table), which `VACUUM` keeps, unlike the
+//!   implicit rowid of `users`.
+//!
+//! The words a user was indexed under are kept on the user's row (`search_words`), so that
+//! a change removes exactly those.
 
 use super::sql::Sql;
-use super::Result;
+use super::{Backend, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -83,43 +93,130 @@ pub fn query_words(q: &str) -> Vec<String> {
     out
 }
 
-/// The index rows of `words` for one user (none when there are none).
-pub fn insert_words(org_id: &str, user_id: &str, words: &[String]) -> Option<Sql> {
-    if words.is_empty() {
-        return None;
-    }
-    let mut q = Sql::new("INSERT INTO user_words (org_id, word, user_id) VALUES ");
-    for (i, w) in words.iter().enumerate() {
-        q.push(if i == 0 { "(" } else { ", (" })
-            .push_bind(org_id)
-            .push(", ")
-            .push_bind(w.as_str())
-            .push(", ")
-            .push_bind(user_id)
-            .push(")");
-    }
-    q.push(" ON CONFLICT DO NOTHING");
-    Some(q)
+/// The tag in front of every word of an org's users in SQLite's `user_search`: 32 hex
+/// digits of a hash of the org id (fixed length, so `tag + word` is unambiguous, and made
+/// of ASCII alphanumerics, so the tokenizer keeps it in the word).
+pub fn org_tag(org_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(org_id.as_bytes())[..16])
 }
 
-/// Removes a user's index rows for `words` (those it was indexed under).
-pub fn delete_words(org_id: &str, user_id: &str, words: &[String]) -> Option<Sql> {
-    if words.is_empty() {
-        return None;
-    }
-    let mut q = Sql::new("DELETE FROM user_words WHERE org_id = ");
-    q.push_bind(org_id)
-        .push(" AND user_id = ")
-        .push_bind(user_id)
-        .push(" AND word IN (");
-    for (i, w) in words.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
+/// SQLite's `user_search.words` for a user's words.
+fn tagged(org_id: &str, words: &[String]) -> String {
+    let tag = org_tag(org_id);
+    let mut out = String::with_capacity(words.iter().map(|w| tag.len() + w.len() + 1).sum());
+    for w in words {
+        if !out.is_empty() {
+            out.push(' ');
         }
-        q.push_bind(w.as_str());
+        out.push_str(&tag);
+        out.push_str(w);
     }
-    q.push(")");
-    Some(q)
+    out
+}
+
+/// The statements that index `words` for a user whose row exists and is indexed under
+/// nothing yet (none when there are no words).
+pub fn index(backend: Backend, org_id: &str, user_id: &str, words: &[String]) -> Vec<Sql> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    match backend {
+        Backend::Sqlite => {
+            let mut insert = Sql::new("INSERT INTO user_search (user_id, words) VALUES (");
+            insert
+                .push_bind(user_id)
+                .push(", ")
+                .push_bind(tagged(org_id, words))
+                .push(")");
+            // The FTS5 insert sets last_insert_rowid() (SQLite sets it after the virtual
+            // table's xUpdate, not from the shadow tables' inserts).
+            let mut keep =
+                Sql::new("UPDATE users SET search_rowid = last_insert_rowid() WHERE id = ");
+            keep.push_bind(user_id);
+            vec![insert, keep]
+        }
+        Backend::Postgres => {
+            let mut q = Sql::new("INSERT INTO user_words (org_id, word, user_id) VALUES ");
+            for (i, w) in words.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .push_bind(org_id)
+                    .push(", ")
+                    .push_bind(w.as_str())
+                    .push(", ")
+                    .push_bind(user_id)
+                    .push(")");
+            }
+            q.push(" ON CONFLICT DO NOTHING");
+            vec![q]
+        }
+    }
+}
+
+/// The statements that remove `words` of those a user is indexed under (on SQLite, all of
+/// them: its one FTS row), while its row still exists.
+pub fn unindex(backend: Backend, org_id: &str, user_id: &str, words: &[String]) -> Vec<Sql> {
+    if words.is_empty() {
+        return Vec::new();
+    }
+    match backend {
+        Backend::Sqlite => {
+            let mut q = Sql::new(
+                "DELETE FROM user_search WHERE rowid = (SELECT search_rowid FROM users WHERE id = ",
+            );
+            q.push_bind(user_id).push(")");
+            vec![q]
+        }
+        Backend::Postgres => {
+            let mut q = Sql::new("DELETE FROM user_words WHERE org_id = ");
+            q.push_bind(org_id)
+                .push(" AND user_id = ")
+                .push_bind(user_id)
+                .push(" AND word IN (");
+            for (i, w) in words.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push_bind(w.as_str());
+            }
+            q.push(")");
+            vec![q]
+        }
+    }
+}
+
+/// The statements that move a user from the words `old` (those it is indexed under) to
+/// `new`, and keep `new` on its row.
+pub fn reindex(
+    backend: Backend,
+    org_id: &str,
+    user_id: &str,
+    old: &[String],
+    new: &[String],
+) -> Vec<Sql> {
+    let mut stored = Sql::new("UPDATE users SET search_words = ");
+    stored.push_bind(joined(new));
+    match backend {
+        Backend::Sqlite => {
+            // The one FTS row is replaced whole: remove it while its rowid is on the row.
+            stored
+                .push(", search_rowid = NULL WHERE id = ")
+                .push_bind(user_id);
+            let mut out = unindex(backend, org_id, user_id, old);
+            out.push(stored);
+            out.extend(index(backend, org_id, user_id, new));
+            out
+        }
+        Backend::Postgres => {
+            stored.push(" WHERE id = ").push_bind(user_id);
+            let gone: Vec<String> = old.iter().filter(|w| !new.contains(w)).cloned().collect();
+            let added: Vec<String> = new.iter().filter(|w| !old.contains(w)).cloned().collect();
+            let mut out = vec![stored];
+            out.extend(unindex(backend, org_id, user_id, &gone));
+            out.extend(index(backend, org_id, user_id, &added));
+            out
+        }
+    }
 }
 
 /// The stored form of a user's words (on the user's row).
@@ -137,10 +234,27 @@ pub fn split(stored: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// `"{user_id} IN (…)"` for each query word: users with a word starting with it.
-pub fn push_match(qb: &mut Sql, user_id: &str, org_id: &str, words: &[String]) {
+/// `"{user_id} IN (…)"`: users of the org with, for each query word, a word starting
+/// with it.
+pub fn push_match(qb: &mut Sql, backend: Backend, user_id: &str, org_id: &str, words: &[String]) {
     if words.is_empty() {
         qb.push("1 = 1");
+        return;
+    }
+    if backend == Backend::Sqlite {
+        // One FTS5 query: each word a prefix query ("…" * ) of the org's tagged words. Query
+        // words are alphanumeric runs, so they need no quoting beyond the quotes.
+        let tag = org_tag(org_id);
+        let query = words
+            .iter()
+            .map(|w| format!("\"{tag}{w}\" *"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        qb.push(format!(
+            "{user_id} IN (SELECT us.user_id FROM user_search us WHERE us.user_search MATCH "
+        ))
+        .push_bind(query)
+        .push(")");
         return;
     }
     for (i, w) in words.iter().enumerate() {
@@ -194,7 +308,7 @@ pub async fn backfill(store: &super::Store) -> Result<u64> {
             .execute(&mut *tx)
             .await?;
             if set.rows_affected() == 1 {
-                if let Some(q) = insert_words(org_id, id, &words) {
+                for q in index(store.backend(), org_id, id, &words) {
                     q.query().execute(&mut *tx).await?;
                 }
                 done += 1;

@@ -51,7 +51,7 @@ const COLUMNS: &str = "u.id, u.org_id, u.user_name, u.external_id, u.display_nam
 
 /// Inserts a user. `user.attributes` must be canonical; the columns are derived from it.
 pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
-    let statements = insert_user_statements(user);
+    let statements = insert_user_statements(Backend::of(conn), user);
     let statements: Vec<&Sql> = statements.iter().collect();
     Sql::insert_all(conn, &statements)
         .await
@@ -60,7 +60,7 @@ pub async fn insert_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
 
 /// The statements of [`insert_user`] (the user, its email rows, its search words), for a
 /// caller that runs them in one call with others: see [`user_conflict`] for their errors.
-pub fn insert_user_statements(user: &User) -> Vec<Sql> {
+pub fn insert_user_statements(backend: Backend, user: &User) -> Vec<Sql> {
     let cols = UserColumns::from_attributes(&user.attributes);
     let mut q = Sql::new(
         "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, display_name, display_name_key, active, attributes, attributes_key, search_words, source, version, created_at, updated_at) VALUES (",
@@ -99,7 +99,7 @@ pub fn insert_user_statements(user: &User) -> Vec<Sql> {
         .push_bind(user.updated_at)
         .push(")");
     let emails = emails_insert(&user.org_id, &user.id, &cols);
-    let indexed = search::insert_words(&user.org_id, &user.id, &words);
+    let indexed = search::index(backend, &user.org_id, &user.id, &words);
     std::iter::once(q).chain(emails).chain(indexed).collect()
 }
 
@@ -221,19 +221,8 @@ async fn reindex(conn: &mut AnyConnection, user: &User, before: Option<&User>) -
     if old == words {
         return Ok(());
     }
-    let mut stored = Sql::new("UPDATE users SET search_words = ");
-    stored
-        .push_bind(search::joined(&words))
-        .push(" WHERE id = ")
-        .push_bind(&user.id);
-    let gone: Vec<String> = old.iter().filter(|w| !words.contains(w)).cloned().collect();
-    let new: Vec<String> = words.iter().filter(|w| !old.contains(w)).cloned().collect();
-    let delete = search::delete_words(&user.org_id, &user.id, &gone);
-    let insert = search::insert_words(&user.org_id, &user.id, &new);
-    let statements: Vec<&Sql> = std::iter::once(&stored)
-        .chain(delete.as_ref())
-        .chain(insert.as_ref())
-        .collect();
+    let statements = search::reindex(Backend::of(conn), &user.org_id, &user.id, &old, &words);
+    let statements: Vec<&Sql> = statements.iter().collect();
     Ok(Sql::execute_all(conn, &statements).await?)
 }
 
@@ -298,18 +287,36 @@ pub async fn delete_user(conn: &mut AnyConnection, org_id: &str, id: &str) -> Re
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
-    let words: Option<Option<String>> = sqlx::query_scalar(
-        "DELETE FROM users WHERE org_id = $1 AND id = $2 RETURNING search_words",
-    )
+    let backend = Backend::of(conn);
+    // SQLite's FTS row is found by the rowid kept on the user's row (see super::search).
+    let returning = match backend {
+        Backend::Sqlite => "search_words, search_rowid",
+        Backend::Postgres => "search_words, NULL::bigint",
+    };
+    let deleted: Option<(Option<String>, Option<i64>)> = sqlx::query_as(&format!(
+        "DELETE FROM users WHERE org_id = $1 AND id = $2 RETURNING {returning}"
+    ))
     .bind(org_id)
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(words) = words else {
+    let Some((words, search_rowid)) = deleted else {
         return Err(StoreError::NotFound);
     };
-    if let Some(q) = search::delete_words(org_id, id, &search::split(words.as_deref())) {
-        q.query().execute(&mut *conn).await?;
+    match backend {
+        Backend::Sqlite => {
+            if let Some(rowid) = search_rowid {
+                sqlx::query("DELETE FROM user_search WHERE rowid = $1")
+                    .bind(rowid)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Backend::Postgres => {
+            for q in search::unindex(backend, org_id, id, &search::split(words.as_deref())) {
+                q.query().execute(&mut *conn).await?;
+            }
+        }
     }
     for g in &groups {
         sqlx::query("UPDATE groups SET member_count = member_count - 1, version = version + 1, updated_at = $1 WHERE id = $2")
