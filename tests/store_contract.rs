@@ -851,7 +851,55 @@ async fn queued_writes_fail_alone() {
                 .unwrap();
             assert_eq!(found.is_some(), i % 3 != 0, "w{i}");
         }
+        // The people search has exactly the kept users, whichever path wrote them and
+        // whether or not their group ran them again one by one after a failure.
+        let name = db.store.backend().name();
+        if db.store.backend() == scimgate::store::Backend::Sqlite {
+            let astray: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users u WHERE u.search_rowid IS NULL OR NOT EXISTS \
+                 (SELECT 1 FROM user_search s WHERE s.rowid = u.search_rowid AND s.user_id = u.id)",
+            )
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+            assert_eq!(
+                astray, 0,
+                "{name}: every user's search_rowid is its own FTS row"
+            );
+            let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_search")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            assert_eq!(rows, 41, "{name}: no FTS row of a create that failed");
+        }
         drop(c);
+        let (total, rows) = db
+            .store
+            .page_users(
+                &org.id,
+                &ListQuery {
+                    cond: Cond::Words {
+                        org_id: org.id.clone(),
+                        words: scimgate::store::search::query_words("w"),
+                    },
+                    limit: 100,
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut names: Vec<String> = rows.into_iter().map(|u| u.user_name).collect();
+        names.sort();
+        let mut kept: Vec<String> = (0..60)
+            .filter(|i| i % 3 != 0)
+            .map(|i| format!("w{i}"))
+            .collect();
+        kept.sort();
+        assert_eq!(
+            (total as usize, names),
+            (40, kept),
+            "{name}: search finds the kept users"
+        );
         db.finish().await;
     }
 }

@@ -10,7 +10,10 @@
 //!   word as an insert at a random place: 6.8 leaf pages dirtied per created user, the
 //!   largest share of what a create wrote to the WAL. FTS5 gathers a transaction's words in
 //!   memory and writes them as one sorted segment at COMMIT, merged in the background of
-//!   later writes. The `ascii` tokenizer keeps our words as they are (they are alphanumeric
+//!   later writes. It also writes them out at a savepoint and before any statement that
+//!   needs a statement journal (a multi-row INSERT, say): creates write their rows one
+//!   INSERT each so that a batch of creates stays one segment (a create retried under its
+//!   own savepoint after a failure in its batch makes a segment of its own). The `ascii` tokenizer keeps our words as they are (they are alphanumeric
 //!   runs, already lowercased; non-ASCII characters are word characters to it), and
 //!   `detail=none` keeps no positions, which a prefix match does not need. The FTS row's
 //!   rowid is kept on the user's row (`search_rowid`), to remove it; it is the FTS5 table's
@@ -156,17 +159,17 @@ pub fn index(backend: Backend, org_id: &str, user_id: &str, words: &[String]) ->
 /// The statements that remove `words` of those a user is indexed under (on SQLite, all of
 /// them: its one FTS row), while its row still exists.
 pub fn unindex(backend: Backend, org_id: &str, user_id: &str, words: &[String]) -> Vec<Sql> {
-    if words.is_empty() {
-        return Vec::new();
-    }
     match backend {
         Backend::Sqlite => {
+            // Whatever row the user has, whatever `words` says (a rowid lookup: nothing to
+            // save by skipping it).
             let mut q = Sql::new(
                 "DELETE FROM user_search WHERE rowid = (SELECT search_rowid FROM users WHERE id = ",
             );
             q.push_bind(user_id).push(")");
             vec![q]
         }
+        Backend::Postgres if words.is_empty() => Vec::new(),
         Backend::Postgres => {
             let mut q = Sql::new("DELETE FROM user_words WHERE org_id = ");
             q.push_bind(org_id)
@@ -242,12 +245,13 @@ pub fn push_match(qb: &mut Sql, backend: Backend, user_id: &str, org_id: &str, w
         return;
     }
     if backend == Backend::Sqlite {
-        // One FTS5 query: each word a prefix query ("…" * ) of the org's tagged words. Query
-        // words are alphanumeric runs, so they need no quoting beyond the quotes.
+        // One FTS5 query: each word a prefix query ("…" * ) of the org's tagged words.
+        // query_words gives alphanumeric runs; a quote is doubled all the same, so that no
+        // word can end the string early and escape its org's tag.
         let tag = org_tag(org_id);
         let query = words
             .iter()
-            .map(|w| format!("\"{tag}{w}\" *"))
+            .map(|w| format!("\"{tag}{}\" *", w.replace('"', "\"\"")))
             .collect::<Vec<_>>()
             .join(" AND ");
         qb.push(format!(
@@ -372,6 +376,18 @@ mod tests {
         assert!(query_words("@@ ..").is_empty());
         assert_eq!(query_words("a b c d e f g").len(), MAX_QUERY_WORDS);
         assert_eq!(query_words("Ünïcode Straße"), ["ünïcode", "straße"]);
+    }
+
+    #[test]
+    fn a_quote_cannot_end_the_fts_string_early() {
+        let mut q = Sql::new("");
+        let words = vec!["zz\" OR \"b".to_string()];
+        push_match(&mut q, Backend::Sqlite, "u.id", "org", &words);
+        let tag = org_tag("org");
+        assert!(matches!(
+            q.args(),
+            [super::super::sql::Arg::Str(s)] if *s == format!("\"{tag}zz\"\" OR \"\"b\" *")
+        ));
     }
 
     #[test]

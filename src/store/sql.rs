@@ -181,7 +181,8 @@ impl Sql {
 
     /// Runs INSERT statements that do not read one another's rows (foreign keys between
     /// them are fine: PostgreSQL checks those at the end of the statement). On SQLite this is
-    /// [`Sql::execute_all`]; on PostgreSQL they become one statement, `WITH s0 AS (INSERT …),
+    /// [`Sql::execute_all`], in order (SQLite's search-index statements rely on that: see
+    /// `search::index`); on PostgreSQL they become one statement, `WITH s0 AS (INSERT …),
     /// s1 AS (INSERT …) INSERT …`: one round trip, one plan and one wake-up of the server
     /// instead of one per INSERT (the log's three INSERTs were a third of a write's round
     /// trips). Statements that read each other's writes, or UPDATE and DELETE the same

@@ -127,34 +127,36 @@ fn on_users(d: &dyn sqlx::error::DatabaseError) -> bool {
     }
 }
 
-/// One multi-row INSERT of the user's email rows (none if it has no emails).
-fn emails_insert(org_id: &str, user_id: &str, cols: &UserColumns) -> Option<Sql> {
-    if cols.emails.is_empty() {
-        return None;
-    }
-    let mut q = Sql::new(
-        "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, type_key, is_primary) VALUES ",
-    );
-    for (pos, e) in cols.emails.iter().enumerate() {
-        q.push(if pos == 0 { "(" } else { ", (" })
-            .push_bind(user_id)
-            .push(", ")
-            .push_bind(org_id)
-            .push(", ")
-            .push_bind(pos as i64)
-            .push(", ")
-            .push_bind(&e.value)
-            .push(", ")
-            .push_bind(fold(&e.value))
-            .push(", ")
-            .push_bind(e.kind.clone())
-            .push(", ")
-            .push_bind(e.kind.as_deref().map(fold))
-            .push(", ")
-            .push_bind(bool_int(e.primary))
-            .push(")");
-    }
-    Some(q)
+/// The INSERTs of the user's email rows, one per email: a multi-row INSERT needs a
+/// statement journal, and opening one makes FTS5 write out the words it gathered so far in
+/// the transaction (see super::search), a segment per create instead of one per batch.
+fn emails_insert(org_id: &str, user_id: &str, cols: &UserColumns) -> Vec<Sql> {
+    cols.emails
+        .iter()
+        .enumerate()
+        .map(|(pos, e)| {
+            let mut q = Sql::new(
+                "INSERT INTO user_emails (user_id, org_id, position, value, value_key, type, type_key, is_primary) VALUES (",
+            );
+            q.push_bind(user_id)
+                .push(", ")
+                .push_bind(org_id)
+                .push(", ")
+                .push_bind(pos as i64)
+                .push(", ")
+                .push_bind(&e.value)
+                .push(", ")
+                .push_bind(fold(&e.value))
+                .push(", ")
+                .push_bind(e.kind.clone())
+                .push(", ")
+                .push_bind(e.kind.as_deref().map(fold))
+                .push(", ")
+                .push_bind(bool_int(e.primary))
+                .push(")");
+            q
+        })
+        .collect()
 }
 
 /// Writes `user` (its attributes, `updated_at`) if the stored version is still
@@ -198,8 +200,16 @@ pub async fn update_user(
     let mut q = Sql::new("DELETE FROM user_emails WHERE user_id = ");
     q.push_bind(&user.id);
     let emails = emails_insert(&user.org_id, &user.id, &cols);
-    let statements: Vec<&Sql> = std::iter::once(&q).chain(emails.as_ref()).collect();
-    Ok(Sql::execute_all(conn, &statements).await?)
+    let emails: Vec<&Sql> = emails.iter().collect();
+    if Backend::of(conn) == Backend::Sqlite {
+        // One call to SQLite's worker thread for the lot.
+        let statements: Vec<&Sql> = std::iter::once(&q).chain(emails).collect();
+        return Ok(Sql::execute_all(conn, &statements).await?);
+    }
+    // PostgreSQL: the DELETE first, then the rows in as few statements as their
+    // parameters allow (the parts of one statement would not see the DELETE).
+    q.query().execute(&mut *conn).await?;
+    Ok(Sql::insert_all(conn, &emails).await?)
 }
 
 /// Moves a user's search words to those of its new attributes, when they changed. Without
