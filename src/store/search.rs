@@ -13,9 +13,10 @@
 //!   later writes. It also writes them out at a savepoint and before any statement that
 //!   needs a statement journal (a multi-row INSERT, say): creates write their rows one
 //!   INSERT each so that a batch of creates stays one segment (a create retried under its
-//!   own savepoint after a failure in its batch makes a segment of its own). The `ascii` tokenizer keeps our words as they are (they are alphanumeric
-//!   runs, already lowercased; non-ASCII characters are word characters to it), and
-//!   `detail=none` keeps no positions, which a prefix match does not need. The FTS row's
+//!   own savepoint after a failure in its batch makes a segment of its own). The `ascii`
+//!   tokenizer keeps our words as they are (they are alphanumeric runs, already lowercased;
+//!   non-ASCII characters are word characters to it), and `detail=none` keeps no
+//!   positions, which a prefix match does not need. The FTS row's
 //!   rowid is kept on the user's row (`search_rowid`), to remove it; it is the FTS5 table's
 //!   own (an `INTEGER PRIMARY KEY` of its content table), which `VACUUM` keeps, unlike the
 //!   implicit rowid of `users`.
