@@ -1319,6 +1319,7 @@ async fn people_found(store: &scimgate::store::Store, org_id: &str, q: &str) -> 
     let cond = Cond::Words {
         org_id: org_id.to_string(),
         words: scimgate::store::search::query_words(q),
+        many: false,
     };
     let (total, rows) = store
         .page_users(
@@ -1335,6 +1336,166 @@ async fn people_found(store: &scimgate::store::Store, org_id: &str, q: &str) -> 
     names.sort();
     assert_eq!(total as usize, names.len());
     names
+}
+
+/// A word most users have (the company's mail domain) is searched the other way round on
+/// SQLite (see `store::search::plan`): the same pages, totals and keyset paging as the
+/// ids the database holds, alone and beside another condition; a rare word keeps the
+/// plan that lists its few matches.
+#[tokio::test]
+async fn people_search_by_a_word_most_users_have_pages_like_any_other() {
+    use scimgate::directory::query::{Op, Target, Val};
+    let n = scimgate::store::search::MANY_MATCHES as u64 + 150;
+    for b in backends() {
+        let db = TestDb::new(&b).await;
+        let name = db.store.backend().name();
+        let mut c = db.store.read().await.unwrap();
+        let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
+        let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
+        drop(c);
+        let size = |users| scimgate::seed::SeedSize {
+            users,
+            groups: 0,
+            memberships: 0,
+            events: 0,
+        };
+        // Seeded users are user{i}@{org}.example: every one has "example".
+        scimgate::seed::seed(&db.store, &org, size(n))
+            .await
+            .unwrap();
+        scimgate::seed::seed(&db.store, &other, size(20))
+            .await
+            .unwrap();
+        let mut c = db.store.read().await.unwrap();
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE org_id = $1 ORDER BY id")
+                .bind(&org.id)
+                .fetch_all(&mut *c)
+                .await
+                .unwrap();
+        assert_eq!(ids.len() as u64, n);
+        // Every third of the first 300 deactivated (the seed deactivates every tenth: all
+        // active first): a condition beside the words.
+        sqlx::query("UPDATE users SET active = 1 WHERE org_id = $1")
+            .bind(&org.id)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+        let off: Vec<String> = ids.iter().take(300).step_by(3).cloned().collect();
+        // Five users renamed: their words get new FTS rows, whose row ids no longer follow
+        // the users' own order (a plan that confused the two would lose them).
+        for id in &ids[..5] {
+            let old = users::find_user(&mut c, &org.id, id)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut u = old.clone();
+            u.attributes
+                .insert("displayName".into(), json!("Renamed Person"));
+            u.display_name = Some("Renamed Person".into());
+            u.version = old.version + 1;
+            users::update_user(&mut c, &u, old.version, Some(&old))
+                .await
+                .unwrap();
+        }
+        for id in &off {
+            sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await
+                .unwrap();
+        }
+        let words = |q: &str| Cond::Words {
+            org_id: org.id.clone(),
+            words: scimgate::store::search::query_words(q),
+            many: false,
+        };
+        let planned = scimgate::store::search::plan(&mut c, &words("example"))
+            .await
+            .unwrap();
+        let rare = scimgate::store::search::plan(&mut c, &words("user11"))
+            .await
+            .unwrap();
+        if db.store.backend() == scimgate::store::Backend::Sqlite {
+            assert!(
+                matches!(planned, Some(Cond::Words { many: true, .. })),
+                "{name}: a word every user has is planned as many: {planned:?}"
+            );
+        } else {
+            assert_eq!(planned, None, "{name}: PostgreSQL keeps its plan");
+        }
+        assert_eq!(rare, None, "{name}: a rare word keeps its plan");
+        drop(c);
+
+        let page = |cond: Cond, after: Option<String>| {
+            let store = &db.store;
+            let org_id = org.id.clone();
+            async move {
+                let (total, rows) = store
+                    .page_users(
+                        &org_id,
+                        &ListQuery {
+                            cond,
+                            limit: 100,
+                            after,
+                            ..ListQuery::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                (total, rows.into_iter().map(|u| u.id).collect::<Vec<_>>())
+            }
+        };
+        let (total, first) = page(words("example"), None).await;
+        assert_eq!(total as u64, n, "{name}: every user of the org, no other's");
+        assert_eq!(first, ids[..100], "{name}: the first page, in id order");
+        let (total, second) = page(words("EXAMPLE acme"), Some(first[99].clone())).await;
+        assert_eq!(total as u64, n, "{name}: two words, both everyone's");
+        assert_eq!(
+            second,
+            ids[100..200],
+            "{name}: the next page after the keyset"
+        );
+        let (total, last) = page(words("example"), Some(ids[n as usize - 30].clone())).await;
+        assert_eq!(total as u64, n, "{name}");
+        assert_eq!(last, ids[n as usize - 29..], "{name}: the last, short page");
+
+        let deactivated = Cond::And(
+            Box::new(words("example")),
+            Box::new(Cond::Test(Target::Active, Op::Eq, Val::Bool(false))),
+        );
+        let (total, rows) = page(deactivated, None).await;
+        assert_eq!(
+            total as usize,
+            off.len(),
+            "{name}: beside another condition"
+        );
+        assert_eq!(rows, off, "{name}");
+
+        let (total, rows) = page(words("renamed example"), None).await;
+        assert_eq!((total, rows), (5, ids[..5].to_vec()), "{name}: the renamed");
+
+        let (total, rows) = page(words("user11"), None).await;
+        let mut want: Vec<String> = (0..n)
+            .map(|i| format!("user{i}@acme.example"))
+            .filter(|u| u.starts_with("user11"))
+            .collect();
+        want.sort();
+        let mut c = db.store.read().await.unwrap();
+        let mut got = Vec::new();
+        for id in &rows {
+            let u = users::find_user(&mut c, &org.id, id)
+                .await
+                .unwrap()
+                .unwrap();
+            got.push(u.user_name);
+        }
+        got.sort();
+        assert_eq!(got, want, "{name}: a prefix few users have");
+        assert_eq!(total as usize, want.len(), "{name}");
+        drop(c);
+        db.finish().await;
+    }
 }
 
 /// The console's people search: any word of userName, displayName, name or emails, by

@@ -17,6 +17,10 @@ pub enum Cond {
     Words {
         org_id: String,
         words: Vec<String>,
+        /// Set by the store, never by a caller (who passes `false`): the words match so
+        /// many users that SQLite checks each user in the page's order against the matches
+        /// instead of listing every matching user first (see `store::search::plan`).
+        many: bool,
     },
 }
 

@@ -121,6 +121,7 @@ pub fn search(org_id: &str, q: Option<&str>, status: Option<&str>, source: Optio
             cond = Cond::Words {
                 org_id: org_id.to_string(),
                 words,
+                many: false,
             };
         }
     }

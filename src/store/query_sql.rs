@@ -158,8 +158,17 @@ fn push_cond(qb: &mut Sql, d: Backend, t: Table, ctx: ElemCtx, cond: &Cond) {
             qb.push(")");
         }
         Cond::Test(target, op, val) => push_test(qb, d, t, ctx, target, *op, val),
-        Cond::Words { org_id, words } => {
-            super::search::push_match(qb, d, &format!("{}.id", t.alias()), org_id, words)
+        Cond::Words {
+            org_id,
+            words,
+            many,
+        } => {
+            let a = t.alias();
+            if *many && d == Backend::Sqlite {
+                super::search::push_match_by_rowid(qb, &format!("{a}.search_rowid"), org_id, words)
+            } else {
+                super::search::push_match(qb, d, &format!("{a}.id"), org_id, words)
+            }
         }
     }
 }

@@ -364,6 +364,8 @@ pub async fn count_matching_users(
     org_id: &str,
     cond: &Cond,
 ) -> Result<i64> {
+    let planned = search::plan(&mut *conn, cond).await?;
+    let cond = planned.as_ref().unwrap_or(cond);
     let mut count = Sql::new("SELECT COUNT(*) FROM users u WHERE u.org_id = ");
     count.push_bind(org_id).push(" AND ");
     push_where(&mut count, Backend::of(conn), Table::Users, cond);
@@ -376,6 +378,10 @@ pub async fn page_users(
     org_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<User>> {
+    let planned = search::plan(&mut *conn, &q.cond)
+        .await?
+        .map(|cond| ListQuery { cond, ..q.clone() });
+    let q = planned.as_ref().unwrap_or(q);
     let qb = page_sql(Backend::of(conn), Table::Users, COLUMNS, org_id, q);
     let rows: Vec<UserRow> = qb.query_as().fetch_all(conn).await?;
     rows.into_iter().map(UserRow::into_user).collect()
