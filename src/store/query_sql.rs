@@ -501,6 +501,42 @@ mod tests {
     }
 
     #[test]
+    fn words_many_users_have_are_checked_by_fts_row_on_sqlite() {
+        use super::{page_sql, Backend, Table};
+        use crate::directory::query::Cond;
+        let words = |many| ListQuery {
+            cond: Cond::Words {
+                org_id: "o".into(),
+                words: vec!["example".into()],
+                many,
+            },
+            ..q(0, 50)
+        };
+        let few = page_sql(Backend::Sqlite, Table::Users, "u.id", "o", &words(false));
+        assert!(
+            few.sql().contains(
+                "u.id IN (SELECT us.user_id FROM user_search us WHERE us.user_search MATCH $2)"
+            ),
+            "{}",
+            few.sql()
+        );
+        let many = page_sql(Backend::Sqlite, Table::Users, "u.id", "o", &words(true));
+        assert!(
+            many.sql().contains("u.search_rowid IN (SELECT us.rowid FROM user_search us WHERE us.user_search MATCH $2)"),
+            "{}",
+            many.sql()
+        );
+        // PostgreSQL has no FTS rows: the same word ranges either way.
+        let pg = page_sql(Backend::Postgres, Table::Users, "u.id", "o", &words(true));
+        assert!(
+            pg.sql()
+                .contains("u.id IN (SELECT sw.user_id FROM user_words sw"),
+            "{}",
+            pg.sql()
+        );
+    }
+
+    #[test]
     fn total_is_known_only_from_a_last_page() {
         assert_eq!(q(0, 100).total_from_page(0), Some(0), "empty first page");
         assert_eq!(q(0, 100).total_from_page(1), Some(1), "a lookup hit");
