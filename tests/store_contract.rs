@@ -1349,6 +1349,7 @@ async fn people_search_by_a_word_most_users_have_pages_like_any_other() {
     for b in backends() {
         let db = TestDb::new(&b).await;
         let name = db.store.backend().name();
+        let sqlite = db.store.backend() == scimgate::store::Backend::Sqlite;
         let mut c = db.store.read().await.unwrap();
         let org = orgs::create_org(&mut c, "acme", "Acme").await.unwrap();
         let other = orgs::create_org(&mut c, "other", "Other").await.unwrap();
@@ -1416,7 +1417,7 @@ async fn people_search_by_a_word_most_users_have_pages_like_any_other() {
         let rare = scimgate::store::search::plan(&mut c, &words("user11"))
             .await
             .unwrap();
-        if db.store.backend() == scimgate::store::Backend::Sqlite {
+        if sqlite {
             assert!(
                 matches!(planned, Some(Cond::Words { many: true, .. })),
                 "{name}: a word every user has is planned as many: {planned:?}"
@@ -1497,7 +1498,7 @@ async fn people_search_by_a_word_most_users_have_pages_like_any_other() {
         // The user with the newest FTS row deleted, and a user created after it: FTS5 may
         // give the new user's row the deleted one's row id, which must then be the new
         // user's alone. A user without words (its userName has none) is found by none.
-        let newest_sql = if db.store.backend() == scimgate::store::Backend::Sqlite {
+        let newest_sql = if sqlite {
             "SELECT id FROM users WHERE org_id = $1 ORDER BY search_rowid DESC LIMIT 1"
         } else {
             "SELECT id FROM users WHERE org_id = $1 ORDER BY id DESC LIMIT 1"
@@ -1507,7 +1508,6 @@ async fn people_search_by_a_word_most_users_have_pages_like_any_other() {
             .fetch_one(&mut *c)
             .await
             .unwrap();
-        let sqlite = db.store.backend() == scimgate::store::Backend::Sqlite;
         let fts_row = "SELECT search_rowid FROM users WHERE id = $1";
         let freed: Option<i64> = if sqlite {
             sqlx::query_scalar(fts_row)
