@@ -270,7 +270,7 @@ pub const MANY_MATCHES: i64 = 1_000;
 /// a rare word; for a common one FTS5 merges the prefix's whole list of row ids before the
 /// LIMIT applies (about 16 ms at 100,000 matches), a fifth of listing the matches' ids.
 pub async fn plan(conn: &mut sqlx::AnyConnection, cond: &Cond) -> Result<Option<Cond>> {
-    if Backend::of(conn) != Backend::Sqlite || !has_words(cond) {
+    if !needs_plan(Backend::of(conn), cond) {
         return Ok(None);
     }
     let mut planned = cond.clone();
@@ -301,6 +301,11 @@ pub async fn plan(conn: &mut sqlx::AnyConnection, cond: &Cond) -> Result<Option<
         }
     }
     Ok(changed.then_some(planned))
+}
+
+/// Whether [`plan`] has anything to decide for `cond` on `backend`.
+pub fn needs_plan(backend: Backend, cond: &Cond) -> bool {
+    backend == Backend::Sqlite && has_words(cond)
 }
 
 fn has_words(cond: &Cond) -> bool {
