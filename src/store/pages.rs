@@ -227,14 +227,13 @@ impl Store {
         }
         // A search's words are planned once here, for the page and its count (on a
         // connection of their own: `page` takes one for the snapshot it reads in).
-        let planned = match super::search::needs_plan(self.backend, &q.cond) {
-            true => {
-                let mut c = self.read().await?;
-                super::search::plan(&mut c, &q.cond)
-                    .await?
-                    .map(|cond| ListQuery { cond, ..q.clone() })
-            }
-            false => None,
+        let planned = if super::search::needs_plan(self.backend, &q.cond) {
+            let mut c = self.read().await?;
+            super::search::plan(&mut c, &q.cond)
+                .await?
+                .map(|cond| ListQuery { cond, ..q.clone() })
+        } else {
+            None
         };
         let q = planned.as_ref().unwrap_or(q);
         let (total, rows, _) = self
